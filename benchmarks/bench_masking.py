@@ -1,0 +1,118 @@
+"""MLM masking speed: MLMCollator vs Hugging Face's collator, mask_batch vs a bare bernoulli pass.
+
+Targets (issue 2), on the same 64 x 512 batch of real Wikipedia text, in one run:
+  * token masking end to end from list-of-dict features: >= 10x DataCollatorForLanguageModeling;
+  * whole-word masking from features with offset_mapping: >= 20x its whole_word_mask=True path
+    (our default word rule is BERT's ``##`` rule, which needs no offsets; the run also reports
+    ``word_boundaries="offsets"``, which reproduces Hugging Face's grouping from the offsets);
+  * mask_batch on a ready tensor (keyed, deterministic): within 3x of torch.bernoulli + masked_fill.
+
+Run: ``make bench`` or ``python benchmarks/bench_masking.py [--repeats N] [--no-record]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+import torch
+from transformers import DataCollatorForLanguageModeling
+
+from _harness import check, machine, time_interleaved, write_record
+from dynmask_viz.assets import load_tokenizer
+from dynmask_viz.corpus import load_wiki_articles
+from dynmask_viz.masking import DynamicMasking, MaskingConfig, MaskingVocab, MLMCollator, mask_batch
+
+BATCH, LENGTH = 64, 512
+
+
+def real_text_features(tokenizer, *, offsets: bool) -> list[dict]:
+    """64 features of exactly 512 tokens from 64 different Wikipedia articles."""
+    articles = [a for a in load_wiki_articles() if len(a.text) > 6000][:BATCH]
+    if len(articles) < BATCH:
+        raise RuntimeError(f"need {BATCH} long articles, found {len(articles)}")
+    enc = tokenizer([a.text[:12000] for a in articles], truncation=True, max_length=LENGTH, return_offsets_mapping=offsets)
+    features = [{key: enc[key][i] for key in enc} for i in range(BATCH)]
+    assert all(len(f["input_ids"]) == LENGTH for f in features)
+    return features
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-record", action="store_true", help="do not write data/results/bench_masking.json")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")  # HF warns that whole-word masking disables random replacement
+    tokenizer = load_tokenizer()
+    features = real_text_features(tokenizer, offsets=False)
+    features_offsets = real_text_features(tokenizer, offsets=True)
+    tokens = BATCH * LENGTH
+    print(f"bench_masking: {BATCH} x {LENGTH} real-text tokens, {machine()['cpu']}, torch threads {torch.get_num_threads()}")
+
+    hf_token = DataCollatorForLanguageModeling(tokenizer, seed=0)
+    hf_word = DataCollatorForLanguageModeling(tokenizer, whole_word_mask=True, seed=0)
+    ours_token = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(), seed=0))
+    ours_word = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(unit="word"), seed=0))
+    ours_word_hf_rule = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(unit="word"), seed=0), word_boundaries="offsets")
+    ours_exact = MLMCollator(tokenizer, DynamicMasking(MaskingConfig.from_preset("bert"), seed=0))
+    ours_span = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(unit="span"), seed=0))
+
+    ids = tokenizer.pad(features, return_tensors="pt")["input_ids"]
+    attn = torch.ones_like(ids)
+    vocab = MaskingVocab.from_tokenizer(tokenizer)
+    example_ids = torch.arange(BATCH)
+    generator = torch.Generator().manual_seed(0)
+
+    def bare_bernoulli():
+        selected = torch.bernoulli(torch.full(ids.shape, 0.15), generator=generator).bool()
+        return ids.masked_fill(selected, vocab.mask_token_id)
+
+    def ours_ready():
+        return mask_batch(ids, vocab, seed=0, example_ids=example_ids, mask_epoch=3, attention_mask=attn)
+
+    t = time_interleaved(
+        {
+            "hf_token": lambda: hf_token(features),
+            "ours_token": lambda: ours_token(features),
+            "hf_word": lambda: hf_word(features_offsets),
+            "ours_word_offsets": lambda: ours_word(features_offsets),
+            "ours_word_hf_rule": lambda: ours_word_hf_rule(features_offsets),
+            "ours_word_vocab": lambda: ours_word(features),
+            "ours_exact": lambda: ours_exact(features),
+            "ours_span": lambda: ours_span(features),
+            "bare_bernoulli": bare_bernoulli,
+            "ours_mask_batch": ours_ready,
+        },
+        repeats=args.repeats,
+    )
+    rate = {name: tokens / seconds / 1e6 for name, seconds in t.items()}
+    print(f"  {'path':<22}{'ms / batch':>12}{'M tokens/s':>12}")
+    for name, seconds in t.items():
+        print(f"  {name:<22}{seconds * 1e3:>12.2f}{rate[name]:>12.1f}")
+    ratios = {
+        "token_vs_hf": t["hf_token"] / t["ours_token"],
+        "word_offsets_vs_hf_wwm": t["hf_word"] / t["ours_word_offsets"],
+        "word_hf_rule_vs_hf_wwm": t["hf_word"] / t["ours_word_hf_rule"],
+        "mask_batch_vs_bare_bernoulli": t["ours_mask_batch"] / t["bare_bernoulli"],
+    }
+    print(f"  (info) word masking with Hugging Face's offset rule vs HF: {ratios['word_hf_rule_vs_hf_wwm']:.2f}x")
+    ok = all(
+        [
+            check("MLMCollator token masking vs HF collator", ratios["token_vs_hf"], 10),
+            check("MLMCollator word masking (offset_mapping) vs HF whole_word_mask", ratios["word_offsets_vs_hf_wwm"], 20),
+            check("mask_batch time / bare bernoulli+masked_fill time", ratios["mask_batch_vs_bare_bernoulli"], 3, higher_is_better=False),
+        ]
+    )
+    path = write_record(
+        "bench_masking",
+        {"batch": [BATCH, LENGTH], "seconds_per_batch": t, "mtokens_per_s": rate, "ratios": ratios, "targets_met": ok},
+        record=not args.no_record,
+    )
+    if path:
+        print(f"  recorded in {path.relative_to(path.parents[2])}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""MLM input masking, static vs dynamic (RoBERTa section 4.1), keyed and vectorized.
+
+Boolean convention: in every mask returned here, True = *selected for MLM prediction*.
+
+Public API:
+    MaskingConfig, MASKING_PRESETS: what to select (token/word/span, bernoulli/exact) and the
+        80/10/10 corruption.
+    mask_batch: mask a padded ``[B, L]`` batch; a pure function of (seed, example id, epoch).
+    StaticMasking, DynamicMasking: BERT's cycled fixed masks vs a fresh mask per epoch.
+    MLMCollator, MaskingEpochCallback: drop-in for DataCollatorForLanguageModeling.
+    MaskingVocab: the token ids the engine needs, read from a tokenizer once.
+    exposure, theoretical_ever_masked: how often tokens are masked over epochs, vs theory.
+"""
+
+from .collator import MaskingEpochCallback, MLMCollator
+from .config import MASKING_PRESETS, MaskingConfig
+from .core import CORRUPTION_NAMES, IGNORE_INDEX, KEPT, MASKED, RANDOM, UNCHANGED, MaskedBatch, candidate_mask, mask_batch
+from .exposure import ExposureStats, exposure, theoretical_ever_masked
+from .schedules import DynamicMasking, StaticMasking, make_masking
+from .units import normalize_word_ids, span_ids_from_words, word_ids_from_offsets, word_ids_from_vocab
+from .vocab import MaskingVocab
+
+__all__ = [
+    "CORRUPTION_NAMES",
+    "DynamicMasking",
+    "ExposureStats",
+    "IGNORE_INDEX",
+    "KEPT",
+    "MASKED",
+    "MASKING_PRESETS",
+    "MLMCollator",
+    "MaskedBatch",
+    "MaskingConfig",
+    "MaskingEpochCallback",
+    "MaskingVocab",
+    "RANDOM",
+    "StaticMasking",
+    "UNCHANGED",
+    "candidate_mask",
+    "exposure",
+    "make_masking",
+    "mask_batch",
+    "normalize_word_ids",
+    "span_ids_from_words",
+    "theoretical_ever_masked",
+    "word_ids_from_offsets",
+    "word_ids_from_vocab",
+]

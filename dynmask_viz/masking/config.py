@@ -1,0 +1,133 @@
+"""Configuration of MLM input masking: what is selected, how much, and how it is corrupted."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+Unit = Literal["token", "word", "span"]
+Count = Literal["bernoulli", "exact"]
+
+_UNITS = ("token", "word", "span")
+_COUNTS = ("bernoulli", "exact")
+
+
+@dataclass(frozen=True)
+class MaskingConfig:
+    """How to choose and corrupt the positions an MLM must predict.
+
+    Attributes:
+        mlm_probability: Share of (non-special, non-padding) tokens selected for prediction.
+        mask_replace_prob: Of the selected tokens, share replaced by the mask token (BERT: 0.8).
+        random_replace_prob: Of the selected tokens, share replaced by a random non-special
+            token (BERT: 0.1). The rest, ``1 - mask_replace_prob - random_replace_prob``, keep
+            the original token but must still be predicted.
+        unit: What is selected as a whole: ``"token"`` (one sub-word piece), ``"word"``
+            (all pieces of a word together, "whole word masking") or ``"span"`` (runs of whole
+            words with geometric lengths, as in SpanBERT).
+        count: ``"bernoulli"`` selects every unit independently with ``mlm_probability``
+            (Hugging Face / fairseq), so the number per sequence varies. ``"exact"`` selects
+            ``round(mlm_probability * n)`` tokens per sequence (at least 1, at most
+            ``max_predictions``), as BERT's ``create_pretraining_data.py`` does.
+        max_predictions: Cap on predictions per sequence for ``count="exact"`` (BERT used 20
+            for 128-token and 80 for 512-token sequences). ``None`` means no cap.
+        span_geometric_p: Parameter of the span-length distribution, a geometric distribution
+            truncated to ``1..max_span_words`` and renormalised (SpanBERT: p=0.2, mean 3.8).
+        max_span_words: Longest span, in words (SpanBERT: 10).
+    """
+
+    mlm_probability: float = 0.15
+    mask_replace_prob: float = 0.8
+    random_replace_prob: float = 0.1
+    unit: Unit = "token"
+    count: Count = "bernoulli"
+    max_predictions: int | None = None
+    span_geometric_p: float = 0.2
+    max_span_words: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("mlm_probability", "mask_replace_prob", "random_replace_prob"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0 or math.isnan(value):
+                raise ValueError(f"MaskingConfig.{name} must be a number in [0, 1]; got {value!r}.")
+        if self.mask_replace_prob + self.random_replace_prob > 1.0 + 1e-9:
+            raise ValueError(
+                "MaskingConfig: mask_replace_prob + random_replace_prob must not exceed 1 "
+                f"(got {self.mask_replace_prob} + {self.random_replace_prob}); the remainder is "
+                "the share of selected tokens left unchanged. BERT uses 0.8 and 0.1."
+            )
+        if self.unit not in _UNITS:
+            raise ValueError(f"MaskingConfig.unit must be one of {_UNITS}; got {self.unit!r}.")
+        if self.count not in _COUNTS:
+            raise ValueError(f"MaskingConfig.count must be one of {_COUNTS}; got {self.count!r}.")
+        if self.max_predictions is not None and (
+            not isinstance(self.max_predictions, int) or self.max_predictions < 1
+        ):
+            raise ValueError(
+                f"MaskingConfig.max_predictions must be a positive int or None; got {self.max_predictions!r}."
+            )
+        if self.max_predictions is not None and self.count != "exact":
+            raise ValueError(
+                "MaskingConfig.max_predictions only applies to count='exact' (BERT's scheme); "
+                "set count='exact' or leave max_predictions=None."
+            )
+        if not 0.0 < self.span_geometric_p <= 1.0:
+            raise ValueError(
+                f"MaskingConfig.span_geometric_p must be in (0, 1]; got {self.span_geometric_p!r}."
+            )
+        if not isinstance(self.max_span_words, int) or self.max_span_words < 1:
+            raise ValueError(
+                f"MaskingConfig.max_span_words must be an int >= 1; got {self.max_span_words!r}."
+            )
+
+    @property
+    def keep_prob(self) -> float:
+        """Share of selected tokens left unchanged (the last "10" of 80/10/10)."""
+        return max(0.0, 1.0 - self.mask_replace_prob - self.random_replace_prob)
+
+    @property
+    def mean_span_words(self) -> float:
+        """Mean span length in words of the truncated geometric distribution (3.8 for SpanBERT)."""
+        q = 1.0 - self.span_geometric_p
+        weights = [q ** (k - 1) for k in range(1, self.max_span_words + 1)]
+        return sum(k * w for k, w in enumerate(weights, start=1)) / sum(weights)
+
+    def to_dict(self) -> dict:
+        """Plain dict of the fields (for JSON results and widgets)."""
+        return asdict(self)
+
+    def replace(self, **changes) -> MaskingConfig:
+        """Copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> MaskingConfig:
+        """A named preset, optionally with fields overridden.
+
+        Args:
+            name: One of :data:`MASKING_PRESETS` (``"roberta"``, ``"bert"``, ``"bert-wwm"``,
+                ``"spanbert"``, ``"hf-default"``).
+            **overrides: Fields to change on top of the preset.
+        """
+        try:
+            preset = MASKING_PRESETS[name]
+        except KeyError:
+            raise ValueError(
+                f"Unknown masking preset {name!r}; choose one of {sorted(MASKING_PRESETS)}."
+            ) from None
+        return replace(preset, **overrides)
+
+
+MASKING_PRESETS: dict[str, MaskingConfig] = {
+    # RoBERTa / fairseq: every token independently with p=0.15, 80/10/10.
+    "roberta": MaskingConfig(),
+    # Hugging Face DataCollatorForLanguageModeling defaults (same sampling scheme as fairseq).
+    "hf-default": MaskingConfig(),
+    # BERT's create_pretraining_data.py: an exact count per sequence, capped (128-token setup).
+    "bert": MaskingConfig(count="exact", max_predictions=20),
+    # BERT's later whole-word-masking release: the same, with whole words as units.
+    "bert-wwm": MaskingConfig(unit="word", count="exact", max_predictions=20),
+    # SpanBERT: contiguous whole-word spans, geometric lengths (p=0.2, at most 10 words).
+    "spanbert": MaskingConfig(unit="span"),
+}

@@ -1,0 +1,156 @@
+"""First cell of every notebook: seeds, device, FAST mode, plot style and a version banner.
+
+Usage (the first code cell of each ``notebooks/NN_topic.ipynb``)::
+
+    from dynmask_viz.notebook import setup_notebook
+    ctx = setup_notebook()
+
+:func:`setup_notebook` is the *only* place that seeds the global RNGs (``random``, NumPy,
+``torch``), as a convenience for ad-hoc cells. Library code never relies on global RNG state;
+it takes explicit seeds / ``torch.Generator`` objects. Hub behaviour (``HF_HUB_OFFLINE`` etc.)
+is deliberately left untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["NotebookContext", "apply_style", "fast_from_env", "font_families", "setup_notebook"]
+
+T = TypeVar("T")
+
+_TRUTHY = {"1", "true", "yes"}
+# CJK-capable fonts tried first (in this order) when installed, so token strings in any script
+# render; DejaVu Sans (always shipped with matplotlib) is the fallback for everything else.
+CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+# fmt: off
+_STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "figure.figsize": (7.0, 4.0),
+    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+    "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+# fmt: on
+
+
+@dataclass(frozen=True)
+class NotebookContext:
+    """What :func:`setup_notebook` decided, for the rest of the notebook to use.
+
+    Attributes:
+        seed: Seed given to ``random``, NumPy and torch.
+        fast: Whether FAST mode (small sizes, for CI and quick previews) is on.
+        device: Torch device string, e.g. ``"cpu"`` or ``"cuda"``.
+        versions: Package name -> version string (dynmask-viz, python, torch, transformers).
+    """
+
+    seed: int
+    fast: bool
+    device: str
+    versions: dict = field(default_factory=dict, hash=False)
+
+    def scale(self, full: T, fast: T) -> T:
+        """Pick a size for the current mode.
+
+        Args:
+            full: Value used normally (e.g. ``2000`` training steps).
+            fast: Value used in FAST mode (e.g. ``20``).
+
+        Returns:
+            ``fast`` when FAST mode is on, else ``full``.
+        """
+        return fast if self.fast else full
+
+
+def fast_from_env() -> bool:
+    """Return True when the ``DYNMASK_FAST`` env var is ``1``/``true``/``yes`` (any case)."""
+    return os.environ.get("DYNMASK_FAST", "").strip().lower() in _TRUTHY
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _pick_device(device: str | None) -> str:
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} was requested but CUDA is not available")
+    return str(dev)
+
+
+def font_families(available: set[str] | None = None) -> list[str]:
+    """Font family list for matplotlib: installed CJK fonts first, then DejaVu Sans.
+
+    Args:
+        available: Installed font family names; default: those matplotlib knows about.
+
+    Returns:
+        Only installed names, so matplotlib never warns about a missing family.
+    """
+    if available is None:
+        from matplotlib import font_manager
+
+        available = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in available] + ["DejaVu Sans"]
+
+
+def apply_style() -> None:
+    """Apply the package's clean, readable matplotlib rcParams."""
+    import matplotlib
+
+    families = font_families()
+    matplotlib.rcParams.update(_STYLE)
+    matplotlib.rcParams["font.family"] = families  # per-glyph fallback along this list
+    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in families]
+    matplotlib.rcParams["font.sans-serif"] = families + rest
+
+
+def setup_notebook(
+    seed: int = 0, fast: bool | None = None, *, device: str | None = None, style: bool = True
+) -> NotebookContext:
+    """Prepare a notebook session; call it in the first code cell.
+
+    Args:
+        seed: Seed for python ``random``, NumPy and ``torch.manual_seed``.
+        fast: Force FAST mode on/off; ``None`` reads the ``DYNMASK_FAST`` env var.
+        device: Torch device to use; ``None`` picks ``cuda`` when available, else ``cpu``.
+        style: Apply the matplotlib style (see :func:`apply_style`).
+
+    Returns:
+        The frozen :class:`NotebookContext` (use ``ctx.scale(full, fast)`` for sizes).
+
+    Raises:
+        RuntimeError: A CUDA device was requested but CUDA is not available.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # seeds the CPU and every CUDA device
+    fast = fast_from_env() if fast is None else bool(fast)
+    dev = _pick_device(device)
+    if style:
+        apply_style()
+    versions = {
+        "dynmask-viz": _version("dynmask-viz"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": _version("transformers"),
+    }
+    dev_desc = dev
+    if torch.device(dev).type == "cuda":
+        dev_desc += f" ({torch.cuda.get_device_name(torch.device(dev))})"
+    print(" | ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"device {dev_desc} | FAST {'on' if fast else 'off'} | seed {seed}")
+    return NotebookContext(seed=seed, fast=fast, device=dev, versions=versions)

