@@ -1,0 +1,66 @@
+"""Attention-mask catalogue: named, composable FlexAttention-style rules.
+
+Boolean convention: ``True`` = *the query may attend to the key*, in every rule and every
+dense mask. Additive masks (see :mod:`dynmask_viz.hf_masks`) use ``torch.finfo(dtype).min``.
+
+Each factory returns a :class:`MaskRule` ``rule(b, h, q_idx, kv_idx) -> bool`` usable as a
+FlexAttention ``mask_mod``; ``rule.dense(B, H, Q, K)`` materializes it by broadcasting and
+``rule.block_mask(...)`` builds a ``BlockMask``. Combine with ``&``, ``|``, ``~``::
+
+    rule = causal() & sliding_window(4)          # name: "causal & sliding_window(w=4)"
+    dense = (rule & padding(batch["attention_mask"])).dense(2, 1, 8, 8)
+
+Structural: :func:`full`, :func:`causal`, :func:`padding`, :func:`sliding_window`,
+:func:`prefix_lm`, :func:`document`, :func:`global_tokens`.
+Input-dependent: :func:`keep_tokens`, :func:`drop_tokens`, :func:`drop_stopwords`,
+:func:`topk_keys`, :func:`score_threshold`, :func:`random_drop`.
+Empty rows (a query that may attend to nothing): :func:`empty_rows`, :func:`fix_empty_rows`.
+"""
+
+from .dynamic import (
+    coordinate_hash,
+    drop_tokens,
+    keep_tokens,
+    random_drop,
+    score_threshold,
+    topk_keys,
+)
+from .rule import (
+    EMPTY_ROW_POLICIES,
+    MaskError,
+    MaskRule,
+    and_rules,
+    empty_rows,
+    fix_empty_rows,
+    not_rule,
+    or_rules,
+)
+from .stopwords import ENGLISH_STOPWORDS, drop_stopwords, stopword_keep_mask
+from .structural import causal, document, full, global_tokens, padding, prefix_lm, sliding_window
+
+__all__ = [
+    "EMPTY_ROW_POLICIES",
+    "ENGLISH_STOPWORDS",
+    "MaskError",
+    "MaskRule",
+    "and_rules",
+    "causal",
+    "coordinate_hash",
+    "document",
+    "drop_stopwords",
+    "drop_tokens",
+    "empty_rows",
+    "fix_empty_rows",
+    "full",
+    "global_tokens",
+    "keep_tokens",
+    "not_rule",
+    "or_rules",
+    "padding",
+    "prefix_lm",
+    "random_drop",
+    "score_threshold",
+    "sliding_window",
+    "stopword_keep_mask",
+    "topk_keys",
+]

@@ -1,0 +1,209 @@
+"""Input-dependent mask rules: which keys to keep depends on tokens, scores or a seed.
+
+Every factory returns a :class:`MaskRule`; True = *may attend*. These rules can leave a query
+with no allowed key ("empty row"): check with :func:`empty_rows`, and see the
+``on_empty_row`` policy of :func:`dynmask_viz.hf_masks.to_hf_mask`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from ._data import as_bool_2d, as_int, batch_sizes, take
+from .rule import MaskError, MaskRule
+
+_M32 = 0xFFFFFFFF
+# Distinct odd salts so that the four coordinates enter the hash differently.
+_SALTS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F)
+
+
+def _key_rule(kept: torch.Tensor, keep_self: bool, name: str) -> MaskRule:
+    keep_self = bool(keep_self)
+    if keep_self:
+        fn = lambda b, h, q, k: take(kept, b, k) | (q == k)  # noqa: E731
+    else:
+        fn = lambda b, h, q, k: take(kept, b, k)  # noqa: E731
+    return MaskRule(
+        name=f"{name}(keep_self=True)" if keep_self else name,
+        fn=fn,
+        params={"shape": tuple(kept.shape), "kept": int(kept.sum()), "keep_self": keep_self},
+        sizes=batch_sizes(name, kept, ("batch", "kv_len")),
+        device=kept.device,
+    )
+
+
+def keep_tokens(keep: torch.Tensor, *, keep_self: bool = False) -> MaskRule:
+    """Key-side token selection: every query may attend (True) only to kept keys.
+
+    Dropping is key-side only: a dropped token still *attends as a query* (its output mixes the
+    kept tokens), it just cannot be attended to. By default it cannot see itself either
+    (``keep_self=False``): "dropped" means invisible to everyone. Pass ``keep_self=True`` to
+    let every query also attend to its own position (self-attention, ``Q == K``), which
+    also prevents empty rows.
+
+    Args:
+        keep: ``[B, K]`` bool (or 0/1), True = the key stays visible.
+        keep_self: Also allow each query to attend to its own position.
+    """
+    kept = as_bool_2d("keep_tokens(keep)", keep, "True = keep the key")
+    return _key_rule(kept, keep_self, "keep_tokens")
+
+
+def drop_tokens(drop: torch.Tensor, *, keep_self: bool = False) -> MaskRule:
+    """Key-side drop: ``drop_tokens(d)`` allows what ``keep_tokens(~d)`` allows.
+
+    See :func:`keep_tokens` for what a dropped token still does as a query.
+
+    Args:
+        drop: ``[B, K]`` bool (or 0/1), True = hide this key from every query.
+        keep_self: Also allow each query to attend to its own position.
+    """
+    dropped = as_bool_2d("drop_tokens(drop)", drop, "True = drop the key")
+    return _key_rule(~dropped, keep_self, "drop_tokens")
+
+
+def _scores_4d(name: str, scores: torch.Tensor) -> torch.Tensor:
+    if not isinstance(scores, torch.Tensor) or not scores.is_floating_point():
+        raise MaskError(f"{name}(scores) must be a float tensor [B, H, Q, K] or [Q, K].")
+    if scores.ndim == 2:
+        scores = scores[None, None]
+    if scores.ndim != 4:
+        raise MaskError(
+            f"{name}(scores) must be [B, H, Q, K] (or [Q, K]); got {tuple(scores.shape)}. "
+            "For [B, Q, K] scores shared by all heads, pass scores[:, None]."
+        )
+    if bool(torch.isnan(scores).any()):
+        raise MaskError(f"{name}(scores) contains NaN; scores must be comparable numbers.")
+    return scores.detach()
+
+
+def _score_rule(name: str, keep: torch.Tensor, params: dict) -> MaskRule:
+    return MaskRule(
+        name=name,
+        fn=lambda b, h, q, k: take(keep, b, h, q, k),
+        params={"shape": tuple(keep.shape), **params},
+        sizes=batch_sizes(name.split("(")[0], keep, ("batch", "heads", "q_len", "kv_len")),
+        per_head=keep.shape[1] > 1,
+        device=keep.device,
+    )
+
+
+def topk_keys(
+    scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor | None = None
+) -> MaskRule:
+    """Keep (True) the ``k`` highest-scoring keys of each query, exactly ``k`` per row.
+
+    Ties are broken deterministically: among equal scores the lower key index wins (a stable
+    descending sort). ``-inf`` scores can be selected if a row has fewer than ``k`` finite ones.
+
+    Args:
+        scores: float ``[B, H, Q, K]`` (or ``[Q, K]``), e.g. attention probabilities or logits.
+            Size-1 batch/head dims are shared.
+        k: Number of keys to keep per query, ``1 <= k <= K``.
+        within: Optional rule or bool mask (True = allowed, broadcastable to ``scores``) to
+            choose among: keys outside it are never selected, so a row keeps
+            ``min(k, allowed keys)``. Without it, ``causal() & topk_keys(s, k)`` may keep
+            fewer than ``k`` keys (those chosen among blocked future keys are removed).
+    """
+    s = _scores_4d("topk_keys", scores)
+    k = as_int("topk_keys(k)", k, 1)
+    if k > s.shape[-1]:
+        raise MaskError(f"topk_keys(k) must be <= the number of keys {s.shape[-1]}; got {k}.")
+    allowed = torch.ones_like(s, dtype=torch.bool)
+    if isinstance(within, MaskRule):
+        allowed = within.dense(*s.shape, device=s.device)
+    elif isinstance(within, torch.Tensor):
+        allowed = torch.broadcast_to(within.to(torch.bool), s.shape)
+    elif within is not None:
+        raise TypeError("topk_keys(within) must be a MaskRule, a bool tensor or None.")
+    work = torch.where(allowed, s, torch.tensor(float("-inf"), dtype=s.dtype, device=s.device))
+    # stable=True keeps equal scores in index order, so ties go to the lower key index.
+    order = torch.sort(work, dim=-1, descending=True, stable=True).indices[..., :k]
+    keep = torch.zeros_like(allowed).scatter_(-1, order, True) & allowed
+    extra = {} if within is None else {"within": getattr(within, "name", "tensor")}
+    return _score_rule(f"topk_keys(k={k})", keep, {"k": k, **extra})
+
+
+def score_threshold(scores: torch.Tensor, threshold: float) -> MaskRule:
+    """Keep (True) the keys whose score is ``>= threshold``.
+
+    Args:
+        scores: float ``[B, H, Q, K]`` (or ``[Q, K]``); size-1 batch/head dims are shared.
+        threshold: Minimum score to keep a key (e.g. an attention probability like 0.05).
+    """
+    s = _scores_4d("score_threshold", scores)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"score_threshold(threshold) must be a real number; got {threshold!r}.")
+    name = f"score_threshold(t={threshold:g})"
+    return _score_rule(name, s >= threshold, {"threshold": threshold})
+
+
+def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
+    # x * c mod 2**32 in two 16-bit halves, so no intermediate exceeds 2**49 (no int64 overflow).
+    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
+
+
+def _fmix32(x: torch.Tensor) -> torch.Tensor:
+    # MurmurHash3 finalizer, out of place (vmap-safe): a bijection with full avalanche.
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = _mul32(x, 0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def _seed_key(seed: int) -> int:
+    def fmix(v: int) -> int:
+        v ^= v >> 16
+        v = (v * 0x85EBCA6B) & _M32
+        v ^= v >> 13
+        v = (v * 0xC2B2AE35) & _M32
+        return v ^ (v >> 16)
+
+    seed &= (1 << 64) - 1
+    return fmix(fmix((seed & _M32) ^ 0x243F6A88) ^ (seed >> 32))
+
+
+def coordinate_hash(seed: int, b, h, q, k) -> torch.Tensor:
+    """Counter-based hash of ``(seed, b, h, q, k)`` to uniform ints in ``[0, 2**32)``.
+
+    A pure function of its coordinates (no generator state), so dense and FlexAttention
+    evaluation, any batching and any device give the same numbers.
+
+    Returns:
+        int64 tensor of the broadcast shape of the indices.
+    """
+    x = _seed_key(seed)
+    for coord, salt in zip((b, h, q, k), _SALTS):
+        # int64 first: compiled FlexAttention kernels may pass int32 indices.
+        x = _fmix32(((coord.to(torch.int64) + salt) & _M32) ^ x)
+    return x
+
+
+def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:
+    """Drop each (query, key) pair independently with probability ``p``; True = kept.
+
+    Deterministic from the explicit ``seed`` via :func:`coordinate_hash` (never the global
+    RNG), so ``.dense()``, ``create_mask`` and ``create_block_mask`` agree exactly.
+
+    Args:
+        p: Drop probability in ``[0, 1]`` (resolution ``2**-32``).
+        seed: Any Python int.
+        per_head: If False, every head gets the same pattern.
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) <= 1.0:
+        raise MaskError(f"random_drop(p) must be a probability in [0, 1]; got {p!r}.")
+    seed = as_int("random_drop(seed)", seed, -(1 << 63))
+    cut = round(float(p) * 2**32)  # kept iff hash >= cut, so P(kept) = 1 - p
+    if per_head:
+        fn = lambda b, h, q, k: coordinate_hash(seed, b, h, q, k) >= cut  # noqa: E731
+    else:
+        fn = lambda b, h, q, k: coordinate_hash(seed, b, h * 0, q, k) >= cut  # noqa: E731
+    return MaskRule(
+        name=f"random_drop(p={float(p):g}, seed={seed}{'' if per_head else ', per_head=False'})",
+        fn=fn,
+        params={"p": float(p), "seed": seed, "per_head": bool(per_head)},
+        per_head=bool(per_head),
+    )

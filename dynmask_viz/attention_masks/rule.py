@@ -1,0 +1,286 @@
+"""``MaskRule``: a named, composable FlexAttention ``mask_mod``, plus empty-row helpers.
+
+Boolean convention: everything here returns bool tensors where ``True`` = *the query may
+attend to the key*. A rule is a pure function of broadcastable index tensors
+``(b, h, q_idx, kv_idx)``; it only uses tensor ops (no Python branching on tensor values), so
+the same rule can be
+
+* materialized densely by broadcasting ``arange`` tensors (:meth:`MaskRule.dense`), and
+* handed to ``torch.nn.attention.flex_attention.create_mask`` / ``create_block_mask``, which
+  call it under ``torch.vmap`` with 0-d index tensors (:meth:`MaskRule.block_mask`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+
+MaskMod = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+EmptyRowPolicy = Literal["keep_self", "uniform", "raise"]
+EMPTY_ROW_POLICIES = ("keep_self", "uniform", "raise")
+
+# Operator precedence, used only to parenthesize composed names ("(a | b) & c").
+_PREC_OR, _PREC_AND, _PREC_NOT, _PREC_ATOM = 0, 1, 2, 3
+_DIMS = ("batch", "heads", "q_len", "kv_len")
+
+
+class MaskError(ValueError):
+    """A mask (or the data used to build one) that is malformed or would be silently misread."""
+
+
+@dataclass(frozen=True, eq=False)
+class MaskRule:
+    """A FlexAttention-style ``mask_mod`` with a readable name. ``True`` = may attend.
+
+    Build rules with the factories of :mod:`dynmask_viz.attention_masks` and combine them with
+    ``&``, ``|`` and ``~`` (or :func:`and_rules`, :func:`or_rules`, :func:`not_rule`).
+    ``eq=False`` keeps identity hashing, which FlexAttention's ``BlockMask`` relies on.
+
+    Attributes:
+        name: Display name, e.g. ``"causal & sliding_window(w=4)"``.
+        fn: ``fn(b, h, q_idx, kv_idx) -> bool tensor`` of the broadcast shape of the indices.
+        params: Parameters for display (never read by ``fn``).
+        sizes: Size constraints ``(dim, size, source)`` from data the rule was built on, e.g.
+            ``("kv_len", 8, "padding")``; ``dim`` is one of batch, heads, q_len, kv_len.
+            Batch/head data of size 1 broadcasts and records no constraint.
+        per_head: Whether the rule can differ between heads (then a ``[B, H, Q, K]``
+            materialization is needed instead of ``[B, 1, Q, K]``).
+        device: Device of the data the rule was built on (``None`` for pure index rules).
+        precedence: Operator precedence of the top-level operation, for naming only.
+    """
+
+    name: str
+    fn: MaskMod = field(repr=False)
+    params: dict = field(default_factory=dict)
+    sizes: tuple[tuple[str, int, str], ...] = ()
+    per_head: bool = False
+    device: torch.device | None = None
+    precedence: int = field(default=_PREC_ATOM, repr=False)
+
+    def __call__(
+        self, b: torch.Tensor, h: torch.Tensor, q_idx: torch.Tensor, kv_idx: torch.Tensor
+    ) -> torch.Tensor:
+        """Evaluate the rule; True = query ``q_idx`` may attend to key ``kv_idx``.
+
+        Args:
+            b, h, q_idx, kv_idx: Integer index tensors that broadcast together (0-d under
+                ``create_mask``'s vmap, e.g. ``[B,1,1,1]``, ``[1,H,1,1]``, ``[1,1,Q,1]`` and
+                ``[1,1,1,K]`` in :meth:`dense`).
+
+        Returns:
+            bool tensor of the broadcast shape (possibly smaller, e.g. ``[1,1,Q,K]``).
+        """
+        return self.fn(b, h, q_idx, kv_idx)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"MaskRule({self.name!r})"
+
+    def __and__(self, other: MaskRule) -> MaskRule:
+        return and_rules(self, other) if isinstance(other, MaskRule) else NotImplemented
+
+    def __or__(self, other: MaskRule) -> MaskRule:
+        return or_rules(self, other) if isinstance(other, MaskRule) else NotImplemented
+
+    def __invert__(self) -> MaskRule:
+        return not_rule(self)
+
+    def check_sizes(self, batch: int, heads: int, q_len: int, kv_len: int) -> None:
+        """Raise :class:`MaskError` if the rule's data does not fit these sizes."""
+        actual = dict(zip(_DIMS, (batch, heads, q_len, kv_len)))
+        for dim, size, source in self.sizes:
+            if actual[dim] != size:
+                raise MaskError(
+                    f"{source} was built from data with {dim}={size}, but the mask is being "
+                    f"materialized with {dim}={actual[dim]}. Rebuild the rule from tensors of "
+                    f"the inputs you attend over, or pass {dim}={size}."
+                )
+
+    def _resolve_device(self, device: torch.device | str | None) -> torch.device:
+        return torch.device(device) if device is not None else (self.device or torch.device("cpu"))
+
+    def dense(
+        self,
+        batch: int,
+        heads: int,
+        q_len: int,
+        kv_len: int | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Materialize the rule by broadcasting ``arange`` tensors. True = may attend.
+
+        Args:
+            batch, heads, q_len: Sizes of the mask.
+            kv_len: Number of keys; defaults to ``q_len`` (self-attention).
+            device: Defaults to the device of the rule's data, else CPU.
+
+        Returns:
+            bool ``[batch, heads, q_len, kv_len]`` (contiguous, safe to modify).
+        """
+        kv_len = q_len if kv_len is None else kv_len
+        self.check_sizes(batch, heads, q_len, kv_len)
+        dev = self._resolve_device(device)
+        b, h, q, k = (
+            torch.arange(n, device=dev).view(*(n if i == d else 1 for i in range(4)))
+            for d, n in enumerate((batch, heads, q_len, kv_len))
+        )
+        out = self.fn(b, h, q, k)
+        if out.dtype != torch.bool:
+            raise MaskError(f"rule {self.name!r} returned {out.dtype}; a mask_mod returns bool.")
+        return torch.broadcast_to(out, (batch, heads, q_len, kv_len)).contiguous()
+
+    def block_mask(
+        self,
+        batch: int,
+        heads: int,
+        q_len: int,
+        kv_len: int | None = None,
+        device: torch.device | str | None = None,
+        block_size: int = 128,
+    ):
+        """Build a FlexAttention ``BlockMask`` with ``create_block_mask`` (True = may attend).
+
+        On CPU, ``flex_attention`` without ``torch.compile`` runs an unfused reference
+        implementation that materializes the full score matrix: use it to check correctness,
+        not for speed. Note that FlexAttention (like SDPA with a bool mask) returns zeros for
+        a query that may attend to nothing, while eager attention with ``finfo.min`` averages
+        all values uniformly; see :func:`empty_rows`.
+
+        Args:
+            batch, heads, q_len, kv_len: As in :meth:`dense`.
+            device: Defaults to the device of the rule's data, else CPU (not the
+                accelerator that ``create_block_mask`` would pick).
+            block_size: FlexAttention block size.
+
+        Returns:
+            ``torch.nn.attention.flex_attention.BlockMask``.
+        """
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        kv_len = q_len if kv_len is None else kv_len
+        self.check_sizes(batch, heads, q_len, kv_len)
+        return create_block_mask(
+            self, batch, heads, q_len, kv_len, device=self._resolve_device(device),
+            BLOCK_SIZE=block_size,
+        )
+
+
+def _wrap(rule: MaskRule, precedence: int) -> str:
+    return f"({rule.name})" if rule.precedence < precedence else rule.name
+
+
+def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
+    if not rules or not all(isinstance(r, MaskRule) for r in rules):
+        raise TypeError(f"{op}_rules expects one or more MaskRule objects; got {rules!r}.")
+    if len(rules) == 1:
+        return rules[0]
+    fns = tuple(r.fn for r in rules)
+    prec, sym = (_PREC_AND, " & ") if op == "and" else (_PREC_OR, " | ")
+
+    def fn(b, h, q_idx, kv_idx):
+        out = fns[0](b, h, q_idx, kv_idx)
+        for f in fns[1:]:
+            out = (out & f(b, h, q_idx, kv_idx)) if op == "and" else (out | f(b, h, q_idx, kv_idx))
+        return out
+
+    return MaskRule(
+        name=sym.join(_wrap(r, prec) for r in rules),
+        fn=fn,
+        params={op: tuple(r.name for r in rules)},
+        sizes=tuple(c for r in rules for c in r.sizes),
+        per_head=any(r.per_head for r in rules),
+        device=next((r.device for r in rules if r.device is not None), None),
+        precedence=prec,
+    )
+
+
+def and_rules(*rules: MaskRule) -> MaskRule:
+    """Intersection: a pair is allowed (True) only if every rule allows it. Same as ``a & b``."""
+    return _combine(rules, "and")
+
+
+def or_rules(*rules: MaskRule) -> MaskRule:
+    """Union: a pair is allowed (True) if any rule allows it. Same as ``a | b``."""
+    return _combine(rules, "or")
+
+
+def not_rule(rule: MaskRule) -> MaskRule:
+    """Complement: allowed (True) exactly where ``rule`` blocks. Same as ``~rule``."""
+    if not isinstance(rule, MaskRule):
+        raise TypeError(f"not_rule expects a MaskRule; got {type(rule).__name__}.")
+    fn = rule.fn
+    return MaskRule(
+        name=f"~{_wrap(rule, _PREC_NOT)}", fn=lambda b, h, q, k: ~fn(b, h, q, k),
+        params={"not": rule.name}, sizes=rule.sizes, per_head=rule.per_head,
+        device=rule.device, precedence=_PREC_NOT,
+    )
+
+
+def empty_rows(dense_mask: torch.Tensor) -> torch.Tensor:
+    """Report queries that may attend to nothing.
+
+    Such a row has no allowed key, so attention there is undefined. What the model then
+    computes depends on how the mask is applied: an additive mask with ``finfo(dtype).min``
+    everywhere gives equal scores, so eager softmax is *uniform* (the output is the mean of all
+    values, no NaN); ``-inf`` gives NaN; SDPA with a bool mask and FlexAttention give an
+    all-zero output (torch 2.13). See :func:`fix_empty_rows` for the policies we apply.
+
+    Args:
+        dense_mask: bool ``[..., Q, K]``, True = may attend.
+
+    Returns:
+        bool ``[..., Q]``, True where the query's row is entirely False.
+    """
+    if not isinstance(dense_mask, torch.Tensor) or dense_mask.dtype != torch.bool:
+        raise MaskError("empty_rows expects a bool tensor [..., Q, K] (True = may attend).")
+    if dense_mask.ndim < 2:
+        raise MaskError(f"empty_rows expects at least 2 dims [..., Q, K]; got {dense_mask.ndim}.")
+    return ~dense_mask.any(dim=-1)
+
+
+def fix_empty_rows(
+    dense_mask: torch.Tensor, on_empty_row: EmptyRowPolicy = "keep_self"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply an empty-row policy to a dense bool mask (True = may attend).
+
+    Policies:
+        ``"keep_self"`` (default): an empty query row may attend to its own position (key
+        index == query index), so its output is its own value vector. Needs ``Q == K``.
+        ``"uniform"``: leave the row empty; with ``finfo.min`` additive masks the softmax is
+        uniform over all keys (eager behaviour). Bool masks in SDPA would give zeros instead.
+        ``"raise"``: raise :class:`MaskError` naming the first empty rows.
+
+    Args:
+        dense_mask: bool ``[..., Q, K]``.
+        on_empty_row: One of the policies above.
+
+    Returns:
+        ``(mask, empty)``: the (possibly repaired) mask, a new tensor, and the bool ``[..., Q]``
+        report of which rows *were* empty before repair.
+    """
+    if on_empty_row not in EMPTY_ROW_POLICIES:
+        raise MaskError(f"on_empty_row must be one of {EMPTY_ROW_POLICIES}; got {on_empty_row!r}.")
+    empty = empty_rows(dense_mask)
+    mask = dense_mask.clone()
+    if not bool(empty.any()):
+        return mask, empty
+    where = [tuple(i) for i in empty.nonzero()[:5].tolist()]
+    if on_empty_row == "raise":
+        raise MaskError(
+            f"{int(empty.sum())} query row(s) may attend to nothing (first indices {where}). "
+            "Pass on_empty_row='keep_self' to let them attend to themselves, or 'uniform'."
+        )
+    if on_empty_row == "keep_self":
+        q_len, kv_len = mask.shape[-2:]
+        if q_len != kv_len:
+            raise MaskError(
+                f"on_empty_row='keep_self' needs a square mask (Q == K) so that a query has a "
+                f"key at its own position; got Q={q_len}, K={kv_len}. Use 'uniform' or 'raise'."
+            )
+        eye = torch.eye(q_len, dtype=torch.bool, device=mask.device)
+        mask |= empty.unsqueeze(-1) & eye
+    return mask, empty

@@ -1,0 +1,48 @@
+"""Give a Hugging Face model the attention mask you mean, and refuse the silent traps.
+
+Boolean convention: True = *the query may attend to the key*. Additive masks hold 0 (attend)
+or ``torch.finfo(dtype).min`` (blocked) and are added to the scaled scores.
+
+What transformers 5.23 does with ``attention_mask`` (verified on ``BertModel``):
+
+* **2-D** ``[batch, key]`` is *always* a padding mask: cast to bool (nonzero = real token),
+  its last dim taken as the key length, row ``b`` applied to every query of example ``b``.
+  It is never a (query, key) pattern: an ``(L, L)`` pattern with batch 1 silently uses row 0
+  for every query, extra rows are silently ignored, a wrong width fails with "The size of
+  tensor a (8) must match the size of tensor b (5)". An all-ones mask is skipped entirely.
+* **3-D** fails inside mask creation (``expand(...)`` error).
+* **4-D** is passed to the attention layers *as is* (the model adds no padding or causal mask
+  of its own), broadcast against the ``[B, H, Q, K]`` scores. Under **eager** it is *added* to
+  the scores, whatever its dtype: a bool or 0/1 mask adds +1 to allowed and +0 to blocked
+  keys, so nothing is masked (blocked keys only lose a factor e). Under **sdpa** it goes to
+  ``F.scaled_dot_product_attention``: bool means True = may attend, float is added, an int
+  mask raises. ``sdpa`` returns ``attentions=()`` with ``output_attentions=True``.
+* **Fully masked rows**: eager + ``finfo.min`` gives uniform weights (mean of the values);
+  sdpa + bool (or ``-inf``) gives a zero output; eager + ``-inf`` gives NaN.
+"""
+
+from ..attention_masks import MaskError
+from .check import MaskReport, check_attention_mask, validate_attention_mask
+from .convert import (
+    BLOCKED_BELOW,
+    SUPPORTED_IMPLEMENTATIONS,
+    EmptyRowWarning,
+    attn_implementation,
+    is_causal_model,
+    to_additive,
+    to_hf_mask,
+)
+
+__all__ = [
+    "BLOCKED_BELOW",
+    "EmptyRowWarning",
+    "MaskError",
+    "MaskReport",
+    "SUPPORTED_IMPLEMENTATIONS",
+    "attn_implementation",
+    "check_attention_mask",
+    "is_causal_model",
+    "to_additive",
+    "to_hf_mask",
+    "validate_attention_mask",
+]

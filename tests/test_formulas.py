@@ -1,0 +1,135 @@
+"""Step-by-step attention against PyTorch SDPA and against a BERT model's own eager attention."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import BertConfig, BertModel
+
+from dynmask_viz.attention_masks import MaskError, causal, padding, sliding_window
+from dynmask_viz.formulas import attention_from_hidden, attention_steps, demo_minus_inf_row
+from dynmask_viz.hf_masks import to_additive, to_hf_mask
+
+F64_MIN = torch.finfo(torch.float64).min
+
+
+def qkv(*lead, lq=5, lk=6, d=8, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(*lead, lq, d, generator=gen, dtype=torch.float64),
+        torch.randn(*lead, lk, d, generator=gen, dtype=torch.float64),
+        torch.randn(*lead, lk, d + 2, generator=gen, dtype=torch.float64),
+    )
+
+
+def bool_mask(*shape, seed=1):
+    mask = torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) > 0.5
+    mask[..., 0] = True  # at least one key per row: SDPA and eager agree only then
+    return mask
+
+
+@pytest.mark.parametrize("lead", [(), (3,), (2, 4)])
+def test_matches_sdpa_without_mask(lead):
+    q, k, v = qkv(*lead)
+    steps = attention_steps(q, k, v)
+    assert torch.allclose(steps.output, F.scaled_dot_product_attention(q, k, v), atol=1e-6, rtol=0)
+    assert steps.mask is None and not bool(steps.empty_rows.any())
+
+
+def test_matches_sdpa_with_bool_additive_mask_and_scale():
+    q, k, v = qkv(2, 3)
+    mask = bool_mask(2, 1, 5, 6)
+    for given in (mask, to_additive(mask, torch.float64)):
+        for scale in (None, 0.3):
+            steps = attention_steps(q, k, v, given, scale=scale)
+            ref = F.scaled_dot_product_attention(q, k, v, attn_mask=given, scale=scale)
+            assert torch.allclose(steps.output, ref, atol=1e-6, rtol=0)
+
+
+def test_steps_are_consistent():
+    q, k, v = qkv(2)
+    mask = bool_mask(5, 6)
+    s = attention_steps(q, k, v, mask)
+    assert s.scale == pytest.approx(8**-0.5)
+    assert torch.allclose(s.scores, q @ k.transpose(-2, -1))
+    assert torch.equal(s.scaled, s.scores * s.scale)
+    zero = torch.tensor(0.0, dtype=torch.float64)
+    assert torch.equal(s.masked, s.scaled + torch.where(mask, zero, F64_MIN))
+    assert torch.allclose(s.weights.sum(-1), torch.ones(2, 5, dtype=torch.float64))
+    assert bool((s.weights[:, ~mask] == 0).all())
+    assert torch.allclose(s.output, s.weights @ v)
+
+
+def test_fully_masked_row_is_uniform_not_nan():
+    q, k, v = qkv(lq=3, lk=4)
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    mask[1] = False
+    s = attention_steps(q, k, v, mask)
+    assert not bool(torch.isnan(s.weights).any())
+    assert torch.allclose(s.weights[1], torch.full((4,), 0.25, dtype=torch.float64))
+    assert torch.allclose(s.output[1], v.mean(0))
+    assert s.empty_rows.tolist() == [False, True, False]
+    # SDPA agrees with the additive (finfo.min) form, but a bool mask gives a zero row there.
+    additive = to_additive(mask, torch.float64)
+    assert torch.allclose(F.scaled_dot_product_attention(q, k, v, attn_mask=additive), s.output)
+    zero_row = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)[1]
+    assert torch.equal(zero_row, torch.zeros(10, dtype=torch.float64))
+
+
+def test_minus_inf_demo_gives_nan_only_in_the_empty_row():
+    s = demo_minus_inf_row()
+    assert bool(torch.isnan(s.weights[1]).all()) and bool(torch.isnan(s.output[1]).all())
+    assert not bool(torch.isnan(s.weights[[0, 2]]).any())
+    assert s.empty_rows.tolist() == [False, True, False]
+    assert torch.equal(demo_minus_inf_row(seed=3).scores, demo_minus_inf_row(seed=3).scores)
+
+
+def test_bad_inputs_raise_clear_errors():
+    q, k, v = qkv()
+    with pytest.raises(MaskError, match="bool"):
+        attention_steps(q, k, v, torch.ones(5, 6, dtype=torch.long))
+    with pytest.raises(MaskError, match="dtype"):
+        attention_steps(q, k, v, torch.zeros(5, 6, dtype=torch.float32))
+    with pytest.raises(MaskError, match="same d"):
+        attention_steps(q, k[..., :3], v)
+
+
+@pytest.fixture(scope="module")
+def bert():
+    config = BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        vocab_size=100, attn_implementation="eager",
+    )
+    with torch.random.fork_rng():  # weight init uses the global RNG; keep it isolated
+        torch.manual_seed(0)
+        return BertModel(config).eval()
+
+
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_recomputes_bert_eager_attention(bert, use_mask):
+    ids = torch.randint(1, 100, (2, 7), generator=torch.Generator().manual_seed(0))
+    real = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])
+    mask = to_hf_mask(sliding_window(4) & padding(real), bert, ids) if use_mask else None
+    with torch.no_grad():
+        out = bert(ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
+    for i, layer in enumerate(bert.encoder.layer):
+        steps = attention_from_hidden(layer, out.hidden_states[i], mask)
+        assert steps.weights.shape == (2, 4, 7, 7)
+        assert torch.allclose(steps.weights, out.attentions[i], atol=1e-5, rtol=0)
+    # The same numbers from BertAttention and BertSelfAttention, and from a bool mask.
+    layer = bert.encoder.layer[0]
+    a = attention_from_hidden(layer.attention, out.hidden_states[0], mask).weights
+    b = attention_from_hidden(layer.attention.self, out.hidden_states[0], mask).weights
+    assert torch.equal(a, b)
+    if use_mask:
+        as_bool = attention_from_hidden(layer, out.hidden_states[0], mask == 0).weights
+        assert torch.allclose(as_bool, out.attentions[0], atol=1e-5, rtol=0)
+
+
+def test_attention_from_hidden_rejects_wrong_inputs(bert):
+    hidden = torch.zeros(1, 4, 32)
+    with pytest.raises(TypeError, match="BERT-style"):
+        attention_from_hidden(torch.nn.Linear(2, 2), hidden)
+    with pytest.raises(MaskError, match="to_hf_mask"):
+        attention_from_hidden(bert.encoder.layer[0], hidden, causal().dense(1, 1, 4, 4)[0, 0])
