@@ -206,7 +206,9 @@ def extract_attention(
         allowed = model_mask if model_mask.dtype == torch.bool else model_mask == 0
 
     extra = {}
-    if "token_type_ids" in encoded and "token_type_ids" in _forward_args(model):
+    # Only models with a token-type table (BERT family) get them: GPT-2's forward accepts
+    # token_type_ids too, but embeds them with its word embeddings.
+    if "token_type_ids" in encoded and getattr(model.config, "type_vocab_size", 0) and "token_type_ids" in _forward_args(model):
         extra["token_type_ids"] = encoded["token_type_ids"].to(model.device)
     outputs = model(
         input_ids=input_ids, attention_mask=model_mask, output_attentions=True, output_hidden_states=True, **extra

@@ -118,6 +118,21 @@ def apply_style() -> None:
     matplotlib.rcParams["font.sans-serif"] = families + rest
 
 
+def _inline_figures() -> None:
+    """In a Jupyter kernel, display ``Figure`` objects as images.
+
+    The package's plot functions build figures without pyplot (so they never pop up or leak);
+    without the inline formatter a returned Figure would print as ``<Figure size ...>`` text.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to display into
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def setup_notebook(
     seed: int = 0, fast: bool | None = None, *, device: str | None = None, style: bool = True
 ) -> NotebookContext:
@@ -142,6 +157,7 @@ def setup_notebook(
     dev = _pick_device(device)
     if style:
         apply_style()
+    _inline_figures()
     versions = {
         "dynmask-viz": _version("dynmask-viz"),
         "python": platform.python_version(),

@@ -84,13 +84,16 @@ def test_forces_eager_and_caches(tokenizer):
 def test_decoder_models_are_causal(tokenizer, arch):
     torch.manual_seed(0)
     if arch == "gpt2":
-        config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64)
+        config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                            bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
         model = GPT2LMHeadModel(config)
     else:
         config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                              num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64)
         model = LlamaForCausalLM(config)
     plain = extract_attention(model, tokenizer, TEXT, use_cache=False)
+    direct = model(plain.input_ids, output_hidden_states=True).hidden_states[-1]
+    torch.testing.assert_close(plain.outputs.hidden_states[-1], direct)  # no stray token_type_ids
     upper = ~torch.ones(plain.attentions.shape[-2:], dtype=torch.bool).tril()
     assert (plain.attentions[..., upper] == 0).all()
     assert torch.equal(plain.applied_mask[0, 0], ~upper)

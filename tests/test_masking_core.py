@@ -40,6 +40,7 @@ def binomial_ok(successes, trials, p, sigmas=5.0):
         ({"max_predictions": 20}, "only applies to count='exact'"),
         ({"count": "exact", "max_predictions": 0}, "positive int"),
         ({"span_geometric_p": 0.0}, "span_geometric_p"),
+        ({"mlm_probability": True}, "mlm_probability"),
     ],
 )
 def test_config_rejects_bad_values_with_clear_message(kwargs, fragment):
@@ -148,7 +149,7 @@ def test_exact_count_matches_bert_budget(unit, p, cap):
     for epoch in range(5):
         out = mask_batch(ids, VOCAB, cfg, seed=epoch, attention_mask=attn, word_ids=words)
         for row, n in enumerate(lengths):
-            budget = max(1, round((n - 2) * p))
+            budget = max(1, round(n * p))  # BERT counts [CLS] and [SEP] in n
             budget = min(budget, cap) if cap else budget
             got = int(out.masked[row].sum())
             if unit == "token":

@@ -34,11 +34,11 @@ def test_invariants(config, lengths, seed, left):
     inserted = out.input_ids[changed & (out.input_ids != MASK)]
     assert not torch.isin(inserted, torch.tensor([PAD, CLS, SEP])).any()
     if config.count == "exact":
-        n = attn.sum(1) - 2
-        budget = torch.round(n * config.mlm_probability)
+        n = attn.sum(1) - 2  # maskable tokens
+        budget = torch.round(attn.sum(1) * config.mlm_probability)  # BERT counts [CLS]/[SEP]
         if config.mlm_probability > 0:
             budget = budget.clamp(min=1)
-        budget = torch.where(n > 0, budget, 0)
+        budget = torch.minimum(budget, n)
         got = out.masked.sum(1)
         assert (got <= budget).all()
         # Greedy fill: some unit is taken whenever some unit fits the budget.

@@ -27,9 +27,11 @@ class MaskingConfig:
             (all pieces of a word together, "whole word masking") or ``"span"`` (runs of whole
             words with geometric lengths, as in SpanBERT).
         count: ``"bernoulli"`` selects every unit independently with ``mlm_probability``
-            (Hugging Face / fairseq), so the number per sequence varies. ``"exact"`` selects
-            ``round(mlm_probability * n)`` tokens per sequence (at least 1, at most
-            ``max_predictions``), as BERT's ``create_pretraining_data.py`` does.
+            (Hugging Face's collator), so the number per sequence varies. ``"exact"`` selects
+            ``round(mlm_probability * n)`` tokens per sequence, ``n`` counting ``[CLS]`` and
+            ``[SEP]`` (at least 1, at most ``max_predictions`` and the maskable tokens), as
+            BERT's ``create_pretraining_data.py`` does. (fairseq, used by RoBERTa, draws
+            ``int(p * n + U[0, 1))`` positions: between the two, an exact count on average.)
         max_predictions: Cap on predictions per sequence for ``count="exact"`` (BERT used 20
             for 128-token and 80 for 512-token sequences). ``None`` means no cap.
         span_geometric_p: Parameter of the span-length distribution, a geometric distribution
@@ -49,7 +51,7 @@ class MaskingConfig:
     def __post_init__(self) -> None:
         for name in ("mlm_probability", "mask_replace_prob", "random_replace_prob"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0 or math.isnan(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0 or math.isnan(value):
                 raise ValueError(f"MaskingConfig.{name} must be a number in [0, 1]; got {value!r}.")
         if self.mask_replace_prob + self.random_replace_prob > 1.0 + 1e-9:
             raise ValueError(
@@ -120,7 +122,8 @@ class MaskingConfig:
 
 
 MASKING_PRESETS: dict[str, MaskingConfig] = {
-    # RoBERTa / fairseq: every token independently with p=0.15, 80/10/10.
+    # RoBERTa: 15% of tokens, 80/10/10 (fairseq's count is int(p*n + U[0,1)); Bernoulli has the
+    # same mean and is what Hugging Face's RoBERTa recipes use).
     "roberta": MaskingConfig(),
     # Hugging Face DataCollatorForLanguageModeling defaults (same sampling scheme as fairseq).
     "hf-default": MaskingConfig(),

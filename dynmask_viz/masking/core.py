@@ -182,7 +182,7 @@ def mask_batch(
     else:
         positions = real.to(torch.int32).cumsum(1, dtype=torch.int32) - 1
     units = _unit_ids(config, positions, candidates, word_ids)
-    selected, u = _select(config, units, candidates, keys)
+    selected, u = _select(config, units, candidates, keys, real)
 
     # 80/10/10 is decided per selected token, as in BERT and Hugging Face. For token units with
     # Bernoulli selection the selection word itself decides: given u < p * 2**32, u is uniform
@@ -227,7 +227,7 @@ def _unit_ids(config, positions, candidates, word_ids) -> torch.Tensor:
     return normalize_word_ids(word_ids.to(device=positions.device, dtype=torch.int64), candidates)
 
 
-def _select(config, units, candidates, keys) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _select(config, units, candidates, keys, real) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Selection for prediction: ``([B, L] bool, True = selected; the token words or None)``.
 
     The second value is the per-token selection word when it may also decide the 80/10/10
@@ -252,14 +252,15 @@ def _select(config, units, candidates, keys) -> tuple[torch.Tensor, torch.Tensor
         # Words in span order: spans ranked by their hash, words in reading order within a
         # span, so the greedy pass below keeps spans contiguous and cuts only the last one.
         unit_score = (to_unsigned(keyed_uniform32(select_keys, spans)) << 20) | counters
-    return _select_exact(config, units, candidates, unit_score), None
+    return _select_exact(config, units, candidates, unit_score, real.sum(1)), None
 
 
-def _select_exact(config, units, candidates, unit_score) -> torch.Tensor:
+def _select_exact(config, units, candidates, unit_score, n_tokens) -> torch.Tensor:
     """BERT's scheme: go through the units in random order, take each one that still fits.
 
-    The budget is ``round(p * n)`` candidate tokens (special tokens excluded), at least 1 (if p > 0) and
-    at most ``max_predictions``; like ``create_pretraining_data.py``, a unit that would overflow
+    The budget is BERT's ``min(max_predictions, max(1, round(p * n)))`` with ``n`` the real tokens
+    (``[CLS]`` and ``[SEP]`` included, as in BERT), and at most the maskable tokens (p=0 means
+    none); like ``create_pretraining_data.py``, a unit that would overflow
     the budget is skipped and the next one is tried, so the cap is never exceeded. The first
     pass takes the longest prefix of the random order that fits (all of it for token units);
     each further pass takes, per row, the first remaining unit that fits, which is exactly
@@ -268,12 +269,12 @@ def _select_exact(config, units, candidates, unit_score) -> torch.Tensor:
     """
     batch, length = units.shape
     n_candidates = candidates.sum(1)
-    budget = torch.round(n_candidates.to(torch.float64) * config.mlm_probability).to(torch.int64)
+    budget = torch.round(n_tokens.to(torch.float64) * config.mlm_probability).to(torch.int64)
     if config.mlm_probability > 0:  # BERT's max(1, ...); p=0 means no masking at all
         budget = budget.clamp(min=1)
     if config.max_predictions is not None:
         budget = budget.clamp(max=config.max_predictions)
-    budget = torch.where(n_candidates > 0, budget, 0)
+    budget = torch.minimum(budget, n_candidates)
 
     unit_size = torch.zeros((batch, length), dtype=torch.int64, device=units.device)
     unit_size.scatter_add_(1, units.clamp(min=0), candidates.to(torch.int64))

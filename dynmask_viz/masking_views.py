@@ -1,0 +1,268 @@
+"""The data behind the MLM masking figures and widgets, computed with :mod:`dynmask_viz.masking`.
+
+:mod:`dynmask_viz.plots.masking` only draws what is computed here, and
+:class:`dynmask_viz.widgets.MaskingExplorer` calls the same functions, so a figure, a widget
+and a test all see the same masks.
+
+Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .masking import (
+    DynamicMasking,
+    MaskingConfig,
+    MaskingVocab,
+    StaticMasking,
+    candidate_mask,
+    word_ids_from_vocab,
+)
+from .masking.vocab import as_vocab
+from .masking_measures import (  # re-exported: one import for the notebooks
+    CorruptionBreakdown,
+    corruption_breakdown,
+    corruption_from_labels,
+    selection_counts,
+    times_masked_pmf,
+)
+
+__all__ = ["EncodedText", "EpochGrid", "CorruptionBreakdown", "encode_texts", "epoch_grid_data",
+           "sentences_with_word_pieces",
+           "static_and_dynamic_grids", "corruption_breakdown", "corruption_from_labels",
+           "selection_counts", "times_masked_pmf"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """Texts tokenized for the masking engine (right padded).
+
+    Attributes:
+        texts: The ``B`` input texts.
+        input_ids: ``[B, L]`` int64 token ids, ``[CLS] ... [SEP]`` then padding.
+        attention_mask: ``[B, L]`` int64, 1 on real tokens.
+        word_ids: ``[B, L]`` int64 word index of each token, ``-1`` on special tokens and padding.
+        tokens: ``B`` lists with the token strings of each row's real tokens (specials included).
+    """
+
+    texts: list[str]
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    word_ids: torch.Tensor
+    tokens: list[list[str]]
+
+
+def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64) -> EncodedText:
+    """Tokenize texts with their word ids (which pieces form one word).
+
+    Args:
+        texts: One text or a list of texts.
+        tokenizer: A Hugging Face tokenizer with a mask token (e.g. ``assets.load_tokenizer()``).
+        max_length: Longer texts are truncated to this many tokens (specials included).
+
+    Returns:
+        An :class:`EncodedText`.
+
+    Raises:
+        ValueError: On an empty list of texts or a non-positive ``max_length``.
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise ValueError("encode_texts needs at least one text.")
+    if max_length < 3:
+        raise ValueError(f"max_length must leave room for [CLS] w [SEP] (>= 3); got {max_length}.")
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    ids = enc["input_ids"].to(torch.int64)
+    attn = enc["attention_mask"].to(torch.int64)
+    if getattr(tokenizer, "is_fast", False):
+        word_ids = torch.tensor([[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))])
+    else:  # slow tokenizers have no word ids: fall back on the vocabulary's ## markers
+        vocab = MaskingVocab.from_tokenizer(tokenizer)
+        word_ids = word_ids_from_vocab(ids, vocab.word_start, candidate_mask(ids, vocab, attn)[1])
+    tokens = [tokenizer.convert_ids_to_tokens(row[row_attn.bool()].tolist()) for row, row_attn in zip(ids, attn)]
+    return EncodedText(texts, ids, attn, word_ids.to(torch.int64), tokens)
+
+
+def sentences_with_word_pieces(sentences, tokenizer, *, min_split_words: int = 2,
+                               max_tokens: int = 24) -> list[str]:  # fmt: skip
+    """The sentences (in order) with at least ``min_split_words`` words cut into several pieces.
+
+    Args:
+        sentences: Iterable of texts.
+        tokenizer: Hugging Face tokenizer (a fast one gives word ids).
+        min_split_words: Words of two or more pieces a sentence must contain.
+        max_tokens: Longest sentence kept, in tokens (specials excluded), so figures stay readable.
+    """
+    found = []
+    for text in sentences:
+        enc = encode_texts(text, tokenizer, max_length=max_tokens + 3)
+        words = enc.word_ids[0][enc.word_ids[0] >= 0]
+        if 0 < words.numel() <= max_tokens and int(enc.attention_mask.sum()) - 2 <= max_tokens:
+            if int((torch.bincount(words) > 1).sum()) >= min_split_words:
+                found.append(text)
+    return found
+
+
+@dataclass(frozen=True)
+class EpochGrid:
+    """One sequence's masks over ``E`` epochs, ready to draw (``L`` = tokens shown).
+
+    Attributes:
+        tokens: ``L`` original token strings.
+        shown: ``E`` lists of ``L`` strings: the token as fed to the model in each epoch.
+        input_ids: ``[E, L]`` int64, the corrupted ids fed to the model.
+        corruption: ``[E, L]`` int8, ``UNCHANGED``/``MASKED``/``RANDOM``/``KEPT`` codes.
+        masked: ``[E, L]`` bool, True = selected for MLM prediction.
+        mask_epoch: ``[E]`` int64, which mask of the example each epoch used.
+        word_ids: ``[L]`` int64 word index per token (``-1`` where none).
+        kind: ``"static"``, ``"dynamic"`` or a free label (e.g. a collator's name).
+        dupe_factor: Number of distinct static masks, ``None`` for anything else.
+    """
+
+    tokens: list[str]
+    shown: list[list[str]]
+    input_ids: torch.Tensor
+    corruption: torch.Tensor
+    masked: torch.Tensor
+    mask_epoch: torch.Tensor
+    word_ids: torch.Tensor
+    kind: str = "dynamic"
+    dupe_factor: int | None = None
+
+    @property
+    def epochs(self) -> int:
+        return int(self.masked.shape[0])
+
+    def masks_drawn(self, upto: int | None = None) -> int:
+        """Distinct masks (mask indices) used in epochs ``0..upto``: ``min(upto + 1, k)`` static."""
+        return int(torch.unique(self.mask_epoch[: self._stop(upto)]).numel())
+
+    def distinct_inputs(self, upto: int | None = None) -> int:
+        """Distinct corrupted inputs the model saw in epochs ``0..upto`` (default: all).
+
+        Below :meth:`masks_drawn` when two masks happen to give the same input (e.g. both
+        select nothing in a short sentence).
+        """
+        rows = self.input_ids[: self._stop(upto)]
+        return int(torch.unique(torch.cat([rows, self.masked[: rows.shape[0]].long()], 1), dim=0).shape[0])
+
+    def ever_masked_share(self, upto: int | None = None) -> float:
+        """Share of the shown tokens selected at least once in epochs ``0..upto``."""
+        if not self.tokens:
+            return 0.0
+        return float(self.masked[: self._stop(upto)].any(0).float().mean())
+
+    def words_split(self) -> int:
+        """(epoch, word) pairs where only *some* pieces of a word are selected (0 for word units)."""
+        words = self.word_ids
+        split = 0
+        for w in torch.unique(words[words >= 0]).tolist():
+            selected = self.masked[:, words == w]
+            split += int((selected.any(1) & ~selected.all(1)).sum())
+        return split
+
+    def _stop(self, upto: int | None) -> int:
+        if upto is None:
+            return self.epochs
+        if not 0 <= upto < self.epochs:
+            raise ValueError(f"upto must be an epoch in [0, {self.epochs}); got {upto}.")
+        return upto + 1
+
+
+def token_strings(tokenizer, ids: list[int]) -> list[str]:
+    """Token strings of ``ids`` (the ids themselves as strings without a tokenizer)."""
+    if tokenizer is not None and hasattr(tokenizer, "convert_ids_to_tokens"):
+        return [str(t) for t in tokenizer.convert_ids_to_tokens(ids)]
+    return [str(i) for i in ids]  # no tokenizer: show the ids themselves
+
+
+def epoch_grid_data(masking, input_ids: torch.Tensor, vocab, epochs: int, *, tokenizer=None,
+                    example_id: int = 0, row: int = 0, attention_mask: torch.Tensor | None = None,
+                    word_ids: torch.Tensor | None = None, keep_special: bool = False) -> EpochGrid:  # fmt: skip
+    """Mask one sequence in epochs ``0..epochs-1`` with ``masking`` (one vectorized call).
+
+    Args:
+        masking: A ``StaticMasking`` or ``DynamicMasking``.
+        input_ids: ``[L]`` or ``[B, L]`` token ids; ``row`` picks the sequence of a batch.
+        vocab: ``MaskingVocab`` or a tokenizer.
+        epochs: Number of epochs ``E`` (rows of the grid), >= 1.
+        tokenizer: Turns ids into token strings; default ``vocab`` when it is a tokenizer.
+        example_id: Key of the sequence (as a dataset index would be).
+        row: Row of ``input_ids`` (and of ``attention_mask``/``word_ids``) to use.
+        attention_mask: ``[L]`` or ``[B, L]``, 1 on real tokens (default: ids != pad).
+        word_ids: ``[L]`` or ``[B, L]`` word index per token (word/span units); default from
+            the vocabulary's word markers (BERT's ``##`` rule) when it has them.
+        keep_special: Keep ``[CLS]``/``[SEP]`` columns (never selected); padding is always cut.
+
+    Returns:
+        An :class:`EpochGrid` with ``E`` rows.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1; got {epochs!r}.")
+    if tokenizer is None and not isinstance(vocab, MaskingVocab):
+        tokenizer = vocab
+    vocab = as_vocab(vocab)
+
+    def pick(t):
+        if t is None:
+            return None
+        t = torch.as_tensor(t)
+        return (t[None] if t.dim() == 1 else t)[row : row + 1].to(torch.int64)
+
+    ids, attn, words = pick(input_ids), pick(attention_mask), pick(word_ids)
+    real, candidates = candidate_mask(ids, vocab, attn)
+    if words is None and vocab.word_start is not None:  # BERT's ## rule, as MLMCollator does
+        words = word_ids_from_vocab(ids, vocab.word_start, candidates)
+    keep = (real if keep_special else candidates)[0]
+    expand = lambda t: None if t is None else t.expand(epochs, -1)  # noqa: E731
+    result = masking(ids.expand(epochs, -1), vocab, epoch=torch.arange(epochs),
+                     example_ids=torch.full((epochs,), int(example_id)),
+                     attention_mask=expand(attn), word_ids=expand(words))  # fmt: skip
+    fed = result.input_ids[:, keep]
+    flat = token_strings(tokenizer, fed.flatten().tolist())
+    n = int(keep.sum())
+    return EpochGrid(
+        tokens=token_strings(tokenizer, ids[0, keep].tolist()),
+        shown=[flat[e * n : (e + 1) * n] for e in range(epochs)],
+        input_ids=fed,
+        corruption=result.corruption[:, keep],
+        masked=result.masked[:, keep],
+        mask_epoch=result.mask_epoch,
+        word_ids=(words[0, keep] if words is not None else torch.full((n,), -1)),
+        kind=getattr(masking, "kind", "dynamic"),
+        dupe_factor=getattr(masking, "dupe_factor", None),
+    )
+
+
+def static_and_dynamic_grids(encoded: EncodedText, tokenizer, config: MaskingConfig | None = None,
+                             *, epochs: int, dupe_factor: int, seed: int = 0, row: int = 0,
+                             vocab: MaskingVocab | None = None) -> tuple[EpochGrid, EpochGrid]:  # fmt: skip
+    """Grids of one encoded sentence under static (``dupe_factor`` masks) and dynamic masking.
+
+    Static mask ``j`` is dynamic epoch ``j`` (same keys), so the first ``dupe_factor`` rows of
+    both grids are identical: the schemes differ only in what happens afterwards.
+
+    Args:
+        encoded: From :func:`encode_texts`.
+        tokenizer: The tokenizer that encoded it (for token strings).
+        config: Masking configuration (default RoBERTa's).
+        epochs: Rows of each grid.
+        dupe_factor: Distinct static masks (BERT: 10).
+        seed: Masking seed.
+        row: Which text of ``encoded``.
+        vocab: ``MaskingVocab.from_tokenizer(tokenizer)``, passed in hot loops (building it
+            reads the whole vocabulary).
+
+    Returns:
+        ``(static_grid, dynamic_grid)``, each with ``epochs`` rows.
+    """
+    config = config or MaskingConfig()
+    kw = dict(tokenizer=tokenizer, row=row, attention_mask=encoded.attention_mask, word_ids=encoded.word_ids)
+    vocab = vocab or MaskingVocab.from_tokenizer(tokenizer)
+    static = epoch_grid_data(StaticMasking(config, seed, dupe_factor), encoded.input_ids, vocab, epochs, **kw)
+    dynamic = epoch_grid_data(DynamicMasking(config, seed), encoded.input_ids, vocab, epochs, **kw)
+    return static, dynamic
