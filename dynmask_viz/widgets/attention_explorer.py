@@ -1,0 +1,401 @@
+"""``AttentionExplorer``: what an attention mask does to a real model's attention, head by head.
+
+Four heatmaps side by side (queries = rows, keys = columns): the mask applied (True = may
+attend), the attention without a mask, with it, and the difference. Controls: the text, the
+model, layer and head (or the mean over heads), a mask rule from
+:mod:`dynmask_viz.attention_masks` with its parameters, and one toggle per token to drop it as
+a key. Forward passes run through :func:`dynmask_viz.attention.extract_attention` and are kept
+per (model, text, rule, parameters, dropped tokens): changing only the layer or head never runs
+the model. The figure (PNG in an ``ipywidgets.Image``) is built once per token list and then
+repainted in place, like :class:`~dynmask_viz.widgets.MaskingExplorer`.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import PIL.Image
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .. import attention_masks as am
+from ..attention import extract_attention
+from ..notebook import font_families
+
+__all__ = ["AttentionExplorer", "AttentionState", "RULES", "build_rule"]
+
+DEFAULT_TEXT = "The cat sat on the mat because it was tired."
+# Rule name -> the parameter controls it uses (all are built; unused ones are hidden).
+RULES = {
+    "full": (), "causal": (), "sliding_window": ("window", "bidirectional"),
+    "prefix_lm": ("prefix_length",), "drop_stopwords": ("punctuation",), "topk_keys": ("k",),
+    "random_drop": ("p", "mask_seed", "per_head"),
+}  # fmt: skip
+PARAMS = sorted({p for ps in RULES.values() for p in ps})
+_PASSES_KEPT = 16
+
+
+def build_rule(name: str, params: dict, tokens: list[str], scores: torch.Tensor) -> am.MaskRule:
+    """The :class:`~dynmask_viz.attention_masks.MaskRule` for a rule name and its parameters.
+
+    Args:
+        name: A key of :data:`RULES`.
+        params: Control values (``window``, ``bidirectional``, ``prefix_length``, ``punctuation``,
+            ``k``, ``p``, ``mask_seed``, ``per_head``); missing ones are not needed.
+        tokens: The ``L`` tokens (for ``drop_stopwords``).
+        scores: ``[1, 1, L, L]`` float, what ``topk_keys`` ranks keys by (the unmasked attention,
+            mean over layers and heads); only needed for ``topk_keys``.
+    """
+    n, p = len(tokens), params
+    builders = {
+        "full": am.full, "causal": am.causal,
+        "sliding_window": lambda: am.sliding_window(int(p["window"]), causal=not p["bidirectional"]),
+        "prefix_lm": lambda: am.prefix_lm(min(int(p["prefix_length"]), n)),
+        "drop_stopwords": lambda: am.drop_stopwords([tokens], punctuation=bool(p["punctuation"])),
+        "topk_keys": lambda: am.topk_keys(scores, min(int(p["k"]), n)),
+        "random_drop": lambda: am.random_drop(float(p["p"]), int(p["mask_seed"]), per_head=bool(p["per_head"])),
+    }  # fmt: skip
+    if name not in builders:
+        raise ValueError(f"Unknown mask rule {name!r}; choose one of {sorted(RULES)}.")
+    return builders[name]()
+
+
+@dataclass(frozen=True)
+class AttentionState:
+    """What the explorer shows. Matrices are ``[L, L]`` float, rows = queries, columns = keys.
+
+    Attributes:
+        text, model_name, tokens: The input and its ``L`` tokens.
+        rule: Name of the rule applied (with parameters and dropped tokens), e.g. ``"causal"``.
+        params: Values of the rule's parameter controls.
+        dropped: Indices of the tokens dropped as keys.
+        layer, head: What is shown; ``head`` is None when heads are averaged.
+        mask: Share of the shown heads allowed to attend (1 = allowed, True = may attend).
+        without, with_mask: Attention weights without / with the mask.
+        difference: ``with_mask - without``.
+        empty_rows: Queries the rule left with no key (they attend to themselves instead).
+        forward_calls: Forward passes requested so far by this explorer.
+    """
+
+    text: str
+    model_name: str
+    tokens: list[str]
+    rule: str
+    params: dict
+    dropped: tuple[int, ...]
+    layer: int
+    head: int | None
+    mask: torch.Tensor
+    without: torch.Tensor
+    with_mask: torch.Tensor
+    difference: torch.Tensor
+    empty_rows: int
+    forward_calls: int
+
+
+class AttentionExplorer:
+    """Interactive comparison of attention without and with a mask (plain class, test-drivable).
+
+    Example:
+        >>> ex = AttentionExplorer(rule="causal")         # doctest: +SKIP
+        >>> ex                                            # controls + heatmaps in a notebook
+        >>> ex.set(layer=2, head=5, dropped=[3])
+        >>> ex.state.with_mask.shape                      # torch.Size([L, L])
+
+    Args:
+        text: The input text (default: a short sentence).
+        model: A loaded model (eager attention) or a name for ``assets.load_model`` (default: the
+            offline default, all-MiniLM-L6-v2). Hub names need internet or a warm cache.
+        tokenizer: Its tokenizer (loaded with the model when ``model`` is a name or None).
+        rule: Initial rule, a key of :data:`RULES`.
+        layer, head: Initial layer and head.
+        max_length: Longer texts are truncated to this many tokens.
+        dpi: Resolution of the rendered PNG.
+        threads: torch threads during an update (restored after); None keeps torch's setting.
+            One thread is the fastest for these small passes, and on a CPU shared with other
+            kernels (a class on one server) several threads can be 10x slower.
+
+    Attributes:
+        controls: Name -> widget: ``text``, ``model``, ``layer``, ``head``, ``average_heads``,
+            ``rule`` and the parameters ``window``, ``bidirectional``, ``prefix_length``,
+            ``punctuation``, ``k``, ``p``, ``mask_seed``, ``per_head``.
+        token_buttons: One ``ToggleButton`` per token, True = dropped as a key.
+        widget: The top-level ``VBox``; ``image``: the PNG; ``status``: messages.
+        forward_calls: Forward passes requested so far; ``last_update_s``: the last update's time.
+    """
+
+    def __init__(self, text: str | None = None, model=None, tokenizer=None, *, rule: str = "causal",
+                 layer: int = 0, head: int = 0, max_length: int = 64, dpi: int = 80,
+                 threads: int | None = 1) -> None:  # fmt: skip
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {sorted(RULES)}; got {rule!r}.")
+        self.max_length, self.dpi, self.threads, self._fonts = max_length, dpi, threads, font_families()
+        self._models: dict[str, tuple] = {}
+        name = "minilm" if model is None else model
+        if not isinstance(name, str):  # a loaded model: registered under its folder's name
+            name = Path(getattr(model.config, "_name_or_path", "") or "model").name
+            if tokenizer is None:
+                raise ValueError("Pass the tokenizer that goes with the model: tokenizer=...")
+            self._models[name] = (model, tokenizer)
+        self._passes: OrderedDict[tuple, object] = OrderedDict()
+        self._empty: dict[tuple, int] = {}  # empty rows per cached masked pass
+        self.forward_calls, self.last_update_s, self._hold = 0, 0.0, False
+        self._state, self._figure, self._figure_key, self.token_buttons = None, None, None, []
+        st = {"description_width": "initial"}
+        c = self.controls = {
+            "text": widgets.Text(value=text or DEFAULT_TEXT, description="text", continuous_update=False,
+                                 layout=widgets.Layout(width="70%")),
+            "model": widgets.Text(value=name, description="model", continuous_update=False),
+            "layer": widgets.IntSlider(value=layer, min=0, max=max(layer, 5), description="layer"),
+            "head": widgets.IntSlider(value=head, min=0, max=max(head, 11), description="head"),
+            "average_heads": widgets.Checkbox(value=False, description="average heads", indent=False),
+            "rule": widgets.Dropdown(options=list(RULES), value=rule, description="mask rule"),
+            "window": widgets.IntSlider(value=3, min=1, max=16, description="window"),
+            "bidirectional": widgets.Checkbox(value=False, description="both sides", indent=False),
+            "prefix_length": widgets.IntSlider(value=4, min=0, max=max_length, description="prefix length", style=st),
+            "punctuation": widgets.Checkbox(value=True, description="drop punctuation too", indent=False),
+            "k": widgets.IntSlider(value=3, min=1, max=max_length, description="top-k keys", style=st),
+            "p": widgets.FloatSlider(value=0.3, min=0.0, max=0.9, step=0.05, description="drop p"),
+            "mask_seed": widgets.BoundedIntText(value=0, min=0, max=2**31 - 1, description="seed",
+                                                layout=widgets.Layout(width="150px")),
+            "per_head": widgets.Checkbox(value=True, description="per head", indent=False),
+        }  # fmt: skip
+        self.image, self.status = widgets.Image(format="png"), widgets.HTML()
+        self._params = widgets.HBox([c[n] for n in PARAMS])
+        self._tokens_box = widgets.Box(layout=widgets.Layout(flex_flow="row wrap"))
+        self.widget = widgets.VBox([
+            widgets.HBox([c["text"], c["model"]]),
+            widgets.HBox([c["layer"], c["head"], c["average_heads"], c["rule"]]),
+            self._params,
+            widgets.HTML("<small>click a token to drop it as a key (no query may attend to it):</small>"),
+            self._tokens_box, self.status, self.image,
+        ])  # fmt: skip
+        for control in c.values():
+            control.observe(self._on_change, names="value")
+        self.update()
+
+    # --- public API -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> AttentionState:
+        """Snapshot of what is shown (see :class:`AttentionState`)."""
+        return self._state
+
+    @property
+    def figure(self):
+        """The current matplotlib ``Figure``."""
+        return self._figure
+
+    def set(self, **values) -> AttentionState:
+        """Set controls (and ``dropped=[indices]``) at once, then update once.
+
+        Raises:
+            ValueError: On an unknown control name or a token index out of range.
+        """
+        unknown = sorted(set(values) - set(self.controls) - {"dropped"})
+        if unknown:
+            raise ValueError(f"Unknown control(s) {unknown}; controls are {sorted(self.controls)} and 'dropped'.")
+        dropped = values.pop("dropped", None)
+        self._hold = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+            if dropped is not None:  # the token buttons of the (possibly new) text and model
+                name = self.controls["model"].value.strip() or "minilm"
+                tokenizer = self._model(name)[1]
+                text = self.controls["text"].value.strip() or DEFAULT_TEXT
+                ids = tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
+                self._sync_tokens(tokenizer.convert_ids_to_tokens(ids))
+                bad = [i for i in dropped if not 0 <= i < len(self.token_buttons)]
+                if bad:
+                    raise ValueError(f"dropped indices {bad} out of range 0..{len(self.token_buttons) - 1}.")
+                for i, button in enumerate(self.token_buttons):
+                    button.value = i in set(dropped)
+        finally:
+            self._hold = False
+        return self.update()
+
+    def update(self) -> AttentionState:
+        """Recompute (forward passes only when the input or the mask changed) and re-render."""
+        start, hold, threads = time.perf_counter(), self._hold, torch.get_num_threads()
+        self._hold = True  # slider bounds and token buttons change below: no re-entrant updates
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            self._update()
+        finally:
+            self._hold = hold
+            torch.set_num_threads(threads)  # the kernel's own setting, restored
+        self.last_update_s = time.perf_counter() - start
+        return self._state
+
+    def _update(self) -> None:
+        v = {name: w.value for name, w in self.controls.items()}
+        v["model"] = v["model"].strip() or "minilm"
+        model, tokenizer = self._model(v["model"])
+        text = v["text"].strip() or DEFAULT_TEXT
+        base = self._pass((v["model"], text), model, tokenizer, text, None)
+        tokens = base.tokens[0]
+        self._sync_tokens(tokens)
+        dropped = tuple(i for i, b in enumerate(self.token_buttons) if b.value)
+        params = {p: v[p] for p in RULES[v["rule"]]}
+        for name in PARAMS:
+            self.controls[name].layout.display = None if name in params else "none"
+        scores = base.example(0).mean(dim=(0, 1))[None, None] if v["rule"] == "topk_keys" else None
+        rule = build_rule(v["rule"], params, tokens, scores)
+        if dropped:
+            drop = torch.zeros(1, len(tokens), dtype=torch.bool)
+            drop[0, list(dropped)] = True
+            rule = rule & am.drop_tokens(drop)
+        key = (v["model"], text, v["rule"], tuple(sorted(params.items())), dropped)
+        heads = base.num_heads
+        dense = rule.dense(1, heads if rule.per_head else 1, len(tokens)) if key not in self._passes else None
+        empty = int(am.empty_rows(dense).sum()) if dense is not None else self._empty[key]
+        masked = self._pass(key, model, tokenizer, text, dense)  # the dense mask: built once
+        self._empty[key] = empty
+        layer = min(int(v["layer"]), base.num_layers - 1)
+        head = None if v["average_heads"] else min(int(v["head"]), heads - 1)
+        pick = (lambda a: a.mean(0)) if head is None else (lambda a: a[head if a.shape[0] > 1 else 0])
+        without, with_mask = pick(base.example(0)[layer]), pick(masked.example(0)[layer])
+        mask = pick(masked.mask_of(0).float())
+        self._state = AttentionState(text, v["model"], tokens, str(rule), params, dropped, layer, head, mask,
+                                     without, with_mask, with_mask - without, empty, self.forward_calls)  # fmt: skip
+        self._render()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _model(self, name: str):
+        if name not in self._models:
+            from ..assets import load_model, load_tokenizer
+
+            self._models[name] = (load_model(name), load_tokenizer(name))
+        model, tokenizer = self._models[name]
+        config = model.config
+        self.controls["layer"].max = config.num_hidden_layers - 1
+        self.controls["head"].max = config.num_attention_heads - 1
+        return model, tokenizer
+
+    def _pass(self, key, model, tokenizer, text, mask):
+        if key in self._passes:
+            self._passes.move_to_end(key)
+            return self._passes[key]
+        with warnings.catch_warnings():  # empty rows are reported in the status line instead
+            warnings.simplefilter("ignore")
+            result = extract_attention(model, tokenizer, text, mask, max_length=self.max_length)
+        self.forward_calls += 1
+        self._passes[key] = result
+        while len(self._passes) > _PASSES_KEPT:
+            self._empty.pop(self._passes.popitem(last=False)[0], None)
+        return result
+
+    def _sync_tokens(self, tokens=None) -> None:
+        if tokens is None or [b.description for b in self.token_buttons] == list(tokens):
+            return
+        self.token_buttons = [widgets.ToggleButton(value=False, description=t, tooltip=f"{i}: {t}",
+                                                   layout=widgets.Layout(width="auto", margin="1px"))
+                              for i, t in enumerate(tokens)]  # fmt: skip
+        for button in self.token_buttons:
+            button.observe(self._on_change, names="value")
+        self._tokens_box.children = self.token_buttons
+
+    def _on_change(self, change) -> None:
+        if self._hold:
+            return
+        try:
+            self.update()
+        except Exception as exc:  # a callback must not die silently: say what went wrong
+            self.status.value = f"<b style='color:#b00'>Could not update:</b> {html.escape(str(exc))}"
+
+    def _render(self) -> None:
+        s = self._state
+        for i, b in enumerate(self.token_buttons):
+            b.button_style = "danger" if i in s.dropped else ""
+        if self._figure_key != tuple(s.tokens):
+            self._build(s.tokens)
+            self._figure_key = tuple(s.tokens)
+        vmax = max(float(s.without.max()), float(s.with_mask.max()), 1e-6)
+        change = float(s.difference.abs().max())
+        dmax = max(change, 0.05)  # a floor: tiny changes stay faint instead of filling the scale
+        what = f"layer {s.layer}, " + ("mean of heads" if s.head is None else f"head {s.head}")
+        self._canvas.restore_region(self._background)
+        pixels = np.asarray(self._canvas.buffer_rgba())
+        for im, box, data, clim in zip(self._images, self._boxes, (s.mask, s.without, s.with_mask, s.difference),
+                                       ((0, 1), (0, vmax), (0, vmax), (-dmax, dmax))):  # fmt: skip
+            im.set_data(data.numpy())  # the artist stays current for explorer.figure.savefig(...)
+            im.set_clim(*clim)
+            (top, bottom, left, right), rows, cols = box  # paint the cells: no resampling by Agg
+            pixels[top:bottom, left:right] = im.to_rgba(data.numpy(), bytes=True)[rows][:, cols]
+        rule = s.rule if len(s.rule) <= 34 else s.rule[:33] + "…"
+        titles = (f"mask (black = may attend)\n{rule}", f"without mask\n{what}", f"with mask\nmax {vmax:.2f}",
+                  f"with − without\nlargest change {change:.3f}")  # fmt: skip
+        for t, text in zip(self._titles, titles):
+            t.set_text(text)
+        for title in self._titles:
+            self._figure.draw_artist(title)
+        w, h = self._canvas.get_width_height()
+        img = PIL.Image.frombuffer("RGBA", (w, h), self._canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buffer = io.BytesIO()
+        img.convert("RGB").save(buffer, format="png", compress_level=1)
+        self.image.value = buffer.getvalue()
+        empty = f"; {s.empty_rows} query row(s) had no key and attend to themselves" if s.empty_rows else ""
+        self.status.value = (f"<small>{len(s.tokens)} tokens, rule <code>{html.escape(s.rule)}</code>, "
+                             f"{len(s.dropped)} dropped{empty}; "
+                             f"forward passes so far: {s.forward_calls}</small>")  # fmt: skip
+
+    def _build(self, tokens: list[str]) -> None:
+        """New figure for a new token list: 1 x 4 panels up to 24 tokens, else 2 x 2."""
+        n = len(tokens)
+        rows, cols = (1, 4) if n <= 24 else (2, 2)
+        side = min(max(2.6, 0.09 * n + 0.9), 6.4)
+        fig = Figure(figsize=(side * cols, side * rows + 0.3), dpi=self.dpi, layout="constrained")
+        axes = fig.subplots(rows, cols, sharex=True, sharey=True).ravel()
+        size = 9.0 if n <= 16 else max(6.0, 9.0 - (n - 16) / 16)
+        cmaps = ("Greys", "viridis", "viridis", "RdBu_r")
+        self._images, self._titles = [], []
+        for ax, cmap in zip(axes, cmaps):
+            self._images.append(ax.imshow(torch.zeros(n, n).numpy(), cmap=cmap, interpolation="nearest",
+                                          interpolation_stage="rgba"))  # fmt: skip
+            self._titles.append(ax.set_title("M\nM", fontsize=9.5))  # two lines, filled in by _render
+            ax.set_xticks(range(n), labels=tokens, rotation=90, fontsize=size, fontfamily=self._fonts)
+            ax.set_yticks(range(n), labels=tokens, fontsize=size, fontfamily=self._fonts)
+            ax.tick_params(length=0, labelbottom=ax in axes[-cols:], labelleft=ax in axes[::cols])
+        for ax in axes[-cols:]:
+            ax.set_xlabel("key")
+        for ax in axes[::cols]:
+            ax.set_ylabel("query")
+        self._figure, self._canvas = fig, FigureCanvasAgg(fig)
+        for artist in (*self._images, *self._titles):
+            artist.set_animated(True)  # left out of the cached background
+        self._canvas.draw()
+        fig.set_layout_engine("none")  # freeze the layout: repaints keep positions
+        self._background = self._canvas.copy_from_bbox(fig.bbox)
+        self._boxes = [self._pixel_box(ax, n, fig.bbox.height) for ax in axes]
+        for artist in (*self._images, *self._titles):
+            artist.set_animated(False)  # so that explorer.figure.savefig(...) shows everything
+
+    @staticmethod
+    def _pixel_box(ax, n: int, height: float):
+        """Buffer rows/columns inside ``ax`` (spines excluded) and the matrix cell of each."""
+        b = ax.get_window_extent()  # display pixels, origin at the bottom left
+        top, bottom = int(np.ceil(height - b.y1)) + 1, int(np.floor(height - b.y0)) - 1
+        left, right = int(np.ceil(b.x0)) + 1, int(np.floor(b.x1)) - 1
+        rows = ((np.arange(top, bottom) + 0.5 - (height - b.y1)) * n / b.height).astype(int).clip(0, n - 1)
+        cols = ((np.arange(left, right) + 0.5 - b.x0) * n / b.width).astype(int).clip(0, n - 1)
+        return (top, bottom, left, right), rows, cols
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

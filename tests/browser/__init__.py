@@ -1,0 +1,1 @@
+"""Helpers for the browser tests (JupyterLab in headless Chromium)."""
