@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from .. import attention_masks as am
 from ..attention import extract_attention
 from ..notebook import font_families
+from ._base import Explorer
 
 __all__ = ["AttentionExplorer", "AttentionState", "RULES", "build_rule"]
 
@@ -102,7 +103,7 @@ class AttentionState:
     forward_calls: int
 
 
-class AttentionExplorer:
+class AttentionExplorer(Explorer):
     """Interactive comparison of attention without and with a mask (plain class, test-drivable).
 
     Example:
@@ -170,6 +171,7 @@ class AttentionExplorer:
             "per_head": widgets.Checkbox(value=True, description="per head", indent=False),
         }  # fmt: skip
         self.image, self.status = widgets.Image(format="png"), widgets.HTML()
+        self._messages = self.status
         self._params = widgets.HBox([c[n] for n in PARAMS])
         self._tokens_box = widgets.Box(layout=widgets.Layout(flex_flow="row wrap"))
         self.widget = widgets.VBox([
@@ -185,30 +187,16 @@ class AttentionExplorer:
 
     # --- public API -----------------------------------------------------------------------
 
-    @property
-    def state(self) -> AttentionState:
-        """Snapshot of what is shown (see :class:`AttentionState`)."""
-        return self._state
-
-    @property
-    def figure(self):
-        """The current matplotlib ``Figure``."""
-        return self._figure
-
     def set(self, **values) -> AttentionState:
         """Set controls (and ``dropped=[indices]``) at once, then update once.
 
         Raises:
             ValueError: On an unknown control name or a token index out of range.
         """
-        unknown = sorted(set(values) - set(self.controls) - {"dropped"})
-        if unknown:
-            raise ValueError(f"Unknown control(s) {unknown}; controls are {sorted(self.controls)} and 'dropped'.")
-        dropped = values.pop("dropped", None)
+        dropped = values.get("dropped")
         self._hold = True
         try:
-            for name, value in values.items():
-                self.controls[name].value = value
+            self._set_controls(values, extra=("dropped",))
             if dropped is not None:  # the token buttons of the (possibly new) text and model
                 name = self.controls["model"].value.strip() or "minilm"
                 tokenizer = self._model(name)[1]
@@ -307,14 +295,6 @@ class AttentionExplorer:
             button.observe(self._on_change, names="value")
         self._tokens_box.children = self.token_buttons
 
-    def _on_change(self, change) -> None:
-        if self._hold:
-            return
-        try:
-            self.update()
-        except Exception as exc:  # a callback must not die silently: say what went wrong
-            self.status.value = f"<b style='color:#b00'>Could not update:</b> {html.escape(str(exc))}"
-
     def _render(self) -> None:
         s = self._state
         for i, b in enumerate(self.token_buttons):
@@ -391,11 +371,3 @@ class AttentionExplorer:
         rows = ((np.arange(top, bottom) + 0.5 - (height - b.y1)) * n / b.height).astype(int).clip(0, n - 1)
         cols = ((np.arange(left, right) + 0.5 - b.x0) * n / b.width).astype(int).clip(0, n - 1)
         return (top, bottom, left, right), rows, cols
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)

@@ -11,7 +11,6 @@ Boolean convention: ``masked`` is True where a token is *selected for MLM predic
 
 from __future__ import annotations
 
-import html
 import time
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import torch
 from ..masking import MaskingConfig, MaskingVocab, candidate_mask
 from ..masking_views import EncodedText, EpochGrid, encode_texts, static_and_dynamic_grids
 from ..plots.masking import build_grid_figure
+from ._base import Explorer
 from ._render import BlitRenderer
 
 __all__ = ["ExplorerState", "MaskingExplorer", "DEFAULT_TEXT"]
@@ -83,7 +83,7 @@ class ExplorerState:
                 for kind, grid in (("static", self.static), ("dynamic", self.dynamic))}  # fmt: skip
 
 
-class MaskingExplorer:
+class MaskingExplorer(Explorer):
     """Static vs dynamic masking of one sentence over epochs, side by side.
 
     Example:
@@ -159,6 +159,7 @@ class MaskingExplorer:
         }  # fmt: skip
         self.image = widgets.Image(format="png")
         self.summary = widgets.HTML()
+        self._messages = self.summary
         c = self.controls
         self.widget = widgets.VBox([
             c["text"],
@@ -173,16 +174,6 @@ class MaskingExplorer:
 
     # --- public API ---------------------------------------------------------------------
 
-    @property
-    def state(self) -> ExplorerState:
-        """Snapshot of what is shown (config, epoch, dupe factor, both grids)."""
-        return self._state
-
-    @property
-    def figure(self):
-        """The current matplotlib ``Figure`` (e.g. ``explorer.figure.savefig("grid.svg")``)."""
-        return self._figure
-
     def set(self, **values) -> ExplorerState:
         """Set several controls at once, then re-render once.
 
@@ -191,13 +182,9 @@ class MaskingExplorer:
         Raises:
             ValueError: On a name that is not a control.
         """
-        unknown = sorted(set(values) - set(self.controls))
-        if unknown:
-            raise ValueError(f"Unknown control(s) {unknown}; controls are {sorted(self.controls)}.")
         self._hold = True
         try:
-            for name, value in values.items():
-                self.controls[name].value = value
+            self._set_controls(values)
         finally:
             self._hold = False
         self.update()
@@ -221,14 +208,6 @@ class MaskingExplorer:
         return self._state
 
     # --- internals ----------------------------------------------------------------------
-
-    def _on_change(self, change) -> None:
-        if self._hold:
-            return
-        try:
-            self.update()
-        except Exception as exc:  # a callback must not die silently: say what went wrong
-            self.summary.value = f"<b style='color:#b00'>Could not update:</b> {html.escape(str(exc))}"
 
     def _encode(self, text: str) -> EncodedText:
         if text not in self._encoded:
@@ -296,11 +275,3 @@ class MaskingExplorer:
             "<th>different inputs seen</th><th>tokens masked at least once</th></tr>"
             f"{rows}</table></div>"
         )
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
