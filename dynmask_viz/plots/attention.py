@@ -185,7 +185,8 @@ def _layout(n: int, panels: int = 4) -> tuple[Figure, np.ndarray, int]:
 
 
 def plot_mask_effect(result_without, result_with, layer: int = -1, head: int | str = "mean", *,
-                     index: int = 0, title: str | None = None) -> Figure:  # fmt: skip
+                     index: int = 0, title: str | None = None,
+                     names: tuple[str, str] = ("before (no mask)", "after (masked)")) -> Figure:  # fmt: skip
     """What a mask does to a model's attention: mask, before, after, after - before.
 
     Args:
@@ -195,6 +196,8 @@ def plot_mask_effect(result_without, result_with, layer: int = -1, head: int | s
         head: Head index, or ``"mean"`` for the average over heads.
         index: Example of the batch.
         title: Figure title (default: the rule, layer and head).
+        names: What the two results are, for the panel titles (e.g. two models on one text:
+            ``("static model", "dynamic model")``).
 
     Returns:
         Four heatmaps; "before" and "after" share one colour scale, the difference uses a
@@ -217,7 +220,7 @@ def plot_mask_effect(result_without, result_with, layer: int = -1, head: int | s
     _draw_mask(axes[0], mask, mask_name, labels, labels, bottom=len(axes) == cols)
     top = max(float(before.max()), float(after.max()), 1e-9)
     head_txt = "mean of heads" if head == "mean" else f"head {head}"
-    for i, (ax, data, name) in enumerate(zip(axes[1:3], (before, after), ("before (no mask)", "after (masked)"))):
+    for i, (ax, data, name) in enumerate(zip(axes[1:3], (before, after), names)):
         image = ax.imshow(data, cmap="viridis", vmin=0, vmax=top, interpolation="nearest")
         _token_axes(ax, labels, labels, left=(i + 1) % cols == 0, bottom=i + 1 >= len(axes) - cols)
         ax.set_title(f"attention {name}", fontsize=9.5)
@@ -226,7 +229,7 @@ def plot_mask_effect(result_without, result_with, layer: int = -1, head: int | s
     span = max(float(np.abs(diff).max()), 1e-9)
     image = axes[3].imshow(diff, cmap="RdBu_r", vmin=-span, vmax=span, interpolation="nearest")
     _token_axes(axes[3], labels, labels, left=3 % cols == 0)
-    axes[3].set_title("difference after - before", fontsize=9.5)
+    axes[3].set_title(f"difference: {names[1].split(' (')[0]} - {names[0].split(' (')[0]}", fontsize=9.5)
     fig.colorbar(image, ax=axes[3], shrink=0.7, label="change of weight")
     fig.suptitle(title or f"{result_with.rule}: layer {layer}, {head_txt}", fontsize=11)
     _mask_legend(fig)

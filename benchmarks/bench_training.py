@@ -1,0 +1,129 @@
+"""Pretraining speed: our loop (masking on the device, sparse MLM head) vs the HF Trainer.
+
+Same model (the preset's BERT MLM, same seed), same packed Wikipedia sequences, same device,
+same batch size and AdamW. The baseline is ``transformers.Trainer`` with
+``DataCollatorForLanguageModeling`` (masking in the DataLoader, full-vocabulary head). Both are
+timed per optimizer step (after a warm-up), in alternating blocks so both see the same machine
+noise. Target: our training tokens/s >= 1.5x the Trainer's. On CUDA the model FLOPs
+utilisation (6 * parameters * tokens/s / bf16 dense peak) is printed as well.
+
+Run: ``python benchmarks/bench_training.py [--preset cpu-tiny] [--steps 12] [--blocks 2] [--no-record]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+from _harness import check, write_record
+from dynmask_viz.experiments import ExperimentConfig, SparseMLM, build_mlm, count_parameters, load_pretraining_data
+from dynmask_viz.experiments.train import epoch_permutation, pick_device, step_example_ids
+from dynmask_viz.masking import make_masking
+
+# Dense bf16 peak (no sparsity), FLOP/s, from NVIDIA's data sheets (SXM parts).
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def ours(config, data, device, steps: int) -> list[float]:
+    """Seconds per step of our loop (the body of ``train``: keyed order, device masking)."""
+    mlm = build_mlm(config, len(data.tokenizer), seed=0).to(device)
+    model = SparseMLM(mlm, torch.compile(mlm.bert) if config.compile else None)
+    opt = torch.optim.AdamW(mlm.parameters(), lr=config.lr)
+    masking = make_masking(config.condition, config.masking, seed=0, dupe_factor=config.dupe_factor)
+    train_ids = data.train.to(device)
+    perm = epoch_permutation(0, 0, len(train_ids))
+    autocast = config.bf16 and device.type == "cuda"
+    times = []
+    for step in range(steps + 2):  # 2 warm-up steps
+        _sync(device)
+        start = time.perf_counter()
+        ids = step_example_ids(perm, step % (len(train_ids) // config.batch_size), config.batch_size).to(device)
+        batch = masking(train_ids[ids], data.vocab, epoch=0, example_ids=ids)
+        with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
+            loss_sum, _, n = model(batch.input_ids, batch.labels)
+        (loss_sum / n).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times[2:]
+
+
+def hf_trainer(config, data, device, steps: int) -> list[float]:
+    """Seconds per step of ``Trainer`` + ``DataCollatorForLanguageModeling``."""
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback, TrainingArguments
+
+    stamps: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            _sync(device)
+            stamps.append(time.perf_counter())
+
+    features = [{"input_ids": row.tolist()} for row in data.train]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(
+            output_dir=tmp, per_device_train_batch_size=config.batch_size, max_steps=steps + 3, learning_rate=config.lr,
+            report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0,
+            bf16=config.bf16 and device.type == "cuda", use_cpu=device.type == "cpu", seed=0,
+            torch_compile=config.compile,
+        )
+        collator = DataCollatorForLanguageModeling(data.tokenizer, mlm_probability=config.masking.mlm_probability)
+        trainer = Trainer(model=build_mlm(config, len(data.tokenizer), seed=0), args=args, train_dataset=features,
+                          data_collator=collator, callbacks=[Clock()])
+        trainer.train()
+    return [b - a for a, b in zip(stamps[2:], stamps[3:])]  # step durations after 2 warm-up steps
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu-tiny")
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per block")
+    parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per contender")
+    parser.add_argument("--no-record", action="store_true", help="do not write data/results/bench_training.json")
+    args = parser.parse_args(argv)
+
+    config = ExperimentConfig.from_preset(args.preset, device="auto")
+    device = pick_device(config.device)
+    data = load_pretraining_data(config)
+    tokens_per_step = config.batch_size * config.seq_len
+    samples: dict[str, list[float]] = {"ours": [], "hf_trainer": []}
+    for _ in range(args.blocks):
+        samples["ours"] += ours(config, data, device, args.steps)
+        samples["hf_trainer"] += hf_trainer(config, data, device, args.steps)
+    step_s = {name: statistics.median(v) for name, v in samples.items()}
+    tps = {name: tokens_per_step / s for name, s in step_s.items()}
+    ratio = tps["ours"] / tps["hf_trainer"]
+    params = count_parameters(build_mlm(config, len(data.tokenizer), seed=0))["parameters"]
+    print(f"preset {args.preset}: {params:,} parameters, batch {config.batch_size} x {config.seq_len}, device {device}")
+    for name in samples:
+        print(f"  {name:<11} {1000 * step_s[name]:8.1f} ms/step  {tps[name]:10.0f} tokens/s")
+    ok = check("our loop vs Trainer + DataCollatorForLanguageModeling (tokens/s)", ratio, 1.5)
+    results = {"preset": args.preset, "device": str(device), "parameters": params, "tokens_per_step": tokens_per_step,
+               "median_step_s": step_s, "tokens_per_s": tps, "ratio": ratio, "target": 1.5, "pass": ok,
+               "timed_steps": {k: len(v) for k, v in samples.items()}}
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
+        if peak:
+            for k in tps:  # 6 N FLOPs per token (forward + backward), attention excluded
+                results[f"mfu_{k}"] = 6 * params * tps[k] / peak
+                print(f"  MFU {k}: {100 * results[f'mfu_{k}']:.1f}% of {peak / 1e12:.0f} TFLOP/s bf16 ({name})")
+    path = write_record("bench_training", results, record=not args.no_record)
+    if path:
+        print(f"recorded {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The static-vs-dynamic masking pretraining experiment (a miniature of RoBERTa section 4.1, Table 1).
+
+Public API:
+    ExperimentConfig, PRESETS: one run, and sizes for a CPU (``cpu-tiny``), one GPU (``gpu``)
+        and more time (``large``).
+    load_pretraining_data, probe_splits: packed Wikipedia sequences (split by article) and the
+        fixed stratified Rotten Tomatoes split of the downstream probe.
+    build_mlm, SparseMLM: a small BERT MLM (seeded init) and its sparse-head training forward.
+    train: our loop (masking on the device, keyed order, exact resume, DDP-ready).
+    run_probe: fine-tune the encoder on Rotten Tomatoes, median test accuracy over seeds.
+    run_experiment, compare: pretrain + probe; both conditions x seeds + summary.
+    load_run, load_runs, validate_run, summarize, ROBERTA_TABLE1: the result files.
+
+Command line: ``python -m dynmask_viz.experiments --help``.
+"""
+
+from .config import PRESETS, ExperimentConfig
+from .data import PretrainingData, ProbeSplits, load_pretraining_data, probe_splits
+from .model import SparseMLM, build_mlm, count_parameters, load_pretrained_mlm
+from .probe import run_probe
+from .results import ROBERTA_TABLE1, load_run, load_runs, summarize, summary_markdown, validate_run
+from .runner import compare, run_experiment
+from .train import epoch_permutation, step_example_ids, train
+
+__all__ = [
+    "PRESETS",
+    "ROBERTA_TABLE1",
+    "ExperimentConfig",
+    "PretrainingData",
+    "ProbeSplits",
+    "SparseMLM",
+    "build_mlm",
+    "load_pretrained_mlm",
+    "compare",
+    "count_parameters",
+    "epoch_permutation",
+    "load_pretraining_data",
+    "load_run",
+    "load_runs",
+    "probe_splits",
+    "run_experiment",
+    "run_probe",
+    "step_example_ids",
+    "summarize",
+    "summary_markdown",
+    "train",
+    "validate_run",
+]

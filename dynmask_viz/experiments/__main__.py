@@ -1,0 +1,87 @@
+"""Command line of the static-vs-dynamic pretraining experiment.
+
+Examples::
+
+    python -m dynmask_viz.experiments run --preset cpu-tiny --condition static --seed 0 \\
+        --out data/results/pretraining_cpu-tiny/static_seed0
+    python -m dynmask_viz.experiments compare --preset cpu-tiny --seeds 0 1 2 \\
+        --out data/results/pretraining_cpu-tiny
+    torchrun --nproc-per-node 8 -m dynmask_viz.experiments run --preset gpu ...   # DDP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .config import PRESETS, ExperimentConfig
+
+
+def _config(args) -> ExperimentConfig:
+    changes = {}
+    for name in ("condition", "seed", "epochs", "max_steps", "limit_sequences", "device", "batch_size", "train_fraction"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if getattr(args, "probe_seeds", None):
+        changes["probe_seeds"] = tuple(args.probe_seeds)
+    if getattr(args, "probe_train_limit", None) is not None:
+        changes["probe_train_limit"] = args.probe_train_limit
+    if args.no_compile:
+        changes["compile"] = False
+    return ExperimentConfig.from_preset(args.preset, **changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dynmask_viz.experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "compare"):
+        p = sub.add_parser(name)
+        p.add_argument("--preset", default="cpu-tiny", choices=sorted(PRESETS))
+        p.add_argument("--out", required=True, help="run folder (run) or comparison folder (compare)")
+        p.add_argument("--epochs", type=int)
+        p.add_argument("--max-steps", type=int, help="cap on optimizer steps (the schedule fits it)")
+        p.add_argument("--limit", dest="limit_sequences", type=int, help="cap on sequences per split")
+        p.add_argument("--train-fraction", type=float, help="data-poor regime: share of training text")
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--device")
+        p.add_argument("--probe-seeds", type=int, nargs="+")
+        p.add_argument("--probe-train-limit", type=int)
+        p.add_argument("--no-probe", action="store_true")
+        p.add_argument("--no-compile", action="store_true")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+    run = sub.choices["run"]
+    run.add_argument("--condition", choices=("static", "dynamic"), default="dynamic")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--stop-after", type=int, help="checkpoint and stop after this step (resume later)")
+    sub.choices["compare"].add_argument("--seeds", type=int, nargs="+")
+    args = parser.parse_args(argv)
+    config = _config(args)
+
+    if args.command == "compare":
+        from .runner import compare
+
+        summary = compare(config, args.out, seeds=args.seeds, baseline=not args.no_probe, progress=not args.quiet)
+        print(json.dumps(summary["conditions"], indent=2))
+        return 0
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:  # launched by torchrun: DDP, one process per GPU
+        from .distributed import run_distributed
+
+        run_distributed(config, args.out, stop_after_steps=args.stop_after, progress=not args.quiet,
+                        probe=not args.no_probe)
+        return 0
+    from .runner import run_experiment
+
+    record = run_experiment(config, args.out, probe=not args.no_probe, stop_after_steps=args.stop_after,
+                            progress=not args.quiet)
+    print(json.dumps({"status": record["status"], "final": record["final"], "probe": record.get("probe")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
