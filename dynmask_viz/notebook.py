@@ -23,14 +23,14 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["NotebookContext", "apply_style", "fast_from_env", "font_families", "setup_notebook"]
+__all__ = ["NotebookContext", "apply_style", "fast_from_env", "font_families", "register_cjk_font", "setup_notebook"]
 
 T = TypeVar("T")
 
 _TRUTHY = {"1", "true", "yes"}
 # CJK-capable fonts tried first (in this order) when installed, so token strings in any script
 # render; DejaVu Sans (always shipped with matplotlib) is the fallback for everything else.
-CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+CJK_FONTS = ("Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
 # fmt: off
 _STYLE = {
     "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "figure.figsize": (7.0, 4.0),
@@ -91,8 +91,29 @@ def _pick_device(device: str | None) -> str:
     return str(dev)
 
 
+def register_cjk_font() -> str | None:
+    """Make the offline CJK font (asset ``cjk_font``) known to matplotlib, if it is cached.
+
+    ``make assets`` fetches it; nothing is downloaded here. Returns its family name, or None.
+    """
+    from matplotlib import font_manager
+
+    from .assets import cjk_font_path, is_cached
+
+    if not is_cached("cjk_font"):
+        return None
+    path = str(cjk_font_path())
+    if not any(f.fname == path for f in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
+
+
 def font_families(available: set[str] | None = None) -> list[str]:
-    """Font family list for matplotlib: installed CJK fonts first, then DejaVu Sans.
+    """Font family list for matplotlib: DejaVu Sans, then installed CJK fonts as fallback.
+
+    matplotlib falls back glyph by glyph along this list, so Latin text keeps DejaVu Sans and
+    Chinese, Japanese or Korean characters (in token labels) come from the CJK font instead of
+    being drawn as boxes. The offline CJK font (asset ``cjk_font``) is registered first.
 
     Args:
         available: Installed font family names; default: those matplotlib knows about.
@@ -103,8 +124,9 @@ def font_families(available: set[str] | None = None) -> list[str]:
     if available is None:
         from matplotlib import font_manager
 
+        register_cjk_font()
         available = {f.name for f in font_manager.fontManager.ttflist}
-    return [name for name in CJK_FONTS if name in available] + ["DejaVu Sans"]
+    return ["DejaVu Sans"] + [name for name in CJK_FONTS if name in available]
 
 
 def apply_style() -> None:

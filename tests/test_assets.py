@@ -45,7 +45,7 @@ def _sha(data: bytes) -> str:
 
 
 def test_registry_is_consistent():
-    assert set(ASSETS) == {"minilm", "enwiki", "rotten_tomatoes"}
+    assert set(ASSETS) == {"minilm", "enwiki", "rotten_tomatoes", "cjk_font"}
     for key, spec in ASSETS.items():
         assert spec.name == key
         dist, _, version = spec.requirement.partition("==")

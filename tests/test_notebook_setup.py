@@ -111,7 +111,7 @@ def test_style_applied():
     rc = matplotlib.rcParams
     assert rc["figure.dpi"] == 110
     assert rc["axes.titlesize"] == 12
-    assert rc["font.family"][-1] == "DejaVu Sans"
+    assert rc["font.family"][0] == "DejaVu Sans"  # CJK fonts follow as per-glyph fallback
     assert rc["font.sans-serif"][: len(rc["font.family"])] == rc["font.family"]
 
 
@@ -121,13 +121,13 @@ def test_style_false_leaves_rcparams_alone():
     assert dict(matplotlib.rcParams) == before
 
 
-def test_font_families_prefers_installed_cjk():
+def test_font_families_fall_back_to_installed_cjk():
     assert font_families(set()) == ["DejaVu Sans"]
     assert font_families({"DejaVu Sans", "Arial"}) == ["DejaVu Sans"]
     assert font_families({"WenQuanYi Zen Hei", "Noto Sans CJK SC"}) == [
+        "DejaVu Sans",
         "Noto Sans CJK SC",
         "WenQuanYi Zen Hei",
-        "DejaVu Sans",
     ]
     assert set(CJK_FONTS) >= {"Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei"}
 
@@ -152,3 +152,22 @@ def test_scale():
     assert fast.scale(2000, 20) == 20
     assert full.scale(2000, 20) == 2000
     assert full.scale(full=(8, 8), fast=(2, 2)) == (8, 8)
+
+
+def test_cjk_token_labels_render_with_the_offline_font(recwarn):
+    """make assets fetches the CJK font: Chinese/Japanese/Korean labels render, not as boxes."""
+    import warnings
+
+    from dynmask_viz.assets import is_cached
+    from dynmask_viz.plots.attention import plot_attention
+
+    assert is_cached("cjk_font"), "make assets fetches the cjk_font asset"
+    setup_notebook()
+    assert "Noto Sans CJK TC" in matplotlib.rcParams["font.family"]
+    tokens = ["[CLS]", "注意", "力", "マスク", "마스크", "mask", "[SEP]"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        fig = plot_attention(torch.full((7, 7), 1 / 7), tokens)
+        fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == tokens  # drawn as text, not replaced by U+XXXX codes
