@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import MaskingConfig
-from .core import mask_batch
+from .core import candidate_mask
+from .vocab import as_vocab
 
 
 def theoretical_ever_masked(p: float, epochs: int, distinct_masks: int | None = None) -> float:
@@ -103,7 +103,5 @@ def exposure(masking, input_ids: torch.Tensor, vocab, epochs: int, **kwargs) -> 
 
 
 def _candidates(input_ids, vocab, kwargs) -> torch.Tensor:
-    # The candidate set exactly as mask_batch sees it: p=1 selects every candidate token.
-    everything = MaskingConfig(mlm_probability=1.0)
-    keep = {k: v for k, v in kwargs.items() if k in ("attention_mask", "special_tokens_mask")}
-    return mask_batch(input_ids, vocab, everything, **keep).masked
+    # The candidate set exactly as mask_batch sees it.
+    return candidate_mask(input_ids, as_vocab(vocab), kwargs.get("attention_mask"), kwargs.get("special_tokens_mask"))[1]
