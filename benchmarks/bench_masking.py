@@ -20,8 +20,8 @@ import torch
 from transformers import DataCollatorForLanguageModeling
 
 from _harness import check, machine, time_interleaved, write_record
-from dynmask_viz.assets import load_tokenizer
-from dynmask_viz.corpus import load_wiki_articles
+from dynmask_viz.hf import load_tokenizer
+from dynmask_viz.assets.corpus import load_wiki_articles
 from dynmask_viz.masking import DynamicMasking, MaskingConfig, MaskingVocab, MLMCollator, mask_batch
 
 BATCH, LENGTH = 64, 512

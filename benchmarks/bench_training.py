@@ -22,7 +22,8 @@ import torch
 
 from _harness import check, write_record
 from dynmask_viz.experiments import ExperimentConfig, SparseMLM, build_mlm, count_parameters, load_pretraining_data
-from dynmask_viz.experiments.train import epoch_permutation, pick_device, step_example_ids
+from dynmask_viz._device import pick_device
+from dynmask_viz.experiments.train import epoch_permutation, step_example_ids
 from dynmask_viz.masking import make_masking
 
 # Dense bf16 peak (no sparsity), FLOP/s, from NVIDIA's data sheets (SXM parts).

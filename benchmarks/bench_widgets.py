@@ -25,7 +25,7 @@ import time
 import torch
 
 from _harness import write_record
-from dynmask_viz.assets import load_model, load_tokenizer
+from dynmask_viz.hf import load_model, load_tokenizer
 from dynmask_viz.widgets import AttentionExplorer, MaskingExplorer
 
 TEXT = ("Anarchism is a political philosophy and movement that is skeptical of all justifications for "

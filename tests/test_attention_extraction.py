@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from dynmask_viz.assets import load_model, load_tokenizer
-from dynmask_viz.attention import CACHE, extract_attention
+from dynmask_viz.hf import load_model, load_tokenizer
+from dynmask_viz.hf import CACHE, extract_attention
 from dynmask_viz.attention_masks import causal, drop_stopwords, sliding_window
 from dynmask_viz.formulas import attention_from_hidden
 

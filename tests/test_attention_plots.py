@@ -5,7 +5,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from dynmask_viz.attention import AttentionResult
+from dynmask_viz.hf import AttentionResult
 from dynmask_viz.attention_masks import causal, document, full, prefix_lm, random_drop, sliding_window
 from dynmask_viz.formulas import attention_steps, demo_minus_inf_row
 from dynmask_viz.plots import (
@@ -15,7 +15,7 @@ from dynmask_viz.plots import (
     plot_mask_catalogue,
     plot_mask_effect,
 )
-from dynmask_viz.plots.attention import MASK_COLORS
+from dynmask_viz.plots import MASK_COLORS
 
 TOKENS = ["[CLS]", "the", "cat", "sat", "[SEP]"]
 
@@ -175,7 +175,7 @@ def test_figures_render_to_png():
 
 
 def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
-    from dynmask_viz.exercises_attention import (
+    from dynmask_viz.teaching.exercises_attention import (
         check_blocked_weight_factor,
         check_empty_row_weights,
         check_keys_per_row,
@@ -203,8 +203,8 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
 def test_check_model_mask_runs_the_mask_checker():
     from transformers import BertConfig, BertModel
 
-    from dynmask_viz.exercises_attention import check_model_mask
-    from dynmask_viz.hf_masks import to_hf_mask
+    from dynmask_viz.teaching.exercises_attention import check_model_mask
+    from dynmask_viz.hf import to_hf_mask
 
     config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, attn_implementation="eager")  # fmt: skip

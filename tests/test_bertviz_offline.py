@@ -16,7 +16,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dynmask_viz import bertviz_offline as bo
+from dynmask_viz.assets import bertviz_js
+from dynmask_viz.widgets import bertviz as bo
 
 TOKENS = ["[CLS]", "the", "cat", "sat", "[SEP]"]
 
@@ -31,7 +32,7 @@ def vendored(tmp_path, monkeypatch):
     """A vendor dir with placeholder scripts, found through the env var."""
     folder = tmp_path / "vendor"
     folder.mkdir()
-    for vf in bo.VENDOR_FILES:
+    for vf in bertviz_js.VENDOR_FILES:
         (folder / vf.name).write_text("// placeholder\n")
     monkeypatch.setenv("DYNMASK_VIZ_VENDOR_DIR", str(folder))
     return folder
@@ -94,9 +95,10 @@ def test_accepts_tensor_and_duck_typed_result(vendored):
 
 
 def test_accepts_extract_attention_result(vendored):
-    pytest.importorskip("dynmask_viz.attention")
-    from dynmask_viz.assets import is_cached, load_model, load_tokenizer
-    from dynmask_viz.attention import extract_attention
+    pytest.importorskip("dynmask_viz.hf")
+    from dynmask_viz.assets import is_cached
+    from dynmask_viz.hf import load_model, load_tokenizer
+    from dynmask_viz.hf import extract_attention
     from dynmask_viz.attention_masks import causal
 
     if not is_cached("minilm"):
@@ -155,35 +157,35 @@ def test_install_extracts_verified_files_and_rejects_tampered_ones(tmp_path, mon
     src = tmp_path / "tgz"
     src.mkdir()
     tgz = _fake_tarball(src, "fake@1.0.0", "package/fake.min.js", b"var fake = 1;\n")
-    pin = bo.VendorFile("fake.min.js", "fake@1.0.0", "package/fake.min.js", bo._integrity(tgz),
+    pin = bertviz_js.VendorFile("fake.min.js", "fake@1.0.0", "package/fake.min.js", bertviz_js._integrity(tgz),
                         hashlib.sha256(b"var fake = 1;\n").hexdigest())  # fmt: skip
-    monkeypatch.setattr(bo, "VENDOR_FILES", (pin,))
-    dest = bo.install(tmp_path / "vendor", tarballs=src, quiet=True)
+    monkeypatch.setattr(bertviz_js, "VENDOR_FILES", (pin,))
+    dest = bertviz_js.install(tmp_path / "vendor", tarballs=src, quiet=True)
     assert (dest / "fake.min.js").read_bytes() == b"var fake = 1;\n"
-    assert bo.is_installed(dest, check_hashes=True)
+    assert bertviz_js.is_installed(dest, check_hashes=True)
     (dest / "fake.min.js").write_text("tampered")
-    assert bo.is_installed(dest) and not bo.is_installed(dest, check_hashes=True)
+    assert bertviz_js.is_installed(dest) and not bertviz_js.is_installed(dest, check_hashes=True)
 
     _fake_tarball(src, "fake@1.0.0", "package/fake.min.js", b"var evil = 1;\n")
     with pytest.raises(RuntimeError, match="integrity check"):
-        bo.install(dest, tarballs=src, quiet=True)
+        bertviz_js.install(dest, tarballs=src, quiet=True)
     assert (dest / "fake.min.js").read_text() == "tampered"  # nothing half-replaced
 
 
 def test_pins_cover_what_bertviz_needs():
-    names = {vf.spec.split("@")[0]: vf for vf in bo.VENDOR_FILES}
+    names = {vf.spec.split("@")[0]: vf for vf in bertviz_js.VENDOR_FILES}
     assert set(names) == {"requirejs", "d3", "jquery"}
     assert names["d3"].spec == "d3@5.7.0"  # the version bertviz's JS asks the CDN for
-    assert all(vf.integrity.startswith("sha512-") and len(vf.sha256) == 64 for vf in bo.VENDOR_FILES)
+    assert all(vf.integrity.startswith("sha512-") and len(vf.sha256) == 64 for vf in bertviz_js.VENDOR_FILES)
 
 
 def test_repo_vendor_dir_is_intact_when_installed():
-    folder = bo.default_vendor_dir()
-    if not bo.is_installed(folder):
-        pytest.skip(f"not installed ({folder}): {bo.FIX_HINT}")
-    assert bo.is_installed(folder, check_hashes=True), f"{folder} was modified: {bo.FIX_HINT} --force"
+    folder = bertviz_js.default_vendor_dir()
+    if not bertviz_js.is_installed(folder):
+        pytest.skip(f"not installed ({folder}): {bertviz_js.FIX_HINT}")
+    assert bertviz_js.is_installed(folder, check_hashes=True), f"{folder} was modified: {bertviz_js.FIX_HINT} --force"
 
 
 def test_cli_verify_reports_missing(tmp_path, capsys):
-    assert bo.main(["verify", "--dest", str(tmp_path)]) == 1
+    assert bertviz_js.main(["verify", "--dest", str(tmp_path)]) == 1
     assert "make assets" in capsys.readouterr().out

@@ -1,17 +1,17 @@
 """MLMCollator: Hugging Face parity, DataLoader workers, persistent workers, the Trainer."""
 
 import pickle
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
 
-from dynmask_viz.assets import load_tokenizer
+from dynmask_viz.hf import MaskingEpochCallback, load_tokenizer
 from dynmask_viz.masking import (
     DynamicMasking,
     MaskingConfig,
-    MaskingEpochCallback,
     MLMCollator,
     StaticMasking,
 )
@@ -210,3 +210,15 @@ def test_works_with_hf_trainer(tokenizer, tmp_path):
     assert result.global_step == 8
     assert seen == [0, 1]
     assert torch.isfinite(torch.tensor(result.training_loss))
+
+
+def test_trainer_callback_is_a_real_trainer_callback():
+    from transformers import TrainerCallback
+
+    collator = MLMCollator(load_tokenizer())
+    callback = MaskingEpochCallback(collator)
+    assert isinstance(callback, TrainerCallback) and isinstance(callback, MaskingEpochCallback)
+    callback.on_epoch_begin(None, SimpleNamespace(epoch=3.0), None)
+    assert collator.epoch == 3
+    with pytest.raises(TypeError, match="set_epoch"):
+        MaskingEpochCallback(object())

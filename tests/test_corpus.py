@@ -9,8 +9,9 @@ import random
 
 import pytest
 
-from dynmask_viz import assets, corpus
-from dynmask_viz.corpus import (
+from dynmask_viz.assets import corpus
+from dynmask_viz.assets import store as assets
+from dynmask_viz.assets.corpus import (
     LabeledSnippet,
     WikiArticle,
     clean_wikitext,

@@ -6,10 +6,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dynmask_viz.exercises import (
-    CheckResult,
-    as_int_set,
-    as_number,
+from dynmask_viz.teaching.checks import CheckResult, as_int_set, as_number
+from dynmask_viz.teaching.exercises_masking import (
     check_bert_config,
     check_repeating_epochs,
     check_share_never_masked,

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertModel
 
-from dynmask_viz.attention_masks import MaskError, causal, padding, sliding_window
+from dynmask_viz.attention_masks import MaskError, causal, padding, sliding_window, to_additive
 from dynmask_viz.formulas import attention_from_hidden, attention_steps, demo_minus_inf_row
-from dynmask_viz.hf_masks import to_additive, to_hf_mask
+from dynmask_viz.hf import to_hf_mask
 
 F64_MIN = torch.finfo(torch.float64).min
 

@@ -12,15 +12,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from dynmask_viz.attention_masks import causal, full, padding, random_drop, sliding_window
-from dynmask_viz.hf_masks import (
-    EmptyRowWarning,
-    MaskError,
-    check_attention_mask,
-    to_additive,
-    to_hf_mask,
-    validate_attention_mask,
-)
+from dynmask_viz.attention_masks import MaskError, causal, full, padding, random_drop, sliding_window, to_additive
+from dynmask_viz.hf import EmptyRowWarning, check_attention_mask, to_hf_mask, validate_attention_mask
 
 MIN32 = torch.finfo(torch.float32).min
 

@@ -254,7 +254,7 @@ def test_same_masks_on_gpu_as_on_cpu():
 
 
 def test_tensor_hash_matches_python_reference_bit_for_bit():
-    from dynmask_viz.masking.hashing import fmix32_, fmix32_py, to_unsigned
+    from dynmask_viz._hashing import fmix32_, fmix32_py, to_unsigned
 
     gen = torch.Generator().manual_seed(0)
     values = torch.randint(0, 2**32, (5000,), generator=gen)

@@ -21,7 +21,7 @@ CONTROLS = {"text", "epoch", "probability", "unit", "dupe_factor", "mode", "seed
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from dynmask_viz.assets import load_tokenizer
+    from dynmask_viz.hf import load_tokenizer
 
     return load_tokenizer()
 

@@ -5,11 +5,19 @@ import math
 import numpy as np
 import pytest
 import torch
-from matplotlib.container import BarContainer
+from _masking_helpers import VOCAB, make_batch
 from matplotlib.colors import to_rgba
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
-from dynmask_viz.collator_views import collate_epochs, masks_in_batches
+from dynmask_viz.analysis import (
+    collate_epochs,
+    encode_texts,
+    epoch_grid_data,
+    masks_in_batches,
+    sentences_with_word_pieces,
+    static_and_dynamic_grids,
+)
 from dynmask_viz.masking import (
     KEPT,
     MASKED,
@@ -20,16 +28,10 @@ from dynmask_viz.masking import (
     MaskingVocab,
     MLMCollator,
     StaticMasking,
+    corruption_breakdown,
     exposure,
     mask_batch,
-)
-from dynmask_viz.masking_views import (
-    corruption_breakdown,
-    encode_texts,
-    epoch_grid_data,
     selection_counts,
-    sentences_with_word_pieces,
-    static_and_dynamic_grids,
     times_masked_pmf,
 )
 from dynmask_viz.plots import (
@@ -45,14 +47,12 @@ from dynmask_viz.plots import (
 from dynmask_viz.plots._style import NOT_SEEN, renderable, short_token
 from dynmask_viz.plots.masking import build_grid_figure
 
-from _masking_helpers import VOCAB, make_batch
-
 SENTENCE = "A central debate concerned the relation between anarchism and syndicalism (or trade unionism)."
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from dynmask_viz.assets import load_tokenizer
+    from dynmask_viz.hf import load_tokenizer
 
     return load_tokenizer()
 
@@ -243,8 +243,9 @@ def grids_of_other_length(tokenizer, vocab):
 def test_unrenderable_characters_are_spelled_out():
     assert renderable("hello") == "hello"
     assert short_token("philosophy", 6) == "philo\u2026"
-    from dynmask_viz.plots._style import _font_coverage
     from matplotlib import rcParams
+
+    from dynmask_viz.plots._style import _font_coverage
 
     covered = _font_coverage(tuple(rcParams["font.family"]), tuple(rcParams["font.sans-serif"]))
     missing = next((ch for ch in "\u5c71\u0e01\U0001f600" if ord(ch) not in covered), None)

@@ -1,4 +1,4 @@
-"""Tests for :func:`dynmask_viz.notebook.setup_notebook` (the first cell of every notebook)."""
+"""Tests for :func:`dynmask_viz.teaching.setup_notebook` (the first cell of every notebook)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import dynmask_viz
-from dynmask_viz.notebook import CJK_FONTS, NotebookContext, font_families, setup_notebook
+from dynmask_viz.plots import font_families
+from dynmask_viz.plots._style import CJK_FONTS
+from dynmask_viz.teaching import NotebookContext, setup_notebook
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +161,7 @@ def test_cjk_token_labels_render_with_the_offline_font(recwarn):
     import warnings
 
     from dynmask_viz.assets import is_cached
-    from dynmask_viz.plots.attention import plot_attention
+    from dynmask_viz.plots import plot_attention
 
     assert is_cached("cjk_font"), "make assets fetches the cjk_font asset"
     setup_notebook()

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dynmask_viz._devtools import dirty_cells
+from tools.notebooks import dirty_cells
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -62,7 +62,7 @@ def test_first_code_cell_calls_setup_notebook(path):
     code = "\n".join(ln.split("#", 1)[0] for ln in cells[0].source.splitlines())
     assert re.search(r"\bsetup_notebook\(", code), (
         f"{path.name}: the first code cell must call setup_notebook(...), e.g.\n"
-        "    from dynmask_viz.notebook import setup_notebook\n    ctx = setup_notebook()"
+        "    from dynmask_viz.teaching.notebook import setup_notebook\n    ctx = setup_notebook()"
     )
 
 

@@ -1,7 +1,7 @@
 """Attention-mask catalogue: named, composable FlexAttention-style rules.
 
 Boolean convention: ``True`` = *the query may attend to the key*, in every rule and every
-dense mask. Additive masks (see :mod:`dynmask_viz.hf_masks`) use ``torch.finfo(dtype).min``.
+dense mask. Additive masks (:func:`to_additive`) use ``torch.finfo(dtype).min``.
 
 Each factory returns a :class:`MaskRule` ``rule(b, h, q_idx, kv_idx) -> bool`` usable as a
 FlexAttention ``mask_mod``; ``rule.dense(B, H, Q, K)`` materializes it by broadcasting and
@@ -15,10 +15,12 @@ Structural: :func:`full`, :func:`causal`, :func:`padding`, :func:`sliding_window
 Input-dependent: :func:`keep_tokens`, :func:`drop_tokens`, :func:`drop_stopwords`,
 :func:`topk_keys`, :func:`score_threshold`, :func:`random_drop`.
 Empty rows (a query that may attend to nothing): :func:`empty_rows`, :func:`fix_empty_rows`.
+Additive form: :func:`to_additive`, :func:`is_blocked`, :data:`BLOCKED_BELOW`.
 """
 
+from .._hashing import coordinate_hash
+from .additive import BLOCKED_BELOW, is_blocked, to_additive
 from .dynamic import (
-    coordinate_hash,
     drop_tokens,
     keep_tokens,
     random_drop,
@@ -39,6 +41,7 @@ from .stopwords import ENGLISH_STOPWORDS, drop_stopwords, stopword_keep_mask
 from .structural import causal, document, full, global_tokens, padding, prefix_lm, sliding_window
 
 __all__ = [
+    "BLOCKED_BELOW",
     "EMPTY_ROW_POLICIES",
     "ENGLISH_STOPWORDS",
     "MaskError",
@@ -53,6 +56,7 @@ __all__ = [
     "fix_empty_rows",
     "full",
     "global_tokens",
+    "is_blocked",
     "keep_tokens",
     "not_rule",
     "or_rules",
@@ -62,5 +66,6 @@ __all__ = [
     "score_threshold",
     "sliding_window",
     "stopword_keep_mask",
+    "to_additive",
     "topk_keys",
 ]

@@ -11,13 +11,9 @@ import numbers
 
 import torch
 
+from .._hashing import coordinate_hash
 from ._data import as_bool_2d, as_int, batch_sizes, take
 from .rule import MaskError, MaskRule
-
-_M32 = 0xFFFFFFFF
-# Distinct odd salts so that the four coordinates enter the hash differently.
-_SALTS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F)
-
 
 def _key_rule(kept: torch.Tensor, keep_self: bool, name: str) -> MaskRule:
     keep_self = bool(keep_self)
@@ -138,48 +134,6 @@ def score_threshold(scores: torch.Tensor, threshold: float) -> MaskRule:
         raise TypeError(f"score_threshold(threshold) must be a real number; got {threshold!r}.")
     name = f"score_threshold(t={threshold:g})"
     return _score_rule(name, s >= threshold, {"threshold": threshold})
-
-
-def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
-    # x * c mod 2**32 in two 16-bit halves, so no intermediate exceeds 2**49 (no int64 overflow).
-    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & _M32
-
-
-def _fmix32(x: torch.Tensor) -> torch.Tensor:
-    # MurmurHash3 finalizer, out of place (vmap-safe): a bijection with full avalanche.
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = _mul32(x, 0xC2B2AE35)
-    return x ^ (x >> 16)
-
-
-def _seed_key(seed: int) -> int:
-    def fmix(v: int) -> int:
-        v ^= v >> 16
-        v = (v * 0x85EBCA6B) & _M32
-        v ^= v >> 13
-        v = (v * 0xC2B2AE35) & _M32
-        return v ^ (v >> 16)
-
-    seed &= (1 << 64) - 1
-    return fmix(fmix((seed & _M32) ^ 0x243F6A88) ^ (seed >> 32))
-
-
-def coordinate_hash(seed: int, b, h, q, k) -> torch.Tensor:
-    """Counter-based hash of ``(seed, b, h, q, k)`` to uniform ints in ``[0, 2**32)``.
-
-    A pure function of its coordinates (no generator state), so dense and FlexAttention
-    evaluation, any batching and any device give the same numbers.
-
-    Returns:
-        int64 tensor of the broadcast shape of the indices.
-    """
-    x = _seed_key(seed)
-    for coord, salt in zip((b, h, q, k), _SALTS):
-        # int64 first: compiled FlexAttention kernels may pass int32 indices.
-        x = _fmix32(((coord.to(torch.int64) + salt) & _M32) ^ x)
-    return x
 
 
 def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:

@@ -30,7 +30,9 @@ from pathlib import Path
 
 import torch
 
-from .. import assets, corpus
+from .. import assets
+from ..assets import corpus
+from ..hf import load_tokenizer
 from ..masking import MaskingVocab
 from .config import ExperimentConfig
 
@@ -152,7 +154,7 @@ def _build(config: ExperimentConfig, docs, source_sha: str) -> dict:
         tokenizer = train_wordpiece([d.text for d in train_docs], config.vocab_size)
         tokenizer_json = tokenizer.backend_tokenizer.to_str()
     else:
-        tokenizer, tokenizer_json = assets.load_tokenizer(), None
+        tokenizer, tokenizer_json = load_tokenizer(), None
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     return {
         "train": pack(encode(tokenizer, [d.text for d in train_docs]), config.seq_len, cls_id, sep_id).to(torch.int32),
@@ -188,7 +190,7 @@ def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -
                 os.replace(tmp, path)  # never half a file, even with concurrent runs
             except OSError:
                 tmp.unlink(missing_ok=True)
-    tokenizer = _wrap(payload["tokenizer_json"]) if payload["tokenizer_json"] else assets.load_tokenizer()
+    tokenizer = _wrap(payload["tokenizer_json"]) if payload["tokenizer_json"] else load_tokenizer()
     train, val = payload["train"].long(), payload["validation"].long()
     if config.train_fraction < 1.0:
         g = torch.Generator().manual_seed(config.split_seed)

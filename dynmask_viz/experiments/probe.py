@@ -16,7 +16,8 @@ import torch
 from .config import ExperimentConfig
 from .data import ProbeSplits, probe_splits
 from .model import bert_config, build_mlm, load_weights
-from .train import _lr_lambda, pick_device
+from .._device import pick_device
+from .schedule import linear_warmup_decay
 
 
 def build_classifier(config: ExperimentConfig, vocab_size: int, *, seed: int, pad_token_id: int = 0,
@@ -86,7 +87,7 @@ def finetune(config: ExperimentConfig, tokenizer, *, seed: int, mlm_weights: str
     clf = build_classifier(config, len(tokenizer), seed=seed, pad_token_id=pad, mlm_weights=mlm_weights).to(device)
     optimizer = torch.optim.AdamW(clf.parameters(), lr=config.probe_lr, weight_decay=0.01)
     steps = config.probe_epochs * -(-len(tr_texts) // config.probe_batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps, max(1, steps // 10)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(steps, max(1, steps // 10)))
     best = (-1.0, None, 0)
     kw = dict(batch_size=2 * config.probe_batch_size, pad_id=pad, device=device, autocast=autocast)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -20,21 +20,13 @@ from pathlib import Path
 
 import torch
 
+from .._device import pick_device
 from ..masking import make_masking, mask_batch
 from .config import ExperimentConfig
 from .data import PretrainingData, load_pretraining_data
 from .model import SparseMLM, build_mlm, count_parameters, load_weights, save_weights
 from .results import SCHEMA, provenance, write_csv, write_json
-
-
-def pick_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA if available else CPU; a CUDA request without CUDA is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} was requested but CUDA is not available.")
-    return dev
+from .schedule import linear_warmup_decay
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -46,14 +38,6 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
 def step_example_ids(perm: torch.Tensor, step_in_epoch: int, batch_size: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
     """``[~B/W]`` example ids of one rank's share of a global batch (same union for any ``W``)."""
     return perm[step_in_epoch * batch_size: (step_in_epoch + 1) * batch_size][rank::world_size]
-
-
-def _lr_lambda(total: int, warmup: int):
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return f
 
 
 @torch.no_grad()
@@ -123,7 +107,7 @@ def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingDat
     no_decay = [p for name, p in mlm.named_parameters() if p.dim() < 2]  # biases, LayerNorm
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=config.betas)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, max(1, round(config.warmup_fraction * total))))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(total, max(1, round(config.warmup_fraction * total))))
 
     # Fixed evaluation masks: one mask per validation sequence, the same for every run/epoch.
     val = data.validation[: config.eval_sequences].to(device)

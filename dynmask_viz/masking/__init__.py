@@ -7,21 +7,31 @@ Public API:
         80/10/10 corruption.
     mask_batch: mask a padded ``[B, L]`` batch; a pure function of (seed, example id, epoch).
     StaticMasking, DynamicMasking: BERT's cycled fixed masks vs a fresh mask per epoch.
-    MLMCollator, MaskingEpochCallback: drop-in for DataCollatorForLanguageModeling.
+    MLMCollator: drop-in for DataCollatorForLanguageModeling (the Trainer callback that
+        sets its epoch is :class:`dynmask_viz.hf.MaskingEpochCallback`).
     MaskingVocab: the token ids the engine needs, read from a tokenizer once.
     exposure, theoretical_ever_masked: how often tokens are masked over epochs, vs theory.
+    corruption_breakdown, selection_counts, times_masked_pmf: the measures the figures show.
 """
 
-from .collator import MaskingEpochCallback, MLMCollator
+from .collator import MLMCollator
 from .config import MASKING_PRESETS, MaskingConfig
 from .core import CORRUPTION_NAMES, IGNORE_INDEX, KEPT, MASKED, RANDOM, UNCHANGED, MaskedBatch, candidate_mask, mask_batch
 from .exposure import ExposureStats, exposure, theoretical_ever_masked
+from .measures import (
+    CorruptionBreakdown,
+    corruption_breakdown,
+    corruption_from_labels,
+    selection_counts,
+    times_masked_pmf,
+)
 from .schedules import DynamicMasking, StaticMasking, make_masking
 from .units import normalize_word_ids, span_ids_from_words, word_ids_from_offsets, word_ids_from_vocab
 from .vocab import MaskingVocab
 
 __all__ = [
     "CORRUPTION_NAMES",
+    "CorruptionBreakdown",
     "DynamicMasking",
     "ExposureStats",
     "IGNORE_INDEX",
@@ -31,18 +41,21 @@ __all__ = [
     "MLMCollator",
     "MaskedBatch",
     "MaskingConfig",
-    "MaskingEpochCallback",
     "MaskingVocab",
     "RANDOM",
     "StaticMasking",
     "UNCHANGED",
     "candidate_mask",
+    "corruption_breakdown",
+    "corruption_from_labels",
     "exposure",
     "make_masking",
     "mask_batch",
     "normalize_word_ids",
+    "selection_counts",
     "span_ids_from_words",
     "theoretical_ever_masked",
+    "times_masked_pmf",
     "word_ids_from_offsets",
     "word_ids_from_vocab",
 ]

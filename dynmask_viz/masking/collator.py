@@ -30,8 +30,9 @@ class MLMCollator:
     What differs, on purpose:
         * The mask of an example is a pure function of ``(seed, example id, mask epoch)``:
           identical whatever the batch, order, DataLoader worker or rank. Call
-          :meth:`set_epoch` at the start of every epoch (or use :class:`MaskingEpochCallback`
-          with the Trainer); the epoch lives in shared memory so persistent workers see it.
+          :meth:`set_epoch` at the start of every epoch (with the Trainer:
+          :class:`dynmask_viz.hf.MaskingEpochCallback`); the epoch lives in shared memory so
+          persistent workers see it.
         * Example ids come from ``features[i][id_key]`` (default ``"example_id"``, e.g. the
           dataset index). Features without one are keyed by a hash of their token ids
           (padding ignored): identical sequences then share masks. Note that the Trainer drops
@@ -219,21 +220,3 @@ def _pad(rows, pad_value: int, where: np.ndarray, constant: int | None = None) -
     else:
         out[where] = flat
     return torch.from_numpy(out)
-
-
-class MaskingEpochCallback:
-    """Hugging Face ``TrainerCallback`` that calls ``collator.set_epoch`` at each epoch start.
-
-    Example:
-        >>> trainer = Trainer(..., data_collator=collator,
-        ...                   callbacks=[MaskingEpochCallback(collator)])  # doctest: +SKIP
-    """
-
-    def __new__(cls, collator: MLMCollator):
-        from transformers import TrainerCallback
-
-        class _Callback(TrainerCallback):
-            def on_epoch_begin(self, args, state, control, **kwargs):
-                collator.set_epoch(int(state.epoch or 0))
-
-        return _Callback()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import MaskingConfig
-from .hashing import (
+from .._hashing import (
     STREAM_CORRUPT,
     STREAM_REPLACE,
     STREAM_SELECT,

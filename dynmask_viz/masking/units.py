@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .hashing import MASK32, keyed_uniform32, to_unsigned
+from .._hashing import MASK32, keyed_uniform32, to_unsigned
 
 
 def word_ids_from_offsets(offsets: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

@@ -1,41 +1,62 @@
 """Figures for the notebooks. Every function returns a ``matplotlib.figure.Figure`` (never shows it).
 
-* :mod:`.masking`: MLM input masking, static vs dynamic (epoch grids, 80/10/10, exposure).
-* :mod:`.attention`: attention masks and weights (mask grids, before/after heatmaps, steps).
+Plots draw data computed elsewhere (:mod:`dynmask_viz.analysis`, :mod:`dynmask_viz.masking`'s
+measures, extraction results, experiment records); they compute no masks and train nothing.
+
+* :mod:`.masking`: one sequence's MLM masks over epochs (static vs dynamic).
+* :mod:`.masking_stats`: 80/10/10, selection counts, exposure.
+* :mod:`.attention`: attention masks and weights (mask grids, heatmaps, steps, catalogue).
+* :mod:`.mask_effect`: what a mask does to attention (mask, without, with, difference).
+* :mod:`.experiments`: the pretraining experiment's curves and downstream results.
+* :mod:`._style`: every palette, the fonts and the matplotlib style (:func:`apply_style`).
 """
 
+from ._style import (
+    CORRUPTION_COLORS,
+    MASK_COLORS,
+    SCHEME_COLORS,
+    apply_style,
+    font_families,
+    register_cjk_font,
+)
 from .attention import (
     plot_attention,
     plot_attention_steps,
     plot_layer_similarity,
     plot_mask,
     plot_mask_catalogue,
-    plot_mask_effect,
 )
-from .masking import (
-    CORRUPTION_COLORS,
+from .experiments import plot_downstream, plot_learning_curves, plot_memorization_gap
+from .mask_effect import plot_mask_effect
+from .masking import plot_epoch_grid, plot_epoch_grids, plot_static_vs_dynamic
+from .masking_stats import (
     plot_corruption_breakdown,
-    plot_epoch_grid,
-    plot_epoch_grids,
     plot_exposure,
     plot_exposure_histogram,
     plot_selection_counts,
-    plot_static_vs_dynamic,
 )
 
 __all__ = [
     "CORRUPTION_COLORS",
+    "MASK_COLORS",
+    "SCHEME_COLORS",
+    "apply_style",
+    "font_families",
     "plot_attention",
     "plot_attention_steps",
-    "plot_layer_similarity",
-    "plot_mask",
-    "plot_mask_catalogue",
-    "plot_mask_effect",
     "plot_corruption_breakdown",
+    "plot_downstream",
     "plot_epoch_grid",
     "plot_epoch_grids",
     "plot_exposure",
     "plot_exposure_histogram",
+    "plot_layer_similarity",
+    "plot_learning_curves",
+    "plot_mask",
+    "plot_mask_catalogue",
+    "plot_mask_effect",
+    "plot_memorization_gap",
     "plot_selection_counts",
     "plot_static_vs_dynamic",
+    "register_cjk_font",
 ]

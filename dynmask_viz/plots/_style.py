@@ -1,8 +1,10 @@
-"""Shared look of the masking figures: the corruption palette, token labels, fonts.
+"""The one home of the package's look: every palette, the fonts and the matplotlib style.
 
-Colours are Okabe-Ito (safe for colour-blind readers): unchanged (light grey), replaced by
-``[MASK]`` (blue), replaced by a random token (orange), kept but still predicted (reddish
-purple).
+Colours are Okabe-Ito (safe for colour-blind readers). MLM corruption: unchanged (light
+grey), replaced by ``[MASK]`` (blue), replaced by a random token (orange), kept but still
+predicted (reddish purple). Static vs dynamic: vermillion vs blue. Attention masks: blue = may
+attend, light grey = blocked. Fonts: DejaVu Sans, then a CJK font (glyph-by-glyph fallback)
+so token labels in any script render as text.
 """
 
 from __future__ import annotations
@@ -26,7 +28,28 @@ NOT_SEEN = 4  # grid code of epochs after the one shown (widgets): drawn blank
 # Overlay colour per code: unchanged cells are transparent (the faint original token shows).
 OVERLAY_RGBA = np.array([(0, 0, 0, 0)] + [to_rgba(CORRUPTION_COLORS[c]) for c in (MASKED, RANDOM, KEPT)]
                          + [to_rgba("white")])  # fmt: skip
+# Static vs dynamic masking, in every figure (epoch grids, exposure, experiment curves).
 SCHEME_COLORS = {"static": "#D55E00", "dynamic": "#0072B2"}
+# Attention masks: True = may attend (blue), False = blocked (light grey), in every figure
+# and in the explorers.
+MASK_COLORS = {"allowed": "#0072B2", "blocked": "#ececec"}
+BLOCKED_EDGE = "#9a9a9a"  # outline of the light "blocked" patch in legends
+BAD_COLOR = "#bdbdbd"  # blocked (additive mask) or NaN cells in value heatmaps
+# Several lines in one axes (one per mask rule): Okabe-Ito, in this order.
+LINE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+# CJK-capable fonts tried first (in this order) when installed, so token strings in any script
+# render; DejaVu Sans (always shipped with matplotlib) is the fallback for everything else.
+CJK_FONTS = ("Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
+# fmt: off
+_STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "figure.figsize": (7.0, 4.0),
+    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+    "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+# fmt: on
+
+
 
 
 def short_token(token: str, max_chars: int) -> str:
@@ -67,6 +90,61 @@ def legend_handles() -> list[Patch]:
     """One patch per corruption type, for ``fig.legend``."""
     return [Patch(facecolor=CORRUPTION_COLORS[c], edgecolor="#9a9a9a", label=CORRUPTION_LABELS[c])
             for c in (UNCHANGED, MASKED, RANDOM, KEPT)]  # fmt: skip
+
+
+def register_cjk_font() -> str | None:
+    """Make the offline CJK font (asset ``cjk_font``) known to matplotlib, if it is cached.
+
+    ``make assets`` fetches it; nothing is downloaded here. Returns its family name, or None.
+    """
+    from matplotlib import font_manager
+
+    from ..assets import cjk_font_path, is_cached
+
+    if not is_cached("cjk_font"):
+        return None
+    path = str(cjk_font_path())
+    if not any(f.fname == path for f in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
+
+
+def font_families(available: set[str] | None = None) -> list[str]:
+    """Font family list for matplotlib: DejaVu Sans, then installed CJK fonts as fallback.
+
+    matplotlib falls back glyph by glyph along this list, so Latin text keeps DejaVu Sans and
+    Chinese, Japanese or Korean characters (in token labels) come from the CJK font instead of
+    being drawn as boxes. The offline CJK font (asset ``cjk_font``) is registered first.
+
+    Args:
+        available: Installed font family names; default: those matplotlib knows about.
+
+    Returns:
+        Only installed names, so matplotlib never warns about a missing family.
+    """
+    if available is None:
+        return list(_installed_font_families())
+    return ["DejaVu Sans"] + [name for name in CJK_FONTS if name in available]
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_font_families() -> tuple[str, ...]:
+    # Once per process: scanning matplotlib's font list on every label costs milliseconds.
+    from matplotlib import font_manager
+
+    register_cjk_font()
+    return tuple(font_families({f.name for f in font_manager.fontManager.ttflist}))
+
+
+def apply_style() -> None:
+    """Apply the package's clean, readable matplotlib rcParams."""
+    import matplotlib
+
+    families = font_families()
+    matplotlib.rcParams.update(_STYLE)
+    matplotlib.rcParams["font.family"] = families  # per-glyph fallback along this list
+    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in families]
+    matplotlib.rcParams["font.sans-serif"] = families + rest
 
 
 class NotebookFigure(Figure):

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-CONDITION_COLORS = {"static": "#d95f02", "dynamic": "#1b9e77"}
+from ..experiments.results import ROBERTA_TABLE1
+from ._style import SCHEME_COLORS
+
 
 
 def _by_condition(runs: Sequence[dict]) -> dict[str, list[dict]]:
@@ -26,7 +28,7 @@ def _by_condition(runs: Sequence[dict]) -> dict[str, list[dict]]:
 def _curves(ax, runs: Sequence[dict], key: str, ylabel: str) -> None:
     """One thin line per seed, a thick line for the median over seeds (per condition)."""
     for cond, rs in _by_condition(runs).items():
-        color = CONDITION_COLORS.get(cond, "gray")
+        color = SCHEME_COLORS.get(cond, "gray")
         for r in rs:
             ax.plot([e["epoch"] + 1 for e in r["epochs"]], [e[key] for e in r["epochs"]], color=color, alpha=0.3, lw=1)
         n = min(len(r["epochs"]) for r in rs)
@@ -68,9 +70,9 @@ def plot_memorization_gap(runs: Sequence[dict], *, title: str | None = None) -> 
     if dupe and any(r["condition"] == "static" for r in runs):
         n = max(len(r["epochs"]) for r in runs)
         for k in range(dupe, n, dupe):
-            ax.axvline(k + 1, color=CONDITION_COLORS["static"], lw=0.6, ls=":")
+            ax.axvline(k + 1, color=SCHEME_COLORS["static"], lw=0.6, ls=":")
         ax.text(0.01, 0.97, f"dotted: static masks come round again (every {dupe} epochs)",
-                transform=ax.transAxes, va="top", fontsize=9, color=CONDITION_COLORS["static"])
+                transform=ax.transAxes, va="top", fontsize=9, color=SCHEME_COLORS["static"])
     ax.legend(loc="lower right")
     ax.set_title(title or "Memorization gap on training sequences")
     fig.tight_layout()
@@ -86,15 +88,13 @@ def plot_downstream(runs: Sequence[dict], *, baseline: float | None = None, robe
         baseline: Median test accuracy of the probe on an untrained encoder (a dashed line).
         roberta: ``{condition: {task: score}}`` (default :data:`ROBERTA_TABLE1`), shown as a table.
     """
-    from ..experiments.results import ROBERTA_TABLE1
-
     roberta = roberta or ROBERTA_TABLE1
     groups = _by_condition([r for r in runs if r.get("probe")])
     fig = Figure(figsize=(10, 3.8))
     ax, tab = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     for x, (cond, rs) in enumerate(groups.items()):
         accs = [100 * r["probe"]["median_test_accuracy"] for r in rs]
-        color = CONDITION_COLORS.get(cond, "gray")
+        color = SCHEME_COLORS.get(cond, "gray")
         ax.bar(x, statistics.median(accs), color=color, alpha=0.35, width=0.6)
         ax.scatter([x] * len(accs), accs, color=color, zorder=3)
         ax.text(x + 0.32, statistics.median(accs), f"median {statistics.median(accs):.1f}", va="center", fontsize=9)

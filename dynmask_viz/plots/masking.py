@@ -2,9 +2,8 @@
 
 Each cell shows the token as fed to the model (``[MASK]``, a random replacement, or the
 original token), coloured by what happened to it (see :mod:`._style` for the palette).
-Data come from :mod:`dynmask_viz.masking_views`; each function returns a ``Figure`` and
-never shows it. The statistics figures (80/10/10, exposure) live in :mod:`.masking_stats`
-and are re-exported here.
+Data come from :mod:`dynmask_viz.analysis`; each function returns a ``Figure`` and never
+shows it. The statistics figures (80/10/10, exposure) live in :mod:`.masking_stats`.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import torch
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from ..masking import MASKED, RANDOM, UNCHANGED, MaskedBatch
-from ..masking_views import EpochGrid
+from ..analysis import EpochGrid, grid_from_results
+from ..masking import UNCHANGED
 from ._style import (
     CORRUPTION_COLORS,
     NOT_SEEN,
@@ -29,16 +28,8 @@ from ._style import (
     renderable,
     short_token,
 )
-from .masking_stats import (
-    plot_corruption_breakdown,
-    plot_exposure,
-    plot_exposure_histogram,
-    plot_selection_counts,
-)
 
-__all__ = ["CORRUPTION_COLORS", "GridPainter", "build_grid_figure", "plot_epoch_grid", "plot_epoch_grids",
-           "plot_static_vs_dynamic", "plot_corruption_breakdown", "plot_exposure",
-           "plot_exposure_histogram", "plot_selection_counts"]  # fmt: skip
+__all__ = ["GridPainter", "build_grid_figure", "plot_epoch_grid", "plot_epoch_grids", "plot_static_vs_dynamic"]
 
 
 @dataclass(frozen=True)
@@ -198,36 +189,6 @@ class GridPainter:
             self.title.set_text(title)
 
 
-def _grid_from_results(tokens, results, tokenizer) -> EpochGrid:
-    """An EpochGrid from a list of one-row MaskedBatch (or ``[L]`` corruption tensors)."""
-    if tokens is None:
-        raise ValueError("plot_epoch_grid needs the tokens unless results is an EpochGrid.")
-    if len(results) == 0:
-        raise ValueError("plot_epoch_grid needs at least one result (one per epoch).")
-    rows = []
-    for r in results:
-        if isinstance(r, MaskedBatch):
-            rows.append((r.input_ids[0].cpu(), r.corruption[0].cpu()))
-        else:
-            rows.append((None, torch.as_tensor(r).cpu().reshape(-1)))
-    corruption = torch.stack([c for _, c in rows]).to(torch.int8)
-    if corruption.shape[1] != len(tokens):
-        raise ValueError(
-            f"{len(tokens)} tokens but results have {corruption.shape[1]} columns; pass the tokens of "
-            "the same (unpadded) sequence, specials included if the results have them."
-        )
-    shown = []
-    for ids, codes in rows:
-        if ids is not None and tokenizer is not None:
-            shown.append([str(t) for t in tokenizer.convert_ids_to_tokens(ids.tolist())])
-        else:  # no ids or no tokenizer: say what happened instead of the replacement's text
-            shown.append([{MASKED: "[MASK]", RANDOM: "(rand)"}.get(int(c), t) for t, c in zip(tokens, codes)])
-    ids = torch.stack([i if i is not None else torch.zeros(len(tokens), dtype=torch.int64) for i, _ in rows])
-    n_rows = len(rows)
-    return EpochGrid(list(tokens), shown, ids, corruption, corruption > 0, torch.arange(n_rows),
-                     torch.full((len(tokens),), -1), kind="results")  # fmt: skip
-
-
 def build_grid_figure(grids: Sequence[EpochGrid], titles: Sequence[str | None], *, suptitle=None,
                       layout: str = "auto",
                       upto: int | None = None) -> tuple[Figure, list[GridPainter]]:  # fmt: skip
@@ -291,7 +252,7 @@ def plot_epoch_grid(tokens: Sequence[str] | None, results, *, title: str | None 
         title: Panel title.
         tokenizer: Turns the fed ids of MaskedBatch results into text (random replacements).
     """
-    grid = results if isinstance(results, EpochGrid) else _grid_from_results(tokens, results, tokenizer)
+    grid = results if isinstance(results, EpochGrid) else grid_from_results(tokens, results, tokenizer)
     return build_grid_figure([grid], [title])[0]
 
 

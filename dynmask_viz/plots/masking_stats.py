@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..masking import KEPT, MASKED, RANDOM
-from ..masking_measures import CorruptionBreakdown, corruption_breakdown, times_masked_pmf
+from ..masking import KEPT, MASKED, RANDOM, CorruptionBreakdown, corruption_breakdown, times_masked_pmf
 from ._style import CORRUPTION_COLORS, SCHEME_COLORS, NotebookFigure
 
 __all__ = ["plot_corruption_breakdown", "plot_exposure", "plot_exposure_histogram", "plot_selection_counts"]

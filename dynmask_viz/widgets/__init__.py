@@ -1,10 +1,13 @@
-"""Interactive explorers for the notebooks: plain classes, drivable from tests.
+"""Interactive explorers and bertviz views for the notebooks: plain classes, drivable from tests.
 
 Each explorer has ``.controls`` (name -> ipywidget), ``.widget`` (what to display),
 ``.state`` (a snapshot of what is shown), ``.figure`` and ``.update()`` / ``.set(**values)``.
+Widgets draw with :mod:`dynmask_viz.plots` painters and get their data from
+:mod:`dynmask_viz.analysis` and :mod:`dynmask_viz.hf`; they compute no masks themselves.
 """
 
-from .attention_explorer import AttentionExplorer
+from .attention_explorer import AttentionExplorer, AttentionState
+from .bertviz import head_view, model_view
 from .masking_explorer import MaskingExplorer
 
-__all__ = ["AttentionExplorer", "MaskingExplorer"]
+__all__ = ["AttentionExplorer", "AttentionState", "MaskingExplorer", "head_view", "model_view"]

@@ -1,19 +1,20 @@
 """``AttentionExplorer``: what an attention mask does to a real model's attention, head by head.
 
 Four heatmaps side by side (queries = rows, keys = columns): the mask applied (True = may
-attend), the attention without a mask, with it, and the difference. Controls: the text, the
+attend, blue), the attention without a mask, with it, and the difference, drawn by the same
+painter as :func:`dynmask_viz.plots.plot_mask_effect`. Controls: the text, the
 model, layer and head (or the mean over heads), a mask rule from
-:mod:`dynmask_viz.attention_masks` with its parameters, and one toggle per token to drop it as
-a key. Forward passes run through :func:`dynmask_viz.attention.extract_attention` and are kept
+:mod:`dynmask_viz.analysis.mask_rules` with its parameters, and one toggle per token to drop it
+as a key. Forward passes run through :func:`dynmask_viz.hf.extract_attention` and are kept
 per (model, text, rule, parameters, dropped tokens): changing only the layer or head never runs
 the model. The figure (PNG in an ``ipywidgets.Image``) is built once per token list and then
-repainted in place, like :class:`~dynmask_viz.widgets.MaskingExplorer`.
+repainted in place through :class:`~dynmask_viz.widgets._render.BlitRenderer`, like
+:class:`~dynmask_viz.widgets.MaskingExplorer`.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import time
 import warnings
 from collections import OrderedDict
@@ -21,53 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as widgets
-import numpy as np
-import PIL.Image
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from .. import attention_masks as am
-from ..attention import extract_attention
-from ..notebook import font_families
+from ..analysis import PARAMS, RULES, AppliedRule, build_rule
+from ..hf import extract_attention, load_model, load_tokenizer
+from ..plots.mask_effect import MaskEffectPainter
 from ._base import Explorer
+from ._render import BlitRenderer
 
-__all__ = ["AttentionExplorer", "AttentionState", "RULES", "build_rule"]
+__all__ = ["AttentionExplorer", "AttentionState"]
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
-# Rule name -> the parameter controls it uses (all are built; unused ones are hidden).
-RULES = {
-    "full": (), "causal": (), "sliding_window": ("window", "bidirectional"),
-    "prefix_lm": ("prefix_length",), "drop_stopwords": ("punctuation",), "topk_keys": ("k",),
-    "random_drop": ("p", "mask_seed", "per_head"),
-}  # fmt: skip
-PARAMS = sorted({p for ps in RULES.values() for p in ps})
 _PASSES_KEPT = 16
-
-
-def build_rule(name: str, params: dict, tokens: list[str], scores: torch.Tensor) -> am.MaskRule:
-    """The :class:`~dynmask_viz.attention_masks.MaskRule` for a rule name and its parameters.
-
-    Args:
-        name: A key of :data:`RULES`.
-        params: Control values (``window``, ``bidirectional``, ``prefix_length``, ``punctuation``,
-            ``k``, ``p``, ``mask_seed``, ``per_head``); missing ones are not needed.
-        tokens: The ``L`` tokens (for ``drop_stopwords``).
-        scores: ``[1, 1, L, L]`` float, what ``topk_keys`` ranks keys by (the unmasked attention,
-            mean over layers and heads); only needed for ``topk_keys``.
-    """
-    n, p = len(tokens), params
-    builders = {
-        "full": am.full, "causal": am.causal,
-        "sliding_window": lambda: am.sliding_window(int(p["window"]), causal=not p["bidirectional"]),
-        "prefix_lm": lambda: am.prefix_lm(min(int(p["prefix_length"]), n)),
-        "drop_stopwords": lambda: am.drop_stopwords([tokens], punctuation=bool(p["punctuation"])),
-        "topk_keys": lambda: am.topk_keys(scores, min(int(p["k"]), n)),
-        "random_drop": lambda: am.random_drop(float(p["p"]), int(p["mask_seed"]), per_head=bool(p["per_head"])),
-    }  # fmt: skip
-    if name not in builders:
-        raise ValueError(f"Unknown mask rule {name!r}; choose one of {sorted(RULES)}.")
-    return builders[name]()
 
 
 @dataclass(frozen=True)
@@ -114,7 +80,7 @@ class AttentionExplorer(Explorer):
 
     Args:
         text: The input text (default: a short sentence).
-        model: A loaded model (eager attention) or a name for ``assets.load_model`` (default: the
+        model: A loaded model (eager attention) or a name for ``hf.load_model`` (default: the
             offline default, all-MiniLM-L6-v2). Hub names need internet or a warm cache.
         tokenizer: Its tokenizer (loaded with the model when ``model`` is a name or None).
         rule: Initial rule, a key of :data:`RULES`.
@@ -139,7 +105,7 @@ class AttentionExplorer(Explorer):
                  threads: int | None = 1) -> None:  # fmt: skip
         if rule not in RULES:
             raise ValueError(f"rule must be one of {sorted(RULES)}; got {rule!r}.")
-        self.max_length, self.dpi, self.threads, self._fonts = max_length, dpi, threads, font_families()
+        self.max_length, self.dpi, self.threads = max_length, dpi, threads
         self._models: dict[str, tuple] = {}
         name = "minilm" if model is None else model
         if not isinstance(name, str):  # a loaded model: registered under its folder's name
@@ -149,8 +115,9 @@ class AttentionExplorer(Explorer):
             self._models[name] = (model, tokenizer)
         self._passes: OrderedDict[tuple, object] = OrderedDict()
         self._empty: dict[tuple, int] = {}  # empty rows per cached masked pass
+        self._applied: dict[tuple, str] = {}  # rule name per cached masked pass
         self.forward_calls, self.last_update_s, self._hold = 0, 0.0, False
-        self._state, self._figure, self._figure_key, self.token_buttons = None, None, None, []
+        self._state, self._painter, self._renderer, self._figure_key, self.token_buttons = None, None, None, None, []
         st = {"description_width": "initial"}
         c = self.controls = {
             "text": widgets.Text(value=text or DEFAULT_TEXT, description="text", continuous_update=False,
@@ -239,23 +206,21 @@ class AttentionExplorer(Explorer):
         for name in PARAMS:
             self.controls[name].layout.display = None if name in params else "none"
         scores = base.example(0).mean(dim=(0, 1))[None, None] if v["rule"] == "topk_keys" else None
-        rule = build_rule(v["rule"], params, tokens, scores)
-        if dropped:
-            drop = torch.zeros(1, len(tokens), dtype=torch.bool)
-            drop[0, list(dropped)] = True
-            rule = rule & am.drop_tokens(drop)
         key = (v["model"], text, v["rule"], tuple(sorted(params.items())), dropped)
         heads = base.num_heads
-        dense = rule.dense(1, heads if rule.per_head else 1, len(tokens)) if key not in self._passes else None
-        empty = int(am.empty_rows(dense).sum()) if dense is not None else self._empty[key]
-        masked = self._pass(key, model, tokenizer, text, dense)  # the dense mask: built once
-        self._empty[key] = empty
+        if key in self._passes:
+            rule_name, empty, dense = self._applied[key], self._empty[key], None
+        else:  # the dense mask: built once per rule, parameters and dropped tokens
+            applied = AppliedRule(build_rule(v["rule"], params, tokens, scores), len(tokens), heads, dropped)
+            rule_name, empty, dense = str(applied.rule), applied.empty_rows, applied.dense
+        masked = self._pass(key, model, tokenizer, text, dense)
+        self._empty[key], self._applied[key] = empty, rule_name
         layer = min(int(v["layer"]), base.num_layers - 1)
         head = None if v["average_heads"] else min(int(v["head"]), heads - 1)
         pick = (lambda a: a.mean(0)) if head is None else (lambda a: a[head if a.shape[0] > 1 else 0])
         without, with_mask = pick(base.example(0)[layer]), pick(masked.example(0)[layer])
         mask = pick(masked.mask_of(0).float())
-        self._state = AttentionState(text, v["model"], tokens, str(rule), params, dropped, layer, head, mask,
+        self._state = AttentionState(text, v["model"], tokens, rule_name, params, dropped, layer, head, mask,
                                      without, with_mask, with_mask - without, empty, self.forward_calls)  # fmt: skip
         self._render()
 
@@ -263,8 +228,6 @@ class AttentionExplorer(Explorer):
 
     def _model(self, name: str):
         if name not in self._models:
-            from ..assets import load_model, load_tokenizer
-
             self._models[name] = (load_model(name), load_tokenizer(name))
         model, tokenizer = self._models[name]
         config = model.config
@@ -282,7 +245,9 @@ class AttentionExplorer(Explorer):
         self.forward_calls += 1
         self._passes[key] = result
         while len(self._passes) > _PASSES_KEPT:
-            self._empty.pop(self._passes.popitem(last=False)[0], None)
+            old = self._passes.popitem(last=False)[0]
+            self._empty.pop(old, None)
+            self._applied.pop(old, None)
         return result
 
     def _sync_tokens(self, tokens=None) -> None:
@@ -295,6 +260,11 @@ class AttentionExplorer(Explorer):
             button.observe(self._on_change, names="value")
         self._tokens_box.children = self.token_buttons
 
+    @property
+    def figure(self):
+        """The current matplotlib ``Figure`` (e.g. ``explorer.figure.savefig("view.svg")``)."""
+        return None if self._painter is None else self._painter.figure
+
     def _render(self) -> None:
         s = self._state
         for i, b in enumerate(self.token_buttons):
@@ -304,70 +274,28 @@ class AttentionExplorer(Explorer):
             self._figure_key = tuple(s.tokens)
         vmax = max(float(s.without.max()), float(s.with_mask.max()), 1e-6)
         change = float(s.difference.abs().max())
-        dmax = max(change, 0.05)  # a floor: tiny changes stay faint instead of filling the scale
         what = f"layer {s.layer}, " + ("mean of heads" if s.head is None else f"head {s.head}")
-        self._canvas.restore_region(self._background)
-        pixels = np.asarray(self._canvas.buffer_rgba())
-        for im, box, data, clim in zip(self._images, self._boxes, (s.mask, s.without, s.with_mask, s.difference),
-                                       ((0, 1), (0, vmax), (0, vmax), (-dmax, dmax))):  # fmt: skip
-            im.set_data(data.numpy())  # the artist stays current for explorer.figure.savefig(...)
-            im.set_clim(*clim)
-            (top, bottom, left, right), rows, cols = box  # paint the cells: no resampling by Agg
-            pixels[top:bottom, left:right] = im.to_rgba(data.numpy(), bytes=True)[rows][:, cols]
-        rule = s.rule if len(s.rule) <= 34 else s.rule[:33] + "…"
-        titles = (f"mask (black = may attend)\n{rule}", f"without mask\n{what}", f"with mask\nmax {vmax:.2f}",
-                  f"with − without\nlargest change {change:.3f}")  # fmt: skip
-        for t, text in zip(self._titles, titles):
-            t.set_text(text)
-        for title in self._titles:
-            self._figure.draw_artist(title)
-        w, h = self._canvas.get_width_height()
-        img = PIL.Image.frombuffer("RGBA", (w, h), self._canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        buffer = io.BytesIO()
-        img.convert("RGB").save(buffer, format="png", compress_level=1)
-        self.image.value = buffer.getvalue()
+        rule = s.rule if len(s.rule) <= 34 else s.rule[:33] + "\u2026"
+        titles = (
+            f"mask (blue = may attend)\n{rule}",
+            f"without mask\n{what}",
+            f"with mask\nmax {vmax:.2f}",
+            f"with \u2212 without\nlargest change {change:.3f}",
+        )
+        # A floor on the difference scale: tiny changes stay faint instead of filling it.
+        self._painter.paint(s.mask, s.without, s.with_mask, titles=titles, diff_floor=0.05)
+        self.image.value = self._renderer.png(prepaint=self._painter.fill_cells)
         empty = f"; {s.empty_rows} query row(s) had no key and attend to themselves" if s.empty_rows else ""
-        self.status.value = (f"<small>{len(s.tokens)} tokens, rule <code>{html.escape(s.rule)}</code>, "
-                             f"{len(s.dropped)} dropped{empty}; "
-                             f"forward passes so far: {s.forward_calls}</small>")  # fmt: skip
+        self.status.value = (
+            f"<small>{len(s.tokens)} tokens, rule <code>{html.escape(s.rule)}</code>, "
+            f"{len(s.dropped)} dropped{empty}; forward passes so far: {s.forward_calls}</small>"
+        )
 
     def _build(self, tokens: list[str]) -> None:
         """New figure for a new token list: 1 x 4 panels up to 24 tokens, else 2 x 2."""
-        n = len(tokens)
-        rows, cols = (1, 4) if n <= 24 else (2, 2)
-        side = min(max(2.6, 0.09 * n + 0.9), 6.4)
-        fig = Figure(figsize=(side * cols, side * rows + 0.3), dpi=self.dpi, layout="constrained")
-        axes = fig.subplots(rows, cols, sharex=True, sharey=True).ravel()
-        size = 9.0 if n <= 16 else max(6.0, 9.0 - (n - 16) / 16)
-        cmaps = ("Greys", "viridis", "viridis", "RdBu_r")
-        self._images, self._titles = [], []
-        for ax, cmap in zip(axes, cmaps):
-            self._images.append(ax.imshow(torch.zeros(n, n).numpy(), cmap=cmap, interpolation="nearest",
-                                          interpolation_stage="rgba"))  # fmt: skip
-            self._titles.append(ax.set_title("M\nM", fontsize=9.5))  # two lines, filled in by _render
-            ax.set_xticks(range(n), labels=tokens, rotation=90, fontsize=size, fontfamily=self._fonts)
-            ax.set_yticks(range(n), labels=tokens, fontsize=size, fontfamily=self._fonts)
-            ax.tick_params(length=0, labelbottom=ax in axes[-cols:], labelleft=ax in axes[::cols])
-        for ax in axes[-cols:]:
-            ax.set_xlabel("key")
-        for ax in axes[::cols]:
-            ax.set_ylabel("query")
-        self._figure, self._canvas = fig, FigureCanvasAgg(fig)
-        for artist in (*self._images, *self._titles):
-            artist.set_animated(True)  # left out of the cached background
-        self._canvas.draw()
-        fig.set_layout_engine("none")  # freeze the layout: repaints keep positions
-        self._background = self._canvas.copy_from_bbox(fig.bbox)
-        self._boxes = [self._pixel_box(ax, n, fig.bbox.height) for ax in axes]
-        for artist in (*self._images, *self._titles):
-            artist.set_animated(False)  # so that explorer.figure.savefig(...) shows everything
-
-    @staticmethod
-    def _pixel_box(ax, n: int, height: float):
-        """Buffer rows/columns inside ``ax`` (spines excluded) and the matrix cell of each."""
-        b = ax.get_window_extent()  # display pixels, origin at the bottom left
-        top, bottom = int(np.ceil(height - b.y1)) + 1, int(np.floor(height - b.y0)) - 1
-        left, right = int(np.ceil(b.x0)) + 1, int(np.floor(b.x1)) - 1
-        rows = ((np.arange(top, bottom) + 0.5 - (height - b.y1)) * n / b.height).astype(int).clip(0, n - 1)
-        cols = ((np.arange(left, right) + 0.5 - b.x0) * n / b.width).astype(int).clip(0, n - 1)
-        return (top, bottom, left, right), rows, cols
+        side = min(max(2.6, 0.09 * len(tokens) + 0.9), 6.4)  # smaller than a notebook figure
+        self._painter = MaskEffectPainter(tokens, colorbars=False, cell_borders=False, side=side)
+        # The images are painted straight into the pixels (fill_cells): only the titles are drawn.
+        self._renderer = BlitRenderer(
+            self._painter.figure, lambda: self._painter.titles, painted=self._painter.images, dpi=self.dpi
+        )

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import torch
 
-from ..masking import MaskingConfig, MaskingVocab, candidate_mask
-from ..masking_views import EncodedText, EpochGrid, encode_texts, static_and_dynamic_grids
+from ..masking import MaskingConfig, MaskingVocab
+from ..analysis import EncodedText, EpochGrid, encode_texts, static_and_dynamic_grids
 from ..plots.masking import build_grid_figure
 from ._base import Explorer
 from ._render import BlitRenderer
@@ -94,7 +94,7 @@ class MaskingExplorer(Explorer):
 
     Args:
         text: The sentence (default: the first sentence of the Wikipedia asset).
-        tokenizer: Hugging Face tokenizer with a mask token (default ``assets.load_tokenizer()``).
+        tokenizer: Hugging Face tokenizer with a mask token (default ``hf.load_tokenizer()``).
         seed: Masking seed.
         epochs: Number of epochs (rows), 1..40.
         dupe_factor: Initial number of static masks (1..10); BERT used 10 over 40 epochs.
@@ -127,7 +127,7 @@ class MaskingExplorer(Explorer):
             raise ValueError(f"mlm_probability must be in [0.05, 0.5]; got {mlm_probability!r}.")
         MaskingConfig(unit=unit)  # validates the unit with the engine's own message
         if tokenizer is None:
-            from ..assets import load_tokenizer
+            from ..hf import load_tokenizer
 
             tokenizer = load_tokenizer()
         self.tokenizer = tokenizer
@@ -212,7 +212,7 @@ class MaskingExplorer(Explorer):
     def _encode(self, text: str) -> EncodedText:
         if text not in self._encoded:
             encoded = encode_texts(text, self.tokenizer, max_length=self.max_length)
-            if not candidate_mask(encoded.input_ids, self.vocab, encoded.attention_mask)[1].any():
+            if not encoded.maskable(self.vocab).any():
                 raise ValueError("The sentence has no tokens that can be masked; type some words.")
             if len(self._encoded) > 32:  # a small cache: typing many sentences must not grow forever
                 self._encoded.clear()

@@ -1,8 +1,10 @@
-"""The data behind the MLM masking figures and widgets, computed with :mod:`dynmask_viz.masking`.
+"""Epoch grids: one sequence's MLM masks over epochs, the data behind the masking figures.
 
-:mod:`dynmask_viz.plots.masking` only draws what is computed here, and
-:class:`dynmask_viz.widgets.MaskingExplorer` calls the same functions, so a figure, a widget
-and a test all see the same masks.
+Computed with :mod:`dynmask_viz.masking`. :mod:`dynmask_viz.plots.masking` only draws what is
+computed here, and :class:`dynmask_viz.widgets.MaskingExplorer` calls the same functions, so a
+figure, a widget and a test all see the same masks. Every grid is built by
+:meth:`EpochGrid.build`, whatever it comes from (a masking scheme, a collator's output, a list
+of results).
 
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*.
 """
@@ -14,27 +16,29 @@ from dataclasses import dataclass
 
 import torch
 
-from .masking import (
+from ..masking import (
+    MASKED,
+    RANDOM,
     DynamicMasking,
+    MaskedBatch,
     MaskingConfig,
     MaskingVocab,
     StaticMasking,
     candidate_mask,
     word_ids_from_vocab,
 )
-from .masking.vocab import as_vocab
-from .masking_measures import (  # re-exported: one import for the notebooks
-    CorruptionBreakdown,
-    corruption_breakdown,
-    corruption_from_labels,
-    selection_counts,
-    times_masked_pmf,
-)
+from ..masking.vocab import as_vocab
 
-__all__ = ["EncodedText", "EpochGrid", "CorruptionBreakdown", "encode_texts", "epoch_grid_data",
-           "sentences_with_word_pieces",
-           "static_and_dynamic_grids", "corruption_breakdown", "corruption_from_labels",
-           "selection_counts", "times_masked_pmf"]  # fmt: skip
+__all__ = [
+    "EncodedText",
+    "EpochGrid",
+    "encode_texts",
+    "epoch_grid_data",
+    "grid_from_results",
+    "sentences_with_word_pieces",
+    "static_and_dynamic_grids",
+    "token_strings",
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class EncodedText:
     attention_mask: torch.Tensor
     word_ids: torch.Tensor
     tokens: list[list[str]]
+
+    def maskable(self, vocab: MaskingVocab) -> torch.Tensor:
+        """``[B, L]`` bool, True on the tokens MLM masking may select (no specials, no padding)."""
+        return candidate_mask(self.input_ids, vocab, self.attention_mask)[1]
 
 
 def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64) -> EncodedText:
@@ -132,6 +140,59 @@ class EpochGrid:
     word_ids: torch.Tensor
     kind: str = "dynamic"
     dupe_factor: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        tokens: Sequence[str],
+        corruption: torch.Tensor,
+        *,
+        fed_ids: torch.Tensor | None = None,
+        tokenizer=None,
+        masked: torch.Tensor | None = None,
+        mask_epoch: torch.Tensor | None = None,
+        word_ids: torch.Tensor | None = None,
+        kind: str = "dynamic",
+        dupe_factor: int | None = None,
+    ) -> EpochGrid:
+        """The one constructor of grids: fills in what the source did not provide.
+
+        Args:
+            tokens: ``L`` original token strings.
+            corruption: ``[E, L]`` corruption codes.
+            fed_ids: ``[E, L]`` ids fed to the model; default zeros (unknown).
+            tokenizer: Decodes ``fed_ids`` into the ``shown`` strings. Without one (or without
+                ``fed_ids``) a cell shows ``[MASK]``, ``(rand)`` or its original token.
+            masked: ``[E, L]`` bool, True = selected; default ``corruption != UNCHANGED``.
+            mask_epoch: ``[E]`` mask index per epoch; default ``0..E-1``.
+            word_ids: ``[L]`` word index per token; default ``-1`` (none).
+            kind, dupe_factor: As the attributes.
+        """
+        tokens = [str(t) for t in tokens]
+        corruption = torch.as_tensor(corruption).to(torch.int8)
+        n_rows, n_cols = corruption.shape
+        if n_cols != len(tokens):
+            raise ValueError(
+                f"{len(tokens)} tokens but results have {n_cols} columns; pass the tokens of "
+                "the same (unpadded) sequence, specials included if the results have them."
+            )
+        if fed_ids is not None and tokenizer is not None:
+            flat = token_strings(tokenizer, fed_ids.flatten().tolist())
+            shown = [flat[e * n_cols : (e + 1) * n_cols] for e in range(n_rows)]
+        else:  # nothing to decode: say what happened instead of the replacement's text
+            labels = {MASKED: "[MASK]", RANDOM: "(rand)"}
+            shown = [[labels.get(int(c), t) for t, c in zip(tokens, row, strict=True)] for row in corruption]
+        return cls(
+            tokens=tokens,
+            shown=shown,
+            input_ids=fed_ids if fed_ids is not None else torch.zeros(n_rows, n_cols, dtype=torch.int64),
+            corruption=corruption,
+            masked=masked if masked is not None else corruption > 0,
+            mask_epoch=mask_epoch if mask_epoch is not None else torch.arange(n_rows),
+            word_ids=word_ids if word_ids is not None else torch.full((n_cols,), -1),
+            kind=kind,
+            dupe_factor=dupe_factor,
+        )
 
     @property
     def epochs(self) -> int:
@@ -222,20 +283,42 @@ def epoch_grid_data(masking, input_ids: torch.Tensor, vocab, epochs: int, *, tok
     result = masking(ids.expand(epochs, -1), vocab, epoch=torch.arange(epochs),
                      example_ids=torch.full((epochs,), int(example_id)),
                      attention_mask=expand(attn), word_ids=expand(words))  # fmt: skip
-    fed = result.input_ids[:, keep]
-    flat = token_strings(tokenizer, fed.flatten().tolist())
-    n = int(keep.sum())
-    return EpochGrid(
-        tokens=token_strings(tokenizer, ids[0, keep].tolist()),
-        shown=[flat[e * n : (e + 1) * n] for e in range(epochs)],
-        input_ids=fed,
-        corruption=result.corruption[:, keep],
+    return EpochGrid.build(
+        token_strings(tokenizer, ids[0, keep].tolist()),
+        result.corruption[:, keep],
+        fed_ids=result.input_ids[:, keep],
+        tokenizer=tokenizer,
         masked=result.masked[:, keep],
         mask_epoch=result.mask_epoch,
-        word_ids=(words[0, keep] if words is not None else torch.full((n,), -1)),
+        word_ids=words[0, keep] if words is not None else None,
         kind=getattr(masking, "kind", "dynamic"),
         dupe_factor=getattr(masking, "dupe_factor", None),
     )
+
+
+def grid_from_results(tokens: Sequence[str], results: Sequence, tokenizer=None) -> EpochGrid:
+    """An :class:`EpochGrid` from one result per epoch.
+
+    Args:
+        tokens: ``L`` original token strings.
+        results: One entry per epoch: a one-row :class:`~dynmask_viz.masking.MaskedBatch`
+            (``[1, L]``) or an ``[L]`` tensor of corruption codes.
+        tokenizer: Decodes the fed ids of ``MaskedBatch`` results (random replacements).
+    """
+    if tokens is None:
+        raise ValueError("tokens are needed unless the results are an EpochGrid.")
+    if len(results) == 0:
+        raise ValueError("Need at least one result (one per epoch).")
+    batches = [r for r in results if isinstance(r, MaskedBatch)]
+    if batches and len(batches) != len(results):
+        raise ValueError("results must be all MaskedBatch or all corruption-code tensors.")
+    if batches:
+        corruption = torch.stack([r.corruption[0].cpu() for r in batches])
+        fed = torch.stack([r.input_ids[0].cpu() for r in batches])
+    else:
+        corruption = torch.stack([torch.as_tensor(r).cpu().reshape(-1) for r in results])
+        fed = None
+    return EpochGrid.build(tokens, corruption, fed_ids=fed, tokenizer=tokenizer, kind="results")
 
 
 def static_and_dynamic_grids(encoded: EncodedText, tokenizer, config: MaskingConfig | None = None,

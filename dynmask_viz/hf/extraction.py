@@ -4,7 +4,7 @@ Boolean convention: True = *the query may attend to the key*.
 
 ``extract_attention`` forces eager attention (transformers 5 returns ``attentions=()`` under
 SDPA without an error), builds the 4-D mask the model needs with
-:func:`dynmask_viz.hf_masks.to_hf_mask`, and caches forward passes so interactive widgets can
+:func:`dynmask_viz.hf.to_hf_mask`, and caches forward passes so interactive widgets can
 change the layer or head without running the model again.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .attention_masks import MaskError, MaskRule
-from .hf_masks import attn_implementation, is_causal_model, to_hf_mask
+from ..attention_masks import MaskError, MaskRule
+from .masks import attn_implementation, is_causal_model, to_hf_mask
 
 _CACHE_SIZE = 32
 
@@ -84,7 +84,7 @@ def ensure_eager(model) -> None:
     if attn_implementation(model) != "eager":
         raise MaskError(
             f"Could not switch {type(model).__name__} to eager attention; load it with "
-            "attn_implementation='eager' (dynmask_viz.assets.load_model does by default)."
+            "attn_implementation='eager' (dynmask_viz.hf.load_model does by default)."
         )
 
 

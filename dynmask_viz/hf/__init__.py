@@ -1,4 +1,10 @@
-"""Give a Hugging Face model the attention mask you mean, and refuse the silent traps.
+"""The Hugging Face layer: the only part of the package that touches transformers models.
+
+* Loading: :func:`load_model`, :func:`load_tokenizer` (offline default, safetensors only).
+* Masks for a model: :func:`to_hf_mask`, :func:`check_attention_mask` (refuses silent traps).
+* Attention extraction: :func:`extract_attention` -> :class:`AttentionResult` (eager, cached).
+* Training: :class:`MaskingEpochCallback` (sets an ``MLMCollator``'s epoch in the Trainer).
+
 
 Boolean convention: True = *the query may attend to the key*. Additive masks hold 0 (attend)
 or ``torch.finfo(dtype).min`` (blocked) and are added to the scaled scores.
@@ -21,28 +27,33 @@ What transformers 5.23 does with ``attention_mask`` (verified on ``BertModel``):
   sdpa + bool (or ``-inf``) gives a zero output; eager + ``-inf`` gives NaN.
 """
 
-from ..attention_masks import MaskError
+from .callback import MaskingEpochCallback
 from .check import MaskReport, check_attention_mask, validate_attention_mask
-from .convert import (
-    BLOCKED_BELOW,
+from .extraction import CACHE, AttentionResult, ensure_eager, extract_attention
+from .loading import ModelUnavailableError, load_model, load_tokenizer
+from .masks import (
     SUPPORTED_IMPLEMENTATIONS,
     EmptyRowWarning,
     attn_implementation,
     is_causal_model,
-    to_additive,
     to_hf_mask,
 )
 
 __all__ = [
-    "BLOCKED_BELOW",
-    "EmptyRowWarning",
-    "MaskError",
-    "MaskReport",
+    "CACHE",
     "SUPPORTED_IMPLEMENTATIONS",
+    "AttentionResult",
+    "EmptyRowWarning",
+    "MaskReport",
+    "MaskingEpochCallback",
+    "ModelUnavailableError",
     "attn_implementation",
     "check_attention_mask",
+    "ensure_eager",
+    "extract_attention",
     "is_causal_model",
-    "to_additive",
+    "load_model",
+    "load_tokenizer",
     "to_hf_mask",
     "validate_attention_mask",
 ]

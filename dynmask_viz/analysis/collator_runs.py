@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .masking import MaskingVocab, candidate_mask
-from .masking.vocab import as_vocab
-from .masking_measures import corruption_from_labels
-from .masking_views import EpochGrid, token_strings
+from ..masking import MaskingVocab, candidate_mask, corruption_from_labels
+from ..masking.vocab import as_vocab
+from .epoch_grids import EpochGrid, token_strings
 
 __all__ = ["CollatedEpochs", "collate_epochs", "masks_in_batches"]
 
@@ -70,17 +69,13 @@ class CollatedEpochs:
         keep = candidate_mask(self.original[example : example + 1], vocab)[1][0]
         fed = self.input_ids[:, example, keep]
         labels = self.labels[:, example, keep]
-        corruption = corruption_from_labels(fed, labels, vocab.mask_token_id)
-        flat = token_strings(tokenizer, fed.flatten().tolist())
-        n = int(keep.sum())
-        return EpochGrid(
-            tokens=token_strings(tokenizer, self.original[example, keep].tolist()),
-            shown=[flat[e * n : (e + 1) * n] for e in range(fed.shape[0])],
-            input_ids=fed,
-            corruption=corruption,
+        # A collator's output carries no word ids and no mask index: the defaults say so.
+        return EpochGrid.build(
+            token_strings(tokenizer, self.original[example, keep].tolist()),
+            corruption_from_labels(fed, labels, vocab.mask_token_id),
+            fed_ids=fed,
+            tokenizer=tokenizer,
             masked=labels != -100,
-            mask_epoch=torch.arange(fed.shape[0]),
-            word_ids=torch.full((n,), -1),  # a collator's output carries no word ids
             kind=kind,
         )
 

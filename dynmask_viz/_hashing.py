@@ -1,4 +1,15 @@
-"""Counter-based randomness keyed by (seed, example, epoch): masks that are pure functions.
+"""The one counter hash of the package: random numbers that are pure functions of coordinates.
+
+Used for MLM masks keyed by (seed, example, epoch) (:mod:`dynmask_viz.masking`) and for the
+``random_drop`` attention rule keyed by (seed, batch, head, query, key)
+(:mod:`dynmask_viz.attention_masks`). Three implementations of MurmurHash3's ``fmix32``, each
+tested bit for bit against the plain-Python reference :func:`fmix32_py`:
+
+* :func:`fmix32_py`: Python ints, the reference (and the seed keys).
+* :func:`fmix32_`: in place on ``int32`` tensors, the fast path of the masking engine.
+* :func:`fmix32_int64`: out of place on ``int64`` tensors holding values in ``[0, 2**32)``,
+  with multiplications split in 16-bit halves so no intermediate overflows: safe under
+  ``vmap`` and FlexAttention compilation, which may hand ``mask_mod`` int32 indices.
 
 Why not ``torch.Generator``? A generator is *state*: the mask an example gets would depend on
 how many numbers were drawn before it (batch composition, order, DataLoader worker, rank).
@@ -31,6 +42,12 @@ STREAM_SPAN = 0x5BA115AA
 _SALT_SEED, _SALT_EPOCH = 0x243F6A88, 0x03707344
 
 
+def seed_key(seed: int) -> int:
+    """A 32-bit key from any Python int seed (reduced to 64 bits, both halves mixed in)."""
+    seed &= (1 << 64) - 1
+    return fmix32_py(fmix32_py(seed ^ _SALT_SEED) ^ (seed >> 32))
+
+
 def as_int32(value: int) -> int:
     """The int32 with the same 32 bits as the unsigned ``value`` (for tensor constants)."""
     value &= MASK32
@@ -61,6 +78,62 @@ def fmix32_(x: torch.Tensor) -> torch.Tensor:
     x ^= (x >> 13) & 0x7FFFF
     x.mul_(as_int32(_C2))
     x ^= (x >> 16) & 0xFFFF
+    return x
+
+
+def _mul32_int64(x: torch.Tensor, c: int) -> torch.Tensor:
+    # x * c mod 2**32 in two 16-bit halves, so no intermediate exceeds 2**49 (no int64 overflow).
+    return (x * (c & 0xFFFF) + (((x * (c >> 16)) & 0xFFFF) << 16)) & MASK32
+
+
+def fmix32_int64(x: torch.Tensor) -> torch.Tensor:
+    """MurmurHash3's 32-bit finaliser, out of place, on int64 values in ``[0, 2**32)``.
+
+    Slower than :func:`fmix32_` but free of in-place ops and int32 wrap-around, so it traces
+    and compiles (``vmap``, FlexAttention ``mask_mod``).
+
+    Args:
+        x: int64 tensor (any shape), values in ``[0, 2**32)``.
+
+    Returns:
+        int64 tensor of the same shape, values in ``[0, 2**32)``.
+    """
+    x = x ^ (x >> 16)
+    x = _mul32_int64(x, _C1)
+    x = x ^ (x >> 13)
+    x = _mul32_int64(x, _C2)
+    return x ^ (x >> 16)
+
+
+# Distinct odd salts so that the four coordinates of an attention entry enter differently.
+_COORD_SALTS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F)
+
+
+def coordinate_hash(seed: int, b, h, q, k) -> torch.Tensor:
+    """Counter-based hash of ``(seed, b, h, q, k)`` to uniform ints in ``[0, 2**32)``.
+
+    A pure function of its coordinates (no generator state), so dense and FlexAttention
+    evaluation, any batching and any device give the same numbers.
+
+    Args:
+        seed: Any Python int.
+        b, h, q, k: Integer index tensors (broadcastable): batch, head, query, key.
+
+    Returns:
+        int64 tensor of the broadcast shape of the indices.
+    """
+    x = seed_key(seed)
+    for coord, salt in zip((b, h, q, k), _COORD_SALTS, strict=True):
+        # int64 first: compiled FlexAttention kernels may pass int32 indices.
+        x = fmix32_int64(((coord.to(torch.int64) + salt) & MASK32) ^ x)
+    return x
+
+
+def coordinate_hash_py(seed: int, b: int, h: int, q: int, k: int) -> int:
+    """:func:`coordinate_hash` of one entry with Python ints (the reference for tests)."""
+    x = seed_key(seed)
+    for coord, salt in zip((b, h, q, k), _COORD_SALTS, strict=True):
+        x = fmix32_py(((coord + salt) & MASK32) ^ x)
     return x
 
 
@@ -97,10 +170,8 @@ def example_stream_keys(
     Returns:
         ``[len(streams), B]`` int32 keys.
     """
-    seed &= (1 << 64) - 1
-    seed_key = fmix32_py(fmix32_py(seed ^ _SALT_SEED) ^ (seed >> 32))
     ids = example_ids.to(torch.int64)
-    key = fmix32_((ids ^ seed_key).to(torch.int32))
+    key = fmix32_((ids ^ seed_key(seed)).to(torch.int32))
     epoch = torch.as_tensor(mask_epoch, dtype=torch.int64, device=ids.device).expand_as(ids)
     salts = torch.tensor([s ^ _SALT_EPOCH for s in streams], dtype=torch.int64, device=ids.device)
     mixed = ((epoch[None, :] * _GOLDEN + salts[:, None]) & MASK32).to(torch.int32)

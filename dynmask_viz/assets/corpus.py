@@ -25,7 +25,7 @@ import mwparserfromhell
 from mwparserfromhell.nodes import ExternalLink, Heading, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
-from dynmask_viz import assets
+from . import store
 
 __all__ = ["WikiArticle", "LabeledSnippet", "clean_wikitext", "load_wiki_articles",
            "split_articles", "iter_sentences", "load_rotten_tomatoes"]  # fmt: skip
@@ -192,9 +192,9 @@ def load_wiki_articles(
     Returns:
         Articles in dump order.
     """
-    path = Path(path) if path is not None else assets.enwiki_dump_path()
-    cache = assets.cache_dir() / "corpus" / f"{_CACHE_VERSION}.json"
-    key = assets.sha256_file(path)[:16]
+    path = Path(path) if path is not None else store.enwiki_dump_path()
+    cache = store.cache_dir() / "corpus" / f"{_CACHE_VERSION}.json"
+    key = store.sha256_file(path)[:16]
     if use_cache and cache.is_file():
         try:
             data = json.loads(cache.read_text(encoding="utf-8"))
@@ -284,7 +284,7 @@ def load_rotten_tomatoes(path: str | os.PathLike | None = None) -> list[LabeledS
     Returns:
         Snippets in file order; ``label`` 1 = fresh, 0 = rotten.
     """
-    path = Path(path) if path is not None else assets.rotten_tomatoes_path()
+    path = Path(path) if path is not None else store.rotten_tomatoes_path()
     labels = {"fresh": 1, "rotten": 0}
     with bz2.open(path, "rt", encoding="utf-8", newline="") as f:
         return [

@@ -1,9 +1,9 @@
-"""Developer helpers for the notebooks (used by ``make clean-notebooks`` and the tests).
+"""Developer tooling for the notebooks (``make clean-notebooks``, ``make check-notebooks``, tests).
 
 Usage::
 
-    python -m dynmask_viz._devtools strip-notebooks [NOTEBOOK ...]
-    python -m dynmask_viz._devtools check-notebooks [NOTEBOOK ...]
+    python -m tools.notebooks strip-notebooks [NOTEBOOK ...]
+    python -m tools.notebooks check-notebooks [NOTEBOOK ...]
 
 Without arguments both act on ``notebooks/*.ipynb`` under the current directory.
 ``strip-notebooks`` removes outputs and execution counts in place (files that are already clean
@@ -57,7 +57,7 @@ def _paths(args: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m dynmask_viz._devtools")
+    parser = argparse.ArgumentParser(prog="python -m tools.notebooks")
     parser.add_argument("command", choices=["strip-notebooks", "check-notebooks"])
     parser.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Measurements of MLM masking: the 80/10/10 split, counts per sequence, times masked.
 
-Computed with :mod:`dynmask_viz.masking`; drawn by :mod:`dynmask_viz.plots.masking_stats`.
+Drawn by :mod:`dynmask_viz.plots.masking_stats`; :mod:`.exposure` holds the exposure counts.
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*.
 """
 
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .masking import KEPT, MASKED, RANDOM, DynamicMasking, MaskedBatch, MaskingConfig, candidate_mask
-from .masking.vocab import as_vocab
+from .config import MaskingConfig
+from .core import KEPT, MASKED, RANDOM, MaskedBatch, candidate_mask
+from .schedules import DynamicMasking
+from .vocab import as_vocab
 
 __all__ = ["CorruptionBreakdown", "corruption_breakdown", "corruption_from_labels", "selection_counts",
            "times_masked_pmf"]  # fmt: skip

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..attention_masks import MaskError, empty_rows
-from .convert import (
-    BLOCKED_BELOW,
+from ..attention_masks import BLOCKED_BELOW, MaskError, empty_rows
+from .masks import (
     FIX_4D,
     SUPPORTED_IMPLEMENTATIONS,
     is_causal_model,

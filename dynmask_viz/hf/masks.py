@@ -1,4 +1,4 @@
-"""Convert masks to what a Hugging Face model needs: ``to_additive`` and ``to_hf_mask``.
+"""Convert masks to what a Hugging Face model needs: ``to_hf_mask``.
 
 True = may attend; additive masks use ``torch.finfo(dtype).min``. See the package docstring.
 """
@@ -9,10 +9,9 @@ import warnings
 
 import torch
 
-from ..attention_masks import MaskError, MaskRule, fix_empty_rows
+from ..attention_masks import MaskError, MaskRule, fix_empty_rows, to_additive
 
 SUPPORTED_IMPLEMENTATIONS = ("eager", "sdpa")
-BLOCKED_BELOW = -1e4  # an additive value <= this leaves a weight of at most e**-10000, i.e. 0
 FIX_4D = (
     "Build a 4-D mask with dynmask_viz.hf_masks.to_hf_mask(rule_or_bool_mask, model, "
     "input_ids=input_ids, attention_mask=padding_mask): it returns [B, 1, Q, K] in the form "
@@ -40,28 +39,6 @@ def is_causal_model(model) -> bool:
     if getattr(model.config, "is_decoder", False):
         return True
     return any(getattr(m, "is_causal", False) is True for m in model.modules())
-
-
-def to_additive(mask_bool: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Bool mask (True = may attend) to additive: 0 where True, ``finfo(dtype).min`` where False.
-
-    Args:
-        mask_bool: bool, e.g. ``[B, 1|H, Q, K]``.
-        dtype: Float dtype of the scores (the model's dtype).
-
-    Returns:
-        Tensor of ``mask_bool``'s shape and device in ``dtype``.
-    """
-    if not isinstance(mask_bool, torch.Tensor) or mask_bool.dtype != torch.bool:
-        raise MaskError(
-            "to_additive expects a bool mask (True = may attend); got "
-            f"{getattr(mask_bool, 'dtype', type(mask_bool).__name__)}. For a 0/1 mask pass "
-            "mask.bool(); a float mask that is already additive needs no conversion."
-        )
-    if not dtype.is_floating_point:
-        raise MaskError(f"to_additive needs a float dtype (the model's); got {dtype}.")
-    zero = torch.zeros((), dtype=dtype, device=mask_bool.device)
-    return torch.where(mask_bool, zero, torch.finfo(dtype).min)
 
 
 def _inputs(input_ids, attention_mask) -> tuple[int, int, torch.Tensor | None]:

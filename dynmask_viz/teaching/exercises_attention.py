@@ -1,8 +1,7 @@
 """Checks for the exercises of chapters 01 (attention formulas) and 03 (masks in practice).
 
-Same contract as :mod:`dynmask_viz.exercises` (whose helpers this module reuses): each
-``check_*`` returns a :class:`~dynmask_viz.exercises.CheckResult`, truthy when the answer is
-right, and never raises on a wrong, missing (``None`` / ``...``) or malformed answer.
+Same contract as every check (:mod:`.checks`): each ``check_*`` returns a
+:class:`~dynmask_viz.teaching.checks.CheckResult`, truthy when the answer is right, and never raises on a wrong, missing (``None`` / ``...``) or malformed answer.
 Boolean masks: True = *the query may attend to the key*.
 """
 
@@ -12,8 +11,9 @@ import math
 
 import torch
 
-from .attention_masks import MaskError, MaskRule, sliding_window
-from .exercises import CheckResult, as_number, is_missing, no_answer, not_yet, passed
+from ..attention_masks import MaskError, MaskRule, sliding_window
+from ..hf import check_attention_mask
+from .checks import CheckResult, as_number, is_missing, no_answer, not_yet, passed
 
 __all__ = ["check_blocked_weight_factor", "check_empty_row_weights", "check_keys_per_row",
            "check_model_mask", "check_previous_and_self_mask"]  # fmt: skip
@@ -139,8 +139,6 @@ def check_model_mask(answer, model, input_ids: torch.Tensor, expected: MaskRule)
         input_ids: ``[1, L]`` token ids.
         expected: The rule the mask should implement.
     """
-    from .hf_masks import check_attention_mask
-
     if is_missing(answer):
         return no_answer("the tensor you would pass as attention_mask=")
     if not isinstance(answer, torch.Tensor):

@@ -2,7 +2,7 @@
 
 Usage (the first code cell of each ``notebooks/NN_topic.ipynb``)::
 
-    from dynmask_viz.notebook import setup_notebook
+    from dynmask_viz.teaching import setup_notebook
     ctx = setup_notebook()
 
 :func:`setup_notebook` is the *only* place that seeds the global RNGs (``random``, NumPy,
@@ -23,22 +23,14 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-__all__ = ["NotebookContext", "apply_style", "fast_from_env", "font_families", "register_cjk_font", "setup_notebook"]
+from .._device import pick_device
+from ..plots import apply_style
+
+__all__ = ["NotebookContext", "fast_from_env", "setup_notebook"]
 
 T = TypeVar("T")
 
 _TRUTHY = {"1", "true", "yes"}
-# CJK-capable fonts tried first (in this order) when installed, so token strings in any script
-# render; DejaVu Sans (always shipped with matplotlib) is the fallback for everything else.
-CJK_FONTS = ("Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
-# fmt: off
-_STYLE = {
-    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "figure.figsize": (7.0, 4.0),
-    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
-    "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.frameon": False,
-    "image.cmap": "viridis",
-}
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -82,64 +74,6 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _pick_device(device: str | None) -> str:
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} was requested but CUDA is not available")
-    return str(dev)
-
-
-def register_cjk_font() -> str | None:
-    """Make the offline CJK font (asset ``cjk_font``) known to matplotlib, if it is cached.
-
-    ``make assets`` fetches it; nothing is downloaded here. Returns its family name, or None.
-    """
-    from matplotlib import font_manager
-
-    from .assets import cjk_font_path, is_cached
-
-    if not is_cached("cjk_font"):
-        return None
-    path = str(cjk_font_path())
-    if not any(f.fname == path for f in font_manager.fontManager.ttflist):
-        font_manager.fontManager.addfont(path)
-    return font_manager.FontProperties(fname=path).get_name()
-
-
-def font_families(available: set[str] | None = None) -> list[str]:
-    """Font family list for matplotlib: DejaVu Sans, then installed CJK fonts as fallback.
-
-    matplotlib falls back glyph by glyph along this list, so Latin text keeps DejaVu Sans and
-    Chinese, Japanese or Korean characters (in token labels) come from the CJK font instead of
-    being drawn as boxes. The offline CJK font (asset ``cjk_font``) is registered first.
-
-    Args:
-        available: Installed font family names; default: those matplotlib knows about.
-
-    Returns:
-        Only installed names, so matplotlib never warns about a missing family.
-    """
-    if available is None:
-        from matplotlib import font_manager
-
-        register_cjk_font()
-        available = {f.name for f in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans"] + [name for name in CJK_FONTS if name in available]
-
-
-def apply_style() -> None:
-    """Apply the package's clean, readable matplotlib rcParams."""
-    import matplotlib
-
-    families = font_families()
-    matplotlib.rcParams.update(_STYLE)
-    matplotlib.rcParams["font.family"] = families  # per-glyph fallback along this list
-    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in families]
-    matplotlib.rcParams["font.sans-serif"] = families + rest
-
-
 def _inline_figures() -> None:
     """In a Jupyter kernel, display ``Figure`` objects as images.
 
@@ -176,7 +110,7 @@ def setup_notebook(
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds the CPU and every CUDA device
     fast = fast_from_env() if fast is None else bool(fast)
-    dev = _pick_device(device)
+    dev = str(pick_device(device))
     if style:
         apply_style()
     _inline_figures()

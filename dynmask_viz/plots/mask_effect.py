@@ -1,0 +1,188 @@
+"""What a mask does to attention, in four panels: the mask, without it, with it, the difference.
+
+:class:`MaskEffectPainter` builds the panels once per token list and repaints them in place:
+:func:`plot_mask_effect` paints it once for a notebook figure, and
+:class:`~dynmask_viz.widgets.AttentionExplorer` repaints it on every control change (with
+:meth:`MaskEffectPainter.fill_cells` writing the cells straight into a pixel buffer).
+
+Boolean convention: a mask is ``True`` where the query (row) *may attend* to the key (column);
+the mask panel shows the share of heads that may attend (1 = blue, 0 = light grey).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+
+from ._heatmap import four_panel_layout, grid_lines, mask_legend, token_axes, token_labels
+from ._style import MASK_COLORS
+
+__all__ = ["MaskEffectPainter", "plot_mask_effect"]
+
+# Blocked (0) to allowed (1), blending in between: a head average of a per-head mask.
+MASK_SHARE_CMAP = LinearSegmentedColormap.from_list("mask_share", [MASK_COLORS["blocked"], MASK_COLORS["allowed"]])
+_CMAPS = (MASK_SHARE_CMAP, "viridis", "viridis", "RdBu_r")
+
+
+class MaskEffectPainter:
+    """The four mask-effect panels for one token list, repainted in place.
+
+    Args:
+        tokens: The ``L`` token strings (both axes of every panel).
+        colorbars: Add colour bars to the attention and difference panels (figures); the
+            explorer leaves them out to keep its four axes aligned for repainting.
+        cell_borders: Thin white lines between the mask's cells (up to 32 tokens); a widget
+            that paints cells straight into pixels (:meth:`fill_cells`) leaves them out.
+        side: Panel side in inches (default: grows with ``L``).
+
+    Attributes:
+        figure: The ``Figure``; ``axes``: its four heatmap axes (mask, without, with,
+            difference); ``images``: their ``AxesImage``; ``titles``: their title texts.
+    """
+
+    def __init__(
+        self, tokens: Sequence[str], *, colorbars: bool = True, cell_borders: bool = True, side: float | None = None
+    ) -> None:
+        n = len(tokens)
+        if n == 0:
+            raise ValueError("MaskEffectPainter needs at least one token.")
+        self.n = n
+        self.figure, axes, cols = four_panel_layout(n, side=side)
+        self.axes = list(axes)
+        labels = token_labels(tokens, n)
+        zeros = np.zeros((n, n))
+        self.images, self.titles = [], []
+        for i, (ax, cmap) in enumerate(zip(self.axes, _CMAPS, strict=True)):
+            image = ax.imshow(zeros, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            self.images.append(image)
+            token_axes(ax, labels, labels, left=i % cols == 0, bottom=i >= len(self.axes) - cols)
+            self.titles.append(ax.set_title("", fontsize=9.5))
+        if cell_borders:
+            grid_lines(self.axes[0], n, n)
+        if colorbars:
+            self.figure.colorbar(self.images[2], ax=self.axes[2], shrink=0.7, label="attention weight")
+            self.figure.colorbar(self.images[3], ax=self.axes[3], shrink=0.7, label="change of weight")
+        mask_legend(self.figure)
+        self._boxes = None
+
+    def paint(self, mask, without, with_mask, *, titles: Sequence[str], diff_floor: float = 1e-9) -> None:
+        """Show new matrices (all ``[L, L]``); the "with" and "without" panels share one scale.
+
+        Args:
+            mask: Share of heads allowed to attend, in ``[0, 1]`` (a bool mask is 0/1).
+            without, with_mask: Attention weights without and with the mask.
+            titles: The four panel titles.
+            diff_floor: Smallest half-range of the difference scale, so tiny changes stay
+                faint instead of filling the colours.
+        """
+        mats = [np.asarray(m, dtype=float) for m in (mask, without, with_mask)]
+        if any(m.shape != (self.n, self.n) for m in mats):
+            raise ValueError(f"every matrix must be [{self.n}, {self.n}]; got {[m.shape for m in mats]}.")
+        diff = mats[2] - mats[1]
+        top = max(float(mats[1].max()), float(mats[2].max()), 1e-9)
+        span = max(float(np.abs(diff).max()), diff_floor)
+        for image, data, clim in zip(
+            self.images, (*mats, diff), ((0, 1), (0, top), (0, top), (-span, span)), strict=True
+        ):
+            image.set_data(data)
+            image.set_clim(*clim)
+        for title, text in zip(self.titles, titles, strict=True):
+            title.set_text(text)
+
+    def dynamic_artists(self) -> list:
+        """The artists :meth:`paint` changes, in drawing order (for a blitting renderer)."""
+        return [*self.images, *self.titles]
+
+    def fill_cells(self, pixels: np.ndarray) -> None:
+        """Write every panel's cells into an ``[H, W, 4]`` RGBA buffer of the laid-out figure.
+
+        What drawing the images would produce (nearest-neighbour), without Agg resampling.
+        """
+        if self._boxes is None:
+            height = pixels.shape[0]
+            self._boxes = [_pixel_box(ax, self.n, height) for ax in self.axes]
+        for image, ((top, bottom, left, right), rows, cols) in zip(self.images, self._boxes, strict=True):
+            rgba = image.to_rgba(np.asarray(image.get_array()), bytes=True)
+            pixels[top:bottom, left:right] = rgba[rows][:, cols]
+
+
+def _pixel_box(ax, n: int, height: float):
+    """Buffer rows/columns inside ``ax`` (spines excluded) and the matrix cell of each."""
+    b = ax.get_window_extent()  # display pixels, origin at the bottom left
+    top, bottom = int(np.ceil(height - b.y1)) + 1, int(np.floor(height - b.y0)) - 1
+    left, right = int(np.ceil(b.x0)) + 1, int(np.floor(b.x1)) - 1
+    rows = ((np.arange(top, bottom) + 0.5 - (height - b.y1)) * n / b.height).astype(int).clip(0, n - 1)
+    cols = ((np.arange(left, right) + 0.5 - b.x0) * n / b.width).astype(int).clip(0, n - 1)
+    return (top, bottom, left, right), rows, cols
+
+
+def _head_view(result, index: int, layer: int, head) -> np.ndarray:
+    example = result.example(index)  # [layers, heads, n, n]
+    layers, heads = example.shape[:2]
+    if not -layers <= layer < layers:
+        raise ValueError(f"layer {layer} out of range: the model has {layers} layers.")
+    if head == "mean":
+        return example[layer].mean(0).numpy()
+    if isinstance(head, bool) or not isinstance(head, int) or not -heads <= head < heads:
+        raise ValueError(f"head must be 'mean' or an int in [-{heads}, {heads}); got {head!r}.")
+    return example[layer, head].numpy()
+
+
+def plot_mask_effect(
+    result_without,
+    result_with,
+    layer: int = -1,
+    head: int | str = "mean",
+    *,
+    index: int = 0,
+    title: str | None = None,
+    names: tuple[str, str] = ("before (no mask)", "after (masked)"),
+) -> Figure:
+    """What a mask does to a model's attention: mask, before, after, after - before.
+
+    Args:
+        result_without: :class:`~dynmask_viz.hf.AttentionResult` without the mask.
+        result_with: The same text with the mask (``extract_attention(..., mask=rule)``).
+        layer: Layer index (negative counts from the end).
+        head: Head index, or ``"mean"`` for the average over heads.
+        index: Example of the batch.
+        title: Figure title (default: the rule, layer and head).
+        names: What the two results are, for the panel titles (e.g. two models on one text:
+            ``("static model", "dynamic model")``).
+
+    Returns:
+        Four heatmaps; "before" and "after" share one colour scale, the difference uses a
+        diverging colormap centred at 0 (red = gained weight, blue = lost weight).
+    """
+    tokens = result_with.tokens[index]
+    if result_without.tokens[index] != tokens:
+        raise ValueError("result_without and result_with are not the same text (their tokens differ).")
+    before, after = _head_view(result_without, index, layer, head), _head_view(result_with, index, layer, head)
+    applied = result_with.mask_of(index)  # [1|heads, n, n]
+    if applied.shape[0] == 1:
+        mask, mask_name = applied[0].numpy(), "applied mask"
+    elif head == "mean":
+        mask, mask_name = applied.all(0).numpy(), "applied mask (allowed in every head)"
+    else:
+        mask, mask_name = applied[head].numpy(), f"applied mask, head {head}"
+    empty = int((~mask.any(-1)).sum())
+    note = f"{int(mask.sum())}/{mask.size} allowed" + (f", {empty} empty row(s)" if empty else "")
+    painter = MaskEffectPainter(tokens)
+    first, second = (name.split(" (")[0] for name in names)
+    painter.paint(
+        mask.astype(float),
+        before,
+        after,
+        titles=(
+            f"{mask_name}\n{note}",
+            f"attention {names[0]}",
+            f"attention {names[1]}",
+            f"difference: {second} - {first}",
+        ),
+    )
+    head_txt = "mean of heads" if head == "mean" else f"head {head}"
+    painter.figure.suptitle(title or f"{result_with.rule}: layer {layer}, {head_txt}", fontsize=11)
+    return painter.figure

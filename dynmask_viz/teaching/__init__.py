@@ -1,0 +1,38 @@
+"""Teaching helpers: the shared first cell of every notebook, and the exercise checks.
+
+* :mod:`.notebook`: :func:`setup_notebook` (seeds, device, FAST mode, style, versions).
+* :mod:`.checks`: the :class:`CheckResult` contract every check follows.
+* :mod:`.exercises_masking`: chapter 02; :mod:`.exercises_attention`: chapters 01 and 03.
+"""
+
+from .checks import CheckResult
+from .exercises_attention import (
+    check_blocked_weight_factor,
+    check_empty_row_weights,
+    check_keys_per_row,
+    check_model_mask,
+    check_previous_and_self_mask,
+)
+from .exercises_masking import (
+    check_bert_config,
+    check_repeating_epochs,
+    check_share_never_masked,
+    check_times_each_mask_seen,
+)
+from .notebook import NotebookContext, fast_from_env, setup_notebook
+
+__all__ = [
+    "CheckResult",
+    "NotebookContext",
+    "check_bert_config",
+    "check_blocked_weight_factor",
+    "check_empty_row_weights",
+    "check_keys_per_row",
+    "check_model_mask",
+    "check_previous_and_self_mask",
+    "check_repeating_epochs",
+    "check_share_never_masked",
+    "check_times_each_mask_seen",
+    "fast_from_env",
+    "setup_notebook",
+]

@@ -1,0 +1,109 @@
+"""Tests for dynmask_viz.hf.loading: the offline default model and tokenizer, local folders,
+Hub names offline (a clear error), safetensors and eager attention by default."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dynmask_viz.assets import default_model_dir
+from dynmask_viz.hf import ModelUnavailableError, load_model, load_tokenizer
+
+MISSING_HUB_MODEL = "dynmask-viz-tests/no-such-model"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+def test_default_tokenizer(tokenizer):
+    assert tokenizer.is_fast
+    assert tokenizer.vocab_size == 30522 and len(tokenizer) == 30522
+    assert tokenizer.mask_token == "[MASK]" and tokenizer.mask_token_id == 103
+    assert tokenizer.tokenize("Hello World") == ["hello", "world"]  # uncased
+    ids = tokenizer("Paris is the [MASK] of France.")["input_ids"]
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert tokenizer.mask_token_id in ids
+
+
+def test_tokenizer_from_local_dir_and_alias():
+    by_dir = load_tokenizer(default_model_dir())
+    by_str = load_tokenizer(str(default_model_dir()))
+    by_alias = load_tokenizer("minilm")
+    assert by_dir.get_vocab() == by_str.get_vocab() == by_alias.get_vocab()
+
+
+def test_default_model_eager_attentions(tokenizer, model):
+    assert type(model).__name__ == "BertModel"
+    assert model.config._attn_implementation == "eager"
+    assert not model.training
+    assert (model.config.num_hidden_layers, model.config.num_attention_heads) == (6, 12)
+    assert model.config.hidden_size == 384
+    enc = tokenizer("Masking hides tokens from the model.", return_tensors="pt")
+    length = enc["input_ids"].shape[1]
+    with torch.no_grad():
+        out = model(**enc, output_attentions=True)
+    assert len(out.attentions) == 6
+    for layer in out.attentions:
+        assert layer.shape == (1, 12, length, length)
+        torch.testing.assert_close(layer.sum(-1), torch.ones(1, 12, length))
+
+
+def test_padding_mask_zeroes_attention_to_pad_keys(tokenizer, model):
+    enc = tokenizer(
+        ["A short one.", "A noticeably longer sentence with more tokens."],
+        padding=True,
+        return_tensors="pt",
+    )
+    with torch.no_grad():
+        attentions = model(**enc, output_attentions=True).attentions
+    pad_keys = enc["attention_mask"][0] == 0
+    assert pad_keys.any()
+    for layer in attentions:
+        assert layer[0][..., pad_keys].abs().max() < 1e-6
+
+
+def test_sdpa_returns_no_attentions_which_is_why_eager_is_default(tokenizer):
+    """Guards the claim in load_model's docstring; if this fails, revisit the default."""
+    sdpa = load_model(attn_implementation="sdpa")
+    with torch.no_grad():
+        out = sdpa(**tokenizer("hello", return_tensors="pt"), output_attentions=True)
+    assert not out.attentions
+
+
+def test_load_model_dtype_and_class():
+    from transformers import BertForMaskedLM
+
+    model = load_model(dtype=torch.float16, device="cpu")
+    assert model.dtype == torch.float16
+    mlm = load_model(model_class=BertForMaskedLM)  # head is newly initialised
+    assert type(mlm).__name__ == "BertForMaskedLM" and not mlm.training
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Make the Hub unreachable even if the suite runs without HF_HUB_OFFLINE=1."""
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True, raising=False)
+
+
+@pytest.mark.parametrize("loader", [load_tokenizer, load_model])
+def test_hub_name_offline_raises_model_unavailable(offline, loader):
+    with pytest.raises(ModelUnavailableError) as info:
+        loader(MISSING_HUB_MODEL)
+    msg = str(info.value)
+    assert isinstance(info.value, OSError)
+    assert "minilm" in msg and MISSING_HUB_MODEL in msg and "internet" in msg
+
+
+def test_missing_local_path_is_reported(offline, tmp_path):
+    with pytest.raises(ModelUnavailableError, match="not a local folder"):
+        load_tokenizer(tmp_path / "no-such-dir")

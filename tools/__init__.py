@@ -1,0 +1,1 @@
+"""Developer tooling: not part of the installed package (it may use test-only dependencies)."""
