@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "data" / "results"
 
 
-def time_interleaved(fns: dict[str, Callable[[], object]], *, repeats: int = 30, warmup: int = 3) -> dict[str, float]:
+def time_interleaved(
+    fns: dict[str, Callable[[], object]], *, repeats: int = 30, warmup: int = 3
+) -> dict[str, float]:
     """Median seconds per call of each function, measured round-robin.
 
     Interleaving (a, b, a, b, ...) exposes every contender to the same machine noise (another
@@ -72,9 +74,17 @@ def machine() -> dict:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else "unknown"
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        return (
+            out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+            if out.returncode == 0
+            else "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

@@ -12,10 +12,10 @@ import argparse
 import sys
 
 from _harness import machine, time_interleaved, write_record
-from dynmask_viz.hf import load_model, load_tokenizer
-from dynmask_viz.hf import extract_attention
-from dynmask_viz.attention_masks import sliding_window
+
 from dynmask_viz.assets.corpus import iter_sentences, load_wiki_articles
+from dynmask_viz.attention_masks import sliding_window
+from dynmask_viz.hf import extract_attention, load_model, load_tokenizer
 
 LENGTH = 64
 
@@ -32,8 +32,12 @@ def main(argv=None) -> int:
     rule = sliding_window(8, causal=False)
     t = time_interleaved(
         {
-            "forward_extract": lambda: extract_attention(model, tokenizer, text, max_length=LENGTH, use_cache=False),
-            "forward_extract_masked": lambda: extract_attention(model, tokenizer, text, rule, max_length=LENGTH, use_cache=False),
+            "forward_extract": lambda: extract_attention(
+                model, tokenizer, text, max_length=LENGTH, use_cache=False
+            ),
+            "forward_extract_masked": lambda: extract_attention(
+                model, tokenizer, text, rule, max_length=LENGTH, use_cache=False
+            ),
             "cached_repeat": lambda: extract_attention(model, tokenizer, text, rule, max_length=LENGTH),
         },
         repeats=args.repeats,
@@ -48,8 +52,11 @@ def main(argv=None) -> int:
         passed = ms[name] < limit
         ok &= passed
         print(f"  [{'PASS' if passed else 'FAIL'}] {name}: {ms[name]:.2f} ms (target < {limit:g} ms)")
-    write_record("bench_attention", {"tokens": LENGTH, "median_ms": ms, "targets_ms": targets, "targets_met": ok},
-                 record=not args.no_record)
+    write_record(
+        "bench_attention",
+        {"tokens": LENGTH, "median_ms": ms, "targets_ms": targets, "targets_met": ok},
+        record=not args.no_record,
+    )
     return 0 if ok else 1
 
 

@@ -17,11 +17,11 @@ import sys
 import warnings
 
 import torch
+from _harness import check, machine, time_interleaved, write_record
 from transformers import DataCollatorForLanguageModeling
 
-from _harness import check, machine, time_interleaved, write_record
-from dynmask_viz.hf import load_tokenizer
 from dynmask_viz.assets.corpus import load_wiki_articles
+from dynmask_viz.hf import load_tokenizer
 from dynmask_viz.masking import DynamicMasking, MaskingConfig, MaskingVocab, MLMCollator, mask_batch
 
 BATCH, LENGTH = 64, 512
@@ -32,7 +32,9 @@ def real_text_features(tokenizer, *, offsets: bool) -> list[dict]:
     articles = [a for a in load_wiki_articles() if len(a.text) > 6000][:BATCH]
     if len(articles) < BATCH:
         raise RuntimeError(f"need {BATCH} long articles, found {len(articles)}")
-    enc = tokenizer([a.text[:12000] for a in articles], truncation=True, max_length=LENGTH, return_offsets_mapping=offsets)
+    enc = tokenizer(
+        [a.text[:12000] for a in articles], truncation=True, max_length=LENGTH, return_offsets_mapping=offsets
+    )
     features = [{key: enc[key][i] for key in enc} for i in range(BATCH)]
     assert all(len(f["input_ids"]) == LENGTH for f in features)
     return features
@@ -41,20 +43,27 @@ def real_text_features(tokenizer, *, offsets: bool) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--no-record", action="store_true", help="do not write data/results/bench_masking.json")
+    parser.add_argument(
+        "--no-record", action="store_true", help="do not write data/results/bench_masking.json"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # HF warns that whole-word masking disables random replacement
     tokenizer = load_tokenizer()
     features = real_text_features(tokenizer, offsets=False)
     features_offsets = real_text_features(tokenizer, offsets=True)
     tokens = BATCH * LENGTH
-    print(f"bench_masking: {BATCH} x {LENGTH} real-text tokens, {machine()['cpu']}, torch threads {torch.get_num_threads()}")
+    print(
+        f"bench_masking: {BATCH} x {LENGTH} real-text tokens, {machine()['cpu']}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
     hf_token = DataCollatorForLanguageModeling(tokenizer, seed=0)
     hf_word = DataCollatorForLanguageModeling(tokenizer, whole_word_mask=True, seed=0)
     ours_token = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(), seed=0))
     ours_word = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(unit="word"), seed=0))
-    ours_word_hf_rule = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(unit="word"), seed=0), word_boundaries="offsets")
+    ours_word_hf_rule = MLMCollator(
+        tokenizer, DynamicMasking(MaskingConfig(unit="word"), seed=0), word_boundaries="offsets"
+    )
     ours_exact = MLMCollator(tokenizer, DynamicMasking(MaskingConfig.from_preset("bert"), seed=0))
     ours_span = MLMCollator(tokenizer, DynamicMasking(MaskingConfig(unit="span"), seed=0))
 
@@ -96,17 +105,35 @@ def main(argv=None) -> int:
         "word_hf_rule_vs_hf_wwm": t["hf_word"] / t["ours_word_hf_rule"],
         "mask_batch_vs_bare_bernoulli": t["ours_mask_batch"] / t["bare_bernoulli"],
     }
-    print(f"  (info) word masking with Hugging Face's offset rule vs HF: {ratios['word_hf_rule_vs_hf_wwm']:.2f}x")
+    print(
+        "  (info) word masking with Hugging Face's offset rule vs HF: "
+        f"{ratios['word_hf_rule_vs_hf_wwm']:.2f}x"
+    )
     ok = all(
         [
             check("MLMCollator token masking vs HF collator", ratios["token_vs_hf"], 10),
-            check("MLMCollator word masking (offset_mapping) vs HF whole_word_mask", ratios["word_offsets_vs_hf_wwm"], 20),
-            check("mask_batch time / bare bernoulli+masked_fill time", ratios["mask_batch_vs_bare_bernoulli"], 3, higher_is_better=False),
+            check(
+                "MLMCollator word masking (offset_mapping) vs HF whole_word_mask",
+                ratios["word_offsets_vs_hf_wwm"],
+                20,
+            ),
+            check(
+                "mask_batch time / bare bernoulli+masked_fill time",
+                ratios["mask_batch_vs_bare_bernoulli"],
+                3,
+                higher_is_better=False,
+            ),
         ]
     )
     path = write_record(
         "bench_masking",
-        {"batch": [BATCH, LENGTH], "seconds_per_batch": t, "mtokens_per_s": rate, "ratios": ratios, "targets_met": ok},
+        {
+            "batch": [BATCH, LENGTH],
+            "seconds_per_batch": t,
+            "mtokens_per_s": rate,
+            "ratios": ratios,
+            "targets_met": ok,
+        },
         record=not args.no_record,
     )
     if path:

@@ -19,10 +19,16 @@ import tempfile
 import time
 
 import torch
-
 from _harness import check, write_record
-from dynmask_viz.experiments import ExperimentConfig, SparseMLM, build_mlm, count_parameters, load_pretraining_data
+
 from dynmask_viz._device import pick_device
+from dynmask_viz.experiments import (
+    ExperimentConfig,
+    SparseMLM,
+    build_mlm,
+    count_parameters,
+    load_pretraining_data,
+)
 from dynmask_viz.experiments.train import epoch_permutation, step_example_ids
 from dynmask_viz.masking import make_masking
 
@@ -34,7 +40,7 @@ def ours(config, data, device, steps: int) -> list[float]:
     """Seconds per step of our loop (the body of ``train``: keyed order, device masking)."""
     mlm = build_mlm(config, len(data.tokenizer), seed=0).to(device)
     model = SparseMLM(mlm, torch.compile(mlm.bert) if config.compile else None)
-    opt = torch.optim.AdamW(mlm.parameters(), lr=config.lr)
+    opt = torch.optim.AdamW(mlm.parameters(), lr=config.optim.lr)
     masking = make_masking(config.condition, config.masking, seed=0, dupe_factor=config.dupe_factor)
     train_ids = data.train.to(device)
     perm = epoch_permutation(0, 0, len(train_ids))
@@ -43,7 +49,9 @@ def ours(config, data, device, steps: int) -> list[float]:
     for step in range(steps + 2):  # 2 warm-up steps
         _sync(device)
         start = time.perf_counter()
-        ids = step_example_ids(perm, step % (len(train_ids) // config.batch_size), config.batch_size).to(device)
+        ids = step_example_ids(
+            perm, step % (len(train_ids) // config.optim.batch_size), config.optim.batch_size
+        ).to(device)
         batch = masking(train_ids[ids], data.vocab, epoch=0, example_ids=ids)
         with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
             loss_sum, _, n = model(batch.input_ids, batch.labels)
@@ -69,14 +77,30 @@ def hf_trainer(config, data, device, steps: int) -> list[float]:
     features = [{"input_ids": row.tolist()} for row in data.train]
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
-            output_dir=tmp, per_device_train_batch_size=config.batch_size, max_steps=steps + 3, learning_rate=config.lr,
-            report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0,
-            bf16=config.bf16 and device.type == "cuda", use_cpu=device.type == "cpu", seed=0,
+            output_dir=tmp,
+            per_device_train_batch_size=config.optim.batch_size,
+            max_steps=steps + 3,
+            learning_rate=config.optim.lr,
+            report_to="none",
+            save_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            bf16=config.bf16 and device.type == "cuda",
+            use_cpu=device.type == "cpu",
+            seed=0,
             torch_compile=config.compile,
         )
-        collator = DataCollatorForLanguageModeling(data.tokenizer, mlm_probability=config.masking.mlm_probability)
-        trainer = Trainer(model=build_mlm(config, len(data.tokenizer), seed=0), args=args, train_dataset=features,
-                          data_collator=collator, callbacks=[Clock()])
+        collator = DataCollatorForLanguageModeling(
+            data.tokenizer, mlm_probability=config.masking.mlm_probability
+        )
+        trainer = Trainer(
+            model=build_mlm(config, len(data.tokenizer), seed=0),
+            args=args,
+            train_dataset=features,
+            data_collator=collator,
+            callbacks=[Clock()],
+        )
         trainer.train()
     return [b - a for a, b in zip(stamps[2:], stamps[3:])]  # step durations after 2 warm-up steps
 
@@ -91,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="cpu-tiny")
     parser.add_argument("--steps", type=int, default=12, help="timed steps per block")
     parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per contender")
-    parser.add_argument("--no-record", action="store_true", help="do not write data/results/bench_training.json")
+    parser.add_argument(
+        "--no-record", action="store_true", help="do not write data/results/bench_training.json"
+    )
     args = parser.parse_args(argv)
 
     config = ExperimentConfig.from_preset(args.preset, device="auto")
     device = pick_device(config.device)
     data = load_pretraining_data(config)
-    tokens_per_step = config.batch_size * config.seq_len
+    tokens_per_step = config.optim.batch_size * config.seq_len
     samples: dict[str, list[float]] = {"ours": [], "hf_trainer": []}
     for _ in range(args.blocks):
         samples["ours"] += ours(config, data, device, args.steps)
@@ -106,20 +132,34 @@ def main(argv: list[str] | None = None) -> int:
     tps = {name: tokens_per_step / s for name, s in step_s.items()}
     ratio = tps["ours"] / tps["hf_trainer"]
     params = count_parameters(build_mlm(config, len(data.tokenizer), seed=0))["parameters"]
-    print(f"preset {args.preset}: {params:,} parameters, batch {config.batch_size} x {config.seq_len}, device {device}")
+    print(
+        f"preset {args.preset}: {params:,} parameters, batch {config.optim.batch_size} x {config.seq_len}, "
+        f"device {device}"
+    )
     for name in samples:
         print(f"  {name:<11} {1000 * step_s[name]:8.1f} ms/step  {tps[name]:10.0f} tokens/s")
     ok = check("our loop vs Trainer + DataCollatorForLanguageModeling (tokens/s)", ratio, 1.5)
-    results = {"preset": args.preset, "device": str(device), "parameters": params, "tokens_per_step": tokens_per_step,
-               "median_step_s": step_s, "tokens_per_s": tps, "ratio": ratio, "target": 1.5, "pass": ok,
-               "timed_steps": {k: len(v) for k, v in samples.items()}}
+    results = {
+        "preset": args.preset,
+        "device": str(device),
+        "parameters": params,
+        "tokens_per_step": tokens_per_step,
+        "median_step_s": step_s,
+        "tokens_per_s": tps,
+        "ratio": ratio,
+        "target": 1.5,
+        "pass": ok,
+        "timed_steps": {k: len(v) for k, v in samples.items()},
+    }
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
         if peak:
             for k in tps:  # 6 N FLOPs per token (forward + backward), attention excluded
                 results[f"mfu_{k}"] = 6 * params * tps[k] / peak
-                print(f"  MFU {k}: {100 * results[f'mfu_{k}']:.1f}% of {peak / 1e12:.0f} TFLOP/s bf16 ({name})")
+                print(
+                    f"  MFU {k}: {100 * results[f'mfu_{k}']:.1f}% of {peak / 1e12:.0f} TFLOP/s bf16 ({name})"
+                )
     path = write_record("bench_training", results, record=not args.no_record)
     if path:
         print(f"recorded {path}")

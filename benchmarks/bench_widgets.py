@@ -23,15 +23,17 @@ import sys
 import time
 
 import torch
-
 from _harness import write_record
+
 from dynmask_viz.hf import load_model, load_tokenizer
 from dynmask_viz.widgets import AttentionExplorer, MaskingExplorer
 
-TEXT = ("Anarchism is a political philosophy and movement that is skeptical of all justifications for "
-        "authority and seeks to abolish the institutions it claims maintain unnecessary coercion and "
-        "hierarchy, typically including the state and capitalism. Anarchism advocates for the "
-        "replacement of the state with stateless societies and voluntary free associations.")  # fmt: skip
+TEXT = (
+    "Anarchism is a political philosophy and movement that is skeptical of all justifications for "
+    "authority and seeks to abolish the institutions it claims maintain unnecessary coercion and "
+    "hierarchy, typically including the state and capitalism. Anarchism advocates for the "
+    "replacement of the state with stateless societies and voluntary free associations."
+)
 TOKENS = 64
 
 
@@ -50,9 +52,15 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--no-record", action="store_true", help="do not write data/results/bench_widgets.json")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads(N) first (default: torch's own choice)")  # fmt: skip
+    parser.add_argument(
+        "--no-record", action="store_true", help="do not write data/results/bench_widgets.json"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads(N) first (default: torch's own choice)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -89,16 +97,22 @@ def main(argv: list[str] | None = None) -> int:
         "attention_forward_ms": median_ms(new_mask, args.repeats),
         "masking_epoch_ms": median_ms(lambda i: masking.set(epoch=i % 10), args.repeats),
     }
-    targets = [("AttentionExplorer layer/head change (no forward)", "attention_layer_head_ms", 100),
-               ("AttentionExplorer mask change with a forward pass", "attention_forward_ms", 250),
-               ("MaskingExplorer epoch slider", "masking_epoch_ms", 100)]  # fmt: skip
-    print(f"bench_widgets: {n} tokens, torch threads {results['torch_threads']}, "
-          f"load average {results['load_average_1min']:.1f}, raw forward {results['raw_forward_ms']:.1f} ms")  # fmt: skip
+    targets = [
+        ("AttentionExplorer layer/head change (no forward)", "attention_layer_head_ms", 100),
+        ("AttentionExplorer mask change with a forward pass", "attention_forward_ms", 250),
+        ("MaskingExplorer epoch slider", "masking_epoch_ms", 100),
+    ]
+    print(
+        f"bench_widgets: {n} tokens, torch threads {results['torch_threads']}, "
+        f"load average {results['load_average_1min']:.1f}, raw forward {results['raw_forward_ms']:.1f} ms"
+    )
     ok = True
     for label, key, target in targets:
         passed = results[key] < target
         ok &= passed
-        print(f"  [{'PASS' if passed else 'FAIL'}] {label}: {results[key]:.1f} ms median (target < {target} ms)")
+        print(
+            f"  [{'PASS' if passed else 'FAIL'}] {label}: {results[key]:.1f} ms median (target < {target} ms)"
+        )
     results["targets_ms"] = {key: target for _, key, target in targets}
     results["passed"] = ok
     path = write_record("bench_widgets", results, record=not args.no_record)

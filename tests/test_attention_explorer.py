@@ -6,15 +6,19 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from dynmask_viz.analysis import RULES, build_rule
 from dynmask_viz.assets import is_cached
 from dynmask_viz.widgets import AttentionExplorer
-from dynmask_viz.analysis import RULES, build_rule
 
-pytestmark = pytest.mark.skipif(not is_cached("minilm"), reason="offline default model missing: `make assets`")
+pytestmark = pytest.mark.skipif(
+    not is_cached("minilm"), reason="offline default model missing: `make assets`"
+)
 TEXT = "The cat sat on the mat because it was tired."
-LONG = ("Anarchism is a political philosophy that advocates self-governed societies based on voluntary "
-        "institutions, often described as stateless societies, although several authors have defined them "
-        "more specifically as institutions based on non-hierarchical free associations.")  # fmt: skip
+LONG = (
+    "Anarchism is a political philosophy that advocates self-governed societies based on voluntary "
+    "institutions, often described as stateless societies, although several authors have defined them "
+    "more specifically as institutions based on non-hierarchical free associations."
+)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,9 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from dynmask_viz.hf import load_model, load_tokenizer
-from dynmask_viz.hf import CACHE, extract_attention
 from dynmask_viz.attention_masks import causal, drop_stopwords, sliding_window
 from dynmask_viz.formulas import attention_from_hidden
+from dynmask_viz.hf import CACHE, extract_attention, load_model, load_tokenizer
 
 TEXT = "The cat sat on the mat because it was tired."
 
@@ -35,7 +34,9 @@ def test_extraction_matches_independent_recomputation(model, tokenizer):
     assert result.attentions.shape == (1, 6, 12, len(result.tokens[0]), len(result.tokens[0]))
     assert result.tokens[0][0] == "[CLS]" and result.tokens[0][-1] == "[SEP]"
     for layer in range(result.num_layers):
-        torch.testing.assert_close(result.attentions[:, layer], _recompute(model, result, layer), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            result.attentions[:, layer], _recompute(model, result, layer), atol=1e-5, rtol=0
+        )
 
 
 @pytest.mark.parametrize("rule", [sliding_window(2, causal=False), causal()], ids=str)
@@ -65,7 +66,9 @@ def test_batch_with_padding_and_dropped_stopwords(model, tokenizer):
     assert not allowed[0][others][:, dropped].any()
     assert (ex[:, :, others][..., dropped] == 0).all()
     for layer in range(result.num_layers):
-        torch.testing.assert_close(result.attentions[:, layer], _recompute(model, result, layer), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            result.attentions[:, layer], _recompute(model, result, layer), atol=1e-5, rtol=0
+        )
     assert ex.shape[-1] == len(result.tokens[0])
 
 
@@ -84,12 +87,26 @@ def test_forces_eager_and_caches(tokenizer):
 def test_decoder_models_are_causal(tokenizer, arch):
     torch.manual_seed(0)
     if arch == "gpt2":
-        config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                            bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id)
+        config = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            n_positions=64,
+            bos_token_id=tokenizer.cls_token_id,
+            eos_token_id=tokenizer.sep_token_id,
+        )
         model = GPT2LMHeadModel(config)
     else:
-        config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=64,
+        )
         model = LlamaForCausalLM(config)
     plain = extract_attention(model, tokenizer, TEXT, use_cache=False)
     direct = model(plain.input_ids, output_hidden_states=True).hidden_states[-1]

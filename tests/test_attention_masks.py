@@ -1,4 +1,4 @@
-"""Mask catalogue: every rule against an independent dense reference (True = may attend).
+"""Mask catalogue, structural rules: each against an independent dense reference (True = may attend).
 
 References are written here by broadcasting index grids, never by calling the rule. The
 structural rules are also checked against FlexAttention's own ``create_mask`` (vmap path).
@@ -11,68 +11,35 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from _attention_helpers import (
+    ref_causal,
+    ref_document,
+    ref_global,
+    ref_padding,
+    ref_prefix,
+    ref_window,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.attention.flex_attention import BlockMask, create_mask, flex_attention
 
 from dynmask_viz.attention_masks import (
-    ENGLISH_STOPWORDS, MaskError, MaskRule, and_rules, causal, document, drop_stopwords,
-    drop_tokens, empty_rows, fix_empty_rows, full, global_tokens, keep_tokens, not_rule,
-    or_rules, padding, prefix_lm, random_drop, score_threshold, sliding_window,
-    stopword_keep_mask, topk_keys,
+    MaskError,
+    and_rules,
+    causal,
+    document,
+    full,
+    global_tokens,
+    not_rule,
+    or_rules,
+    padding,
+    prefix_lm,
+    random_drop,
+    sliding_window,
+    topk_keys,
 )
 
 PROPS = settings(max_examples=25, deadline=None, derandomize=True)
-
-
-def grid(batch: int, heads: int, q_len: int, kv_len: int):
-    """Index grids [B,1,1,1], [1,H,1,1], [1,1,Q,1], [1,1,1,K] for reference masks."""
-    return (
-        torch.arange(batch)[:, None, None, None],
-        torch.arange(heads)[None, :, None, None],
-        torch.arange(q_len)[None, None, :, None],
-        torch.arange(kv_len)[None, None, None, :],
-    )
-
-
-def expand(ref: torch.Tensor, shape) -> torch.Tensor:
-    return torch.broadcast_to(ref, shape)
-
-
-# ---- independent references -------------------------------------------------------------
-
-def ref_causal(shape):
-    _, _, q, k = grid(*shape)
-    return expand(q >= k, shape)
-
-
-def ref_window(shape, w, is_causal):
-    _, _, q, k = grid(*shape)
-    diff = q - k
-    ok = (diff >= 0) & (diff <= w - 1) if is_causal else (diff <= w - 1) & (diff >= 1 - w)
-    return expand(ok, shape)
-
-
-def ref_prefix(shape, n):
-    _, _, q, k = grid(*shape)
-    n = torch.as_tensor(n).reshape(-1, 1, 1, 1)
-    return expand((k <= q) | (k < n), shape)
-
-
-def ref_document(shape, seg):
-    # Same document <=> equal ids: compare ids of every query with ids of every key.
-    same = seg[:, :, None] == seg[:, None, :]
-    return expand(same[:, None], shape)
-
-
-def ref_padding(shape, real):
-    return expand(real.bool()[:, None, None, :], shape)
-
-
-def ref_global(shape, positions):
-    flags = torch.zeros(shape[2], dtype=torch.bool)
-    flags[list(positions)] = True
-    return expand(flags[None, None, :, None] | flags[None, None, None, :], shape)
 
 
 SEG = torch.tensor([[0, 0, 0, 1, 1, 2, 2, 2], [5, 5, 5, 5, 5, 5, 7, 7]])
@@ -201,6 +168,7 @@ def test_bad_argument_types_raise_type_error():
 
 # ---- hypothesis properties for the structural rules ------------------------------------
 
+
 @PROPS
 @given(q_len=st.integers(1, 12), extra=st.integers(0, 4), w=st.integers(1, 14), c=st.booleans())
 def test_property_sliding_window(q_len, extra, w, c):
@@ -239,151 +207,3 @@ def test_property_global_tokens(length, data):
     pos = data.draw(st.lists(st.integers(0, length - 1), max_size=3, unique=True))
     shape = (1, 1, length, length)
     assert torch.equal(global_tokens(pos).dense(*shape), ref_global(shape, pos))
-
-
-# ---- input-dependent rules ----------------------------------------------------------------
-
-def test_keep_and_drop_tokens_are_key_side():
-    keep = torch.tensor([[True, False, True, False]])
-    shape = (1, 1, 4, 4)
-    ref = expand(keep[:, None, None, :], shape)
-    assert torch.equal(keep_tokens(keep).dense(*shape), ref)
-    assert torch.equal(drop_tokens(~keep).dense(*shape), ref)
-    # A dropped token (1) still attends as a query, but by default not to itself.
-    assert keep_tokens(keep).dense(*shape)[0, 0, 1].tolist() == [True, False, True, False]
-    with_self = keep_tokens(keep, keep_self=True).dense(*shape)
-    assert torch.equal(with_self, ref | torch.eye(4, dtype=torch.bool))
-    assert drop_tokens(~keep, keep_self=True).name == "drop_tokens(keep_self=True)"
-
-
-def test_topk_keys_keeps_exactly_k_highest_per_row():
-    gen = torch.Generator().manual_seed(0)
-    scores = torch.randn(2, 3, 5, 7, generator=gen, dtype=torch.float64)
-    dense = topk_keys(scores, 3).dense(2, 3, 5, 7)
-    assert torch.equal(dense.sum(-1), torch.full((2, 3, 5), 3))
-    # Reference: a key is kept iff fewer than k keys score strictly higher (scores are distinct).
-    higher = (scores[..., None, :] > scores[..., :, None]).sum(-1)
-    assert torch.equal(dense, higher < 3)
-    assert topk_keys(scores, 3).per_head
-
-
-def test_topk_keys_ties_go_to_lower_index_and_within_limits_choice():
-    flat = torch.zeros(1, 1, 2, 5)
-    first_two = [True, True, False, False, False]
-    assert topk_keys(flat, 2).dense(1, 1, 2, 5)[0, 0].tolist() == [first_two] * 2
-    # Long rows too (torch's unstable sort and topk reorder ties from about 33 keys on).
-    tied = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0] * 8).expand(1, 1, 3, 64)
-    kept = topk_keys(tied, 5).dense(1, 1, 3, 64)[0, 0]
-    assert torch.equal(kept.nonzero()[:, 1].view(3, 5), torch.tensor([[0, 2, 3, 5, 7]] * 3))
-    scores = torch.arange(5.0).expand(1, 1, 5, 5).clone()  # later keys score higher
-    dense = topk_keys(scores, 2, within=causal()).dense(1, 1, 5, 5)
-    assert torch.equal(dense.sum(-1)[0, 0], torch.tensor([1, 2, 2, 2, 2]))
-    assert not bool((dense & ~ref_causal((1, 1, 5, 5))).any())
-    assert dense[0, 0, 4].tolist() == [False, False, False, True, True]
-    # Without within=, the future keys win the selection and causal() then removes them.
-    assert (causal() & topk_keys(scores, 2)).dense(1, 1, 5, 5)[0, 0, 2].sum() == 0
-
-
-def test_score_threshold_matches_reference_and_broadcasts_heads():
-    scores = torch.rand(1, 1, 4, 6, generator=torch.Generator().manual_seed(1))
-    rule = score_threshold(scores, 0.5)
-    ref = expand(scores >= 0.5, (1, 4, 4, 6))
-    assert torch.equal(rule.dense(1, 4, 4, 6), ref)
-    assert torch.equal(create_mask(rule, 1, 4, 4, 6, device="cpu"), ref)
-    assert not rule.per_head
-
-
-def test_random_drop_deterministic_and_same_in_dense_and_flex():
-    shape = (2, 3, 16, 16)
-    before = torch.get_rng_state()
-    a = random_drop(0.3, seed=7).dense(*shape)
-    assert torch.equal(torch.get_rng_state(), before)  # the global RNG is never touched
-    assert torch.equal(a, random_drop(0.3, seed=7).dense(*shape))
-    assert not torch.equal(a, random_drop(0.3, seed=8).dense(*shape))
-    assert torch.equal(create_mask(random_drop(0.3, seed=7), *shape, device="cpu"), a)
-    assert not torch.equal(a[:, 0], a[:, 1])  # heads differ by default
-    shared = random_drop(0.3, seed=7, per_head=False).dense(*shape)
-    assert torch.equal(shared[:, 0], shared[:, 1])
-    # A sub-grid is the same pairs: the hash depends on coordinates only, not on the sizes.
-    assert torch.equal(random_drop(0.3, seed=7).dense(1, 1, 4, 5), a[:1, :1, :4, :5])
-
-
-def test_random_drop_rate_and_extremes():
-    big = random_drop(0.3, seed=1).dense(4, 4, 32, 32)
-    assert abs((~big).float().mean().item() - 0.3) < 0.03
-    assert bool(random_drop(0.0, seed=1).dense(1, 1, 8, 8).all())
-    assert not bool(random_drop(1.0, seed=1).dense(1, 1, 8, 8).any())
-
-
-def test_input_dependent_rules_match_create_mask():
-    scores = torch.randn(2, 2, 6, 6, generator=torch.Generator().manual_seed(2))
-    keep = torch.tensor([[1, 0, 1, 1, 0, 1], [0, 1, 1, 1, 1, 1]]).bool()
-    for rule in (topk_keys(scores, 2), keep_tokens(keep, keep_self=True), drop_tokens(keep)):
-        assert torch.equal(create_mask(rule, 2, 2, 6, 6, device="cpu"), rule.dense(2, 2, 6, 6))
-
-
-class _ToyTokenizer:
-    """Just enough of a tokenizer for id input: an id -> token table."""
-
-    vocab = ["[PAD]", "[CLS]", "[SEP]", "the", "cat", "sat", "on", "mat", ".", "##s"]
-    all_special_tokens = ["[PAD]", "[CLS]", "[SEP]"]
-
-    def convert_ids_to_tokens(self, ids):
-        return [self.vocab[i] for i in ids]
-
-
-def test_stopword_keep_mask_from_tokens_and_ids():
-    tokens = ["[CLS]", "The", "cat", "##s", "sat", "on", "Ġthe", "▁mat", ".", "[SEP]"]
-    expected = [True, False, True, True, True, False, False, True, False, True]
-    assert stopword_keep_mask(tokens).tolist() == [expected]
-    assert stopword_keep_mask(tokens, punctuation=False)[0, 8]
-    assert stopword_keep_mask(tokens, stopwords={"cat"})[0].tolist()[1:3] == [True, False]
-    ids = torch.tensor([[1, 3, 4, 5, 6, 3, 7, 8, 2], [1, 4, 9, 8, 2, 0, 0, 0, 0]])
-    keep = stopword_keep_mask(ids, _ToyTokenizer())
-    assert keep[0].tolist() == [True, False, True, True, False, False, True, False, True]
-    assert keep[1].tolist() == [True, True, True, False, True, True, True, True, True]
-    rule = drop_stopwords(ids, _ToyTokenizer())
-    assert rule.name == "drop_stopwords"
-    assert torch.equal(rule.dense(2, 1, 9, 9), expand(keep[:, None, None, :], (2, 1, 9, 9)))
-    assert "the" in ENGLISH_STOPWORDS
-
-
-def test_stopword_input_errors_are_clear():
-    with pytest.raises(MaskError, match="tokenizer"):
-        stopword_keep_mask([1, 2, 3])
-    with pytest.raises(MaskError, match="pad"):
-        stopword_keep_mask([["a", "cat"], ["the"]])
-    with pytest.raises(MaskError, match="tokenize"):
-        stopword_keep_mask("the cat sat")
-
-
-# ---- empty rows ------------------------------------------------------------------------
-
-def test_empty_rows_and_policies():
-    rule = causal() & drop_tokens(torch.tensor([[True, True, False, False]]))
-    dense = rule.dense(1, 1, 4, 4)
-    assert empty_rows(dense).tolist() == [[[True, True, False, False]]]
-    fixed, empty = fix_empty_rows(dense, "keep_self")
-    assert torch.equal(empty, empty_rows(dense))
-    assert fixed[0, 0, 0].tolist() == [True, False, False, False]
-    assert fixed[0, 0, 1].tolist() == [False, True, False, False]
-    assert torch.equal(fixed[0, 0, 2:], dense[0, 0, 2:])
-    assert not bool(empty_rows(fixed).any())
-    same, _ = fix_empty_rows(dense, "uniform")
-    assert torch.equal(same, dense)
-    with pytest.raises(MaskError, match="attend to nothing"):
-        fix_empty_rows(dense, "raise")
-    with pytest.raises(MaskError, match="square"):
-        fix_empty_rows(torch.zeros(1, 1, 2, 3, dtype=torch.bool), "keep_self")
-    with pytest.raises(MaskError, match="on_empty_row"):
-        fix_empty_rows(dense, "ignore")
-    with pytest.raises(MaskError, match="bool"):
-        empty_rows(dense.float())
-
-
-def test_rule_repr_and_callable_signature():
-    rule = causal()
-    assert repr(rule) == "MaskRule('causal')" and str(rule) == "causal"
-    assert isinstance(rule, MaskRule)
-    q, k = torch.tensor(3), torch.tensor(1)
-    assert bool(rule(torch.tensor(0), torch.tensor(0), q, k))

@@ -5,17 +5,17 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from dynmask_viz.hf import AttentionResult
 from dynmask_viz.attention_masks import causal, document, full, prefix_lm, random_drop, sliding_window
 from dynmask_viz.formulas import attention_steps, demo_minus_inf_row
+from dynmask_viz.hf import AttentionResult
 from dynmask_viz.plots import (
+    MASK_COLORS,
     plot_attention,
     plot_attention_steps,
     plot_mask,
     plot_mask_catalogue,
     plot_mask_effect,
 )
-from dynmask_viz.plots import MASK_COLORS
 
 TOKENS = ["[CLS]", "the", "cat", "sat", "[SEP]"]
 
@@ -28,17 +28,25 @@ def _tick_texts(ax) -> list[str]:
     return [t.get_text() for t in ax.get_yticklabels()]
 
 
-def _fake_result(n: int, mask: torch.Tensor | None = None, *, seed: int = 0, layers: int = 2,
-                 heads: int = 3) -> AttentionResult:  # fmt: skip
+def _fake_result(
+    n: int, mask: torch.Tensor | None = None, *, seed: int = 0, layers: int = 2, heads: int = 3
+) -> AttentionResult:
     """An AttentionResult with random row-stochastic weights that respect ``mask``."""
     gen = torch.Generator().manual_seed(seed)
     allowed = torch.ones(1, 1, n, n, dtype=torch.bool) if mask is None else mask.reshape(1, -1, n, n)
     logits = torch.randn(1, layers, heads, n, n, generator=gen)
     weights = torch.softmax(logits.masked_fill(~allowed[:, None], float("-inf")), dim=-1)
     tokens = [f"t{i}" for i in range(n)]
-    return AttentionResult(tokens=[tokens], input_ids=torch.arange(n)[None],
-                           padding_mask=torch.ones(1, n, dtype=torch.bool), attentions=weights, applied_mask=allowed, model_mask=allowed, outputs=None,
-                           rule="causal" if mask is not None else "padding")  # fmt: skip
+    return AttentionResult(
+        tokens=[tokens],
+        input_ids=torch.arange(n)[None],
+        padding_mask=torch.ones(1, n, dtype=torch.bool),
+        attentions=weights,
+        applied_mask=allowed,
+        model_mask=allowed,
+        outputs=None,
+        rule="causal" if mask is not None else "padding",
+    )
 
 
 def test_plot_mask_shows_the_mask_with_token_labels():
@@ -50,8 +58,9 @@ def test_plot_mask_shows_the_mask_with_token_labels():
     assert _tick_texts(fig.axes[0]) == TOKENS
     assert "15/25 allowed" in fig.axes[0].get_title()
     # True is drawn in the "allowed" colour
-    assert image.cmap(image.norm(1.0))[:3] == pytest.approx(tuple(int(MASK_COLORS["allowed"][i:i + 2], 16) / 255
-                                                                  for i in (1, 3, 5)))  # fmt: skip
+    assert image.cmap(image.norm(1.0))[:3] == pytest.approx(
+        tuple(int(MASK_COLORS["allowed"][i : i + 2], 16) / 255 for i in (1, 3, 5))
+    )
 
 
 def test_plot_mask_accepts_a_rule_and_reports_empty_rows():
@@ -151,15 +160,22 @@ def test_plot_attention_steps_marks_blocked_and_nan_cells():
 
 def test_plot_mask_catalogue_one_panel_per_rule():
     seg = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 2]])
-    rules = {"full": full(), "causal": causal(), "prefix-LM": prefix_lm(3), "documents": document(seg),
-             "window & causal": causal() & sliding_window(3), "random": random_drop(0.3, seed=1)}  # fmt: skip
+    rules = {
+        "full": full(),
+        "causal": causal(),
+        "prefix-LM": prefix_lm(3),
+        "documents": document(seg),
+        "window & causal": causal() & sliding_window(3),
+        "random": random_drop(0.3, seed=1),
+    }
     fig = plot_mask_catalogue(rules, 8, title="catalogue")
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == len(rules)
     for ax, (name, rule) in zip(visible, rules.items()):
         assert ax.get_title().startswith(name)
-        np.testing.assert_array_equal(np.asarray(ax.get_images()[0].get_array()),
-                                      rule.dense(1, 1, 8)[0, 0].numpy().astype(float))  # fmt: skip
+        np.testing.assert_array_equal(
+            np.asarray(ax.get_images()[0].get_array()), rule.dense(1, 1, 8)[0, 0].numpy().astype(float)
+        )
     assert fig.get_suptitle() == "catalogue"
     assert len(plot_mask_catalogue({"eye": torch.eye(4, dtype=torch.bool)}, 4).axes) == 1
     with pytest.raises(ValueError, match="at least one"):
@@ -185,9 +201,14 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
     assert check_previous_and_self_mask(sliding_window(2))
     assert check_previous_and_self_mask(causal() & sliding_window(2, causal=False))
     assert check_previous_and_self_mask(sliding_window(2).dense(1, 1, 6)[0, 0])
-    for wrong, words in ((causal(), "full causal"), (sliding_window(2).dense(1, 1, 6)[0, 0].T, "transpose"),
-                         (sliding_window(2).dense(1, 1, 6).int(), "bool"), (None, "No answer"),
-                         (torch.eye(6, dtype=torch.bool), "only itself"), ("causal", "MaskRule")):  # fmt: skip
+    for wrong, words in (
+        (causal(), "full causal"),
+        (sliding_window(2).dense(1, 1, 6)[0, 0].T, "transpose"),
+        (sliding_window(2).dense(1, 1, 6).int(), "bool"),
+        (None, "No answer"),
+        (torch.eye(6, dtype=torch.bool), "only itself"),
+        ("causal", "MaskRule"),
+    ):
         result = check_previous_and_self_mask(wrong)
         assert not result and words in str(result)
     assert check_empty_row_weights(0.2) and check_empty_row_weights([0.2] * 5)
@@ -203,11 +224,17 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
 def test_check_model_mask_runs_the_mask_checker():
     from transformers import BertConfig, BertModel
 
-    from dynmask_viz.teaching.exercises_attention import check_model_mask
     from dynmask_viz.hf import to_hf_mask
+    from dynmask_viz.teaching.exercises_attention import check_model_mask
 
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, attn_implementation="eager")  # fmt: skip
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        attn_implementation="eager",
+    )
     model = BertModel(config).eval()
     ids = torch.arange(1, 8)[None]
     rule = sliding_window(3)

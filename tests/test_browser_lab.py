@@ -90,7 +90,6 @@ def test_masking_explorer_epoch_slider_changes_the_image(lab):
     lab.screenshot("masking_explorer_epoch1", widget)
 
 
-
 def test_attention_explorer_rule_change_changes_the_heatmaps(lab):
     has_rule = lab.page.locator(".widget-dropdown", has_text="mask rule")
     widget = lab.panel.locator(".widget-vbox", has=has_rule).last

@@ -86,7 +86,9 @@ def test_word_units_from_offsets_vocab_and_word_ids(tokenizer, unit):
     masking = DynamicMasking(MaskingConfig(unit=unit, mlm_probability=0.4), seed=1)
     plain = Indexed(tokenizer).rows
     with_word_ids = [dict(r, word_ids=tokenizer(SENTENCES[i]).word_ids()) for i, r in enumerate(plain)]
-    by_vocab, by_word_ids = (MLMCollator(tokenizer, masking, return_mask_info=True)(f) for f in (plain, with_word_ids))
+    by_vocab, by_word_ids = (
+        MLMCollator(tokenizer, masking, return_mask_info=True)(f) for f in (plain, with_word_ids)
+    )
     # The ## rule and the tokenizer's word ids both split punctuation off: same words.
     assert torch.equal(by_vocab["masked"], by_word_ids["masked"])
     assert "word_ids" not in by_word_ids
@@ -96,7 +98,9 @@ def test_word_units_from_offsets_vocab_and_word_ids(tokenizer, unit):
     by_offsets = MLMCollator(tokenizer, masking, word_boundaries="offsets", return_mask_info=True)(
         Indexed(tokenizer, offsets=True, sentences=bare).rows
     )
-    by_vocab_bare = MLMCollator(tokenizer, masking, return_mask_info=True)(Indexed(tokenizer, sentences=bare).rows)
+    by_vocab_bare = MLMCollator(tokenizer, masking, return_mask_info=True)(
+        Indexed(tokenizer, sentences=bare).rows
+    )
     assert torch.equal(by_offsets["masked"], by_vocab_bare["masked"])
     assert "offset_mapping" not in by_offsets
     tokens = tokenizer.convert_ids_to_tokens(plain[3]["input_ids"])
@@ -161,7 +165,9 @@ def test_seeded_hf_collator_repeats_masks_with_workers_ours_does_not(tokenizer):
 
 def test_persistent_workers_see_set_epoch(tokenizer):
     ours = MLMCollator(tokenizer, StaticMasking(seed=0, dupe_factor=2))
-    loader = DataLoader(Indexed(tokenizer, pad_to=32), batch_size=4, num_workers=2, persistent_workers=True, collate_fn=ours)
+    loader = DataLoader(
+        Indexed(tokenizer, pad_to=32), batch_size=4, num_workers=2, persistent_workers=True, collate_fn=ours
+    )
     masks = _epoch_masks(loader, ours, 3)
     assert not torch.equal(masks[0], masks[1])
     assert torch.equal(masks[0], masks[2])  # static: epoch 2 reuses mask 0
@@ -186,14 +192,24 @@ def test_works_with_hf_trainer(tokenizer, tmp_path):
     from transformers import Trainer, TrainingArguments
 
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
     )
     model = BertForMaskedLM(config)
     collator = MLMCollator(tokenizer, DynamicMasking(seed=0))
     args = TrainingArguments(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, num_train_epochs=2, report_to=[],
-        use_cpu=True, remove_unused_columns=False, save_strategy="no", logging_steps=1,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_train_epochs=2,
+        report_to=[],
+        use_cpu=True,
+        remove_unused_columns=False,
+        save_strategy="no",
+        logging_steps=1,
         dataloader_num_workers=0,
     )
     seen = []
@@ -205,7 +221,9 @@ def test_works_with_hf_trainer(tokenizer, tmp_path):
         seen.append(collator.epoch)
 
     callback.on_epoch_begin = spy
-    trainer = Trainer(model=model, args=args, train_dataset=Indexed(tokenizer), data_collator=collator, callbacks=[callback])
+    trainer = Trainer(
+        model=model, args=args, train_dataset=Indexed(tokenizer), data_collator=collator, callbacks=[callback]
+    )
     result = trainer.train()
     assert result.global_step == 8
     assert seen == [0, 1]

@@ -14,12 +14,12 @@ from dynmask_viz.assets import store as assets
 from dynmask_viz.assets.corpus import (
     LabeledSnippet,
     WikiArticle,
-    clean_wikitext,
     iter_sentences,
     load_rotten_tomatoes,
     load_wiki_articles,
     split_articles,
 )
+from dynmask_viz.assets.wikitext import clean_wikitext
 
 # Long paragraphs are split over several string literals; "\n" marks the real line ends.
 WIKITEXT = (
@@ -59,11 +59,31 @@ def test_clean_wikitext_keeps_prose_drops_markup():
     assert "near the sea." in text
     assert "12 km2" in text  # {{convert}} rendered, not dropped
     assert "She spoke la langue française fluently" in text  # {{lang}} rendered
-    for gone in ("Infobox", "Hidden Source Title", "citation needed", "Portrait caption",
-                 "Early life", "Golden Table Medal", "Seealso", "related article", "Category",
-                 "Inline caption", "thumb",
-                 "Example logicians", "de:", "hidden editor comment", "Reflist", "Logic|",
-                 "'''", "[[", "]]", "{{", "}}", "<ref", "|"):  # fmt: skip
+    for gone in (
+        "Infobox",
+        "Hidden Source Title",
+        "citation needed",
+        "Portrait caption",
+        "Early life",
+        "Golden Table Medal",
+        "Seealso",
+        "related article",
+        "Category",
+        "Inline caption",
+        "thumb",
+        "Example logicians",
+        "de:",
+        "hidden editor comment",
+        "Reflist",
+        "Logic|",
+        "'''",
+        "[[",
+        "]]",
+        "{{",
+        "}}",
+        "<ref",
+        "|",
+    ):
         assert gone not in text, gone
     paragraphs = text.split("\n\n")
     assert len(paragraphs) == 3
@@ -76,9 +96,7 @@ def test_clean_wikitext_small_cases():
     assert clean_wikitext("One two three four.<ref>Cited</ref> Five six seven.") == (
         "One two three four. Five six seven."
     )
-    assert clean_wikitext("Line one is here.<br>Line two is here.") == (
-        "Line one is here. Line two is here."
-    )
+    assert clean_wikitext("Line one is here.<br>Line two is here.") == ("Line one is here. Line two is here.")
 
 
 # ------------------------------------------------------------------------ tiny XML dump
@@ -122,17 +140,13 @@ def test_dump_parsing_namespace_redirects_min_chars(tiny_dump):
         WikiArticle("Fox", "The quick brown fox jumps over the lazy dog again and again."),
         WikiArticle("Stub", "Tiny stub article text here."),
     ]
-    assert [a.title for a in load_wiki_articles(tiny_dump, min_chars=40, use_cache=False)] == [
-        "Fox"
-    ]
+    assert [a.title for a in load_wiki_articles(tiny_dump, min_chars=40, use_cache=False)] == ["Fox"]
 
 
 def test_dump_cache_is_used_and_invalidated(tiny_dump, monkeypatch):
     cache_file = assets.cache_dir() / "corpus" / "enwiki_clean_v1.json"
     first = load_wiki_articles(tiny_dump, min_chars=0)
-    assert (
-        json.loads(cache_file.read_text())["source_sha256"] == (assets.sha256_file(tiny_dump)[:16])
-    )
+    assert json.loads(cache_file.read_text())["source_sha256"] == (assets.sha256_file(tiny_dump)[:16])
 
     def must_not_parse(text):
         raise AssertionError("cache should have been used")
@@ -244,6 +258,4 @@ def test_rotten_tomatoes():
     assert set(labels) == {0, 1}
     assert labels.count(1) == 7_403 and labels.count(0) == 5_405
     assert all(isinstance(s, LabeledSnippet) and s.text and s.movie for s in snippets)
-    assert snippets[0] == LabeledSnippet(
-        "A three-hour cinema master class.", 1, "a_grin_without_a_cat"
-    )
+    assert snippets[0] == LabeledSnippet("A three-hour cinema master class.", 1, "a_grin_without_a_cat")

@@ -6,6 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dynmask_viz.masking import MaskingConfig
 from dynmask_viz.teaching.checks import CheckResult, as_int_set, as_number
 from dynmask_viz.teaching.exercises_masking import (
     check_bert_config,
@@ -13,7 +14,6 @@ from dynmask_viz.teaching.exercises_masking import (
     check_share_never_masked,
     check_times_each_mask_seen,
 )
-from dynmask_viz.masking import MaskingConfig
 
 # The exercises of notebooks/02_static_vs_dynamic_masking.ipynb, with their reference answers.
 REFERENCE = [
@@ -74,8 +74,12 @@ def test_bert_config_lists_every_difference():
     result = check_bert_config(MaskingConfig())
     assert not result and "count='bernoulli'" in result.message and "max_predictions=None" in result.message
     assert "unit='word'" in check_bert_config(MaskingConfig.from_preset("bert-wwm")).message
-    assert "80/10/10" in check_bert_config(MaskingConfig.from_preset("bert", mask_replace_prob=1.0,
-                                                                     random_replace_prob=0.0)).message  # fmt: skip
+    assert (
+        "80/10/10"
+        in check_bert_config(
+            MaskingConfig.from_preset("bert", mask_replace_prob=1.0, random_replace_prob=0.0)
+        ).message
+    )
     assert "Expected a MaskingConfig" in check_bert_config({"count": "exact"}).message
 
 
@@ -86,9 +90,15 @@ def test_input_helpers():
     assert as_int_set(5) is None and as_int_set([float("inf")]) is None and as_number(10**400) is None
 
 
-junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=5),
-                 st.lists(st.one_of(st.integers(-5, 20), st.floats(), st.text(max_size=2)), max_size=4),
-                 st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))  # fmt: skip
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=5),
+    st.lists(st.one_of(st.integers(-5, 20), st.floats(), st.text(max_size=2)), max_size=4),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
 
 
 @given(junk)

@@ -24,17 +24,23 @@ from dynmask_viz.experiments import (
     train,
     validate_run,
 )
-
-train_module = importlib.import_module("dynmask_viz.experiments.train")  # the name `train` is the function
 from dynmask_viz.experiments.data import pack
 from dynmask_viz.experiments.model import build_mlm, load_weights
 from dynmask_viz.masking import make_masking
 
+train_module = importlib.import_module("dynmask_viz.experiments.train")  # the name `train` is the function
+
 # Tiny but real: the cpu-tiny data (shared cache), a one-layer 32-wide model, 64 sequences.
 TINY = ExperimentConfig.from_preset(
-    "cpu-tiny", limit_sequences=64, n_layers=1, hidden=32, heads=2, intermediate=64, batch_size=8,
-    epochs=4, dupe_factor=2, eval_sequences=16, gap_sequences=16, probe_seeds=(0,), probe_epochs=1,
-    probe_train_limit=64, device="cpu",
+    "cpu-tiny",
+    limit_sequences=64,
+    model={"n_layers": 1, "hidden": 32, "heads": 2, "intermediate": 64},
+    optim={"batch_size": 8, "epochs": 4},
+    dupe_factor=2,
+    eval_sequences=16,
+    gap_sequences=16,
+    probe={"seeds": (0,), "epochs": 1, "train_limit": 64},
+    device="cpu",
 )
 
 
@@ -75,9 +81,17 @@ def test_folder_of_txt_files(tmp_path, monkeypatch):
     folder = tmp_path / "texts"
     folder.mkdir()
     for i in range(4):
-        (folder / f"doc{i}.txt").write_text(f"Document {i} talks about masking and tokens. " * 80, encoding="utf-8")
-    cfg = TINY.replace(source=str(folder), vocab_size=64, validation_fraction=0.25, limit_sequences=None,
-                       train_fraction=1.0, batch_size=2)
+        (folder / f"doc{i}.txt").write_text(
+            f"Document {i} talks about masking and tokens. " * 80, encoding="utf-8"
+        )
+    cfg = TINY.replace(
+        source=str(folder),
+        vocab_size=64,
+        validation_fraction=0.25,
+        limit_sequences=None,
+        train_fraction=1.0,
+        optim={"batch_size": 2},
+    )
     d = load_pretraining_data(cfg)
     assert len(d.meta["validation_titles"]) == 1 and len(d.meta["train_titles"]) == 3
     assert d.train.shape[1] == cfg.seq_len and len(d.train) >= 2 and len(d.validation) >= 1
@@ -104,14 +118,17 @@ def test_probe_split_is_stratified_and_fixed():
 
 @pytest.mark.parametrize("condition", ["static", "dynamic"])
 def test_run_writes_results_matching_schema(tmp_path, data, condition):
-    cfg = TINY.replace(condition=condition, max_steps=6)
+    cfg = TINY.replace(condition=condition, optim={"max_steps": 6})
     record = run_experiment(cfg, tmp_path / condition, data=data, progress=False)
     loaded = load_run(tmp_path / condition)
     assert validate_run(loaded) == [] and loaded["status"] == "complete"
     assert loaded["condition"] == condition and loaded["config"]["condition"] == condition
     assert [e["epoch"] for e in loaded["epochs"]] == [0] and loaded["epochs"][0]["step"] == 6
     assert loaded["steps"]["step"] == list(range(1, 7))
-    assert isinstance(loaded["probe"]["median_test_accuracy"], float) and 0 <= loaded["probe"]["median_test_accuracy"] <= 1
+    assert (
+        isinstance(loaded["probe"]["median_test_accuracy"], float)
+        and 0 <= loaded["probe"]["median_test_accuracy"] <= 1
+    )
     assert loaded["provenance"]["versions"]["torch"] == torch.__version__
     assert (tmp_path / condition / "curves.csv").read_text().startswith("epoch,step,mask_epoch")
     assert (tmp_path / condition / "checkpoint" / "model.safetensors").is_file()
@@ -122,7 +139,7 @@ def test_run_writes_results_matching_schema(tmp_path, data, condition):
 
 
 def test_resume_is_exact(tmp_path, data):
-    cfg = TINY.replace(condition="static", epochs=2)  # 16 steps, checkpoints mid-epoch
+    cfg = TINY.replace(condition="static", optim={"epochs": 2})  # 16 steps, checkpoints mid-epoch
     straight = train(cfg, tmp_path / "straight", data=data, progress=False)
     first = train(cfg, tmp_path / "resumed", data=data, progress=False, stop_after_steps=5)
     assert first["status"] == "stopped" and not (tmp_path / "resumed" / "results.json").exists()
@@ -130,13 +147,15 @@ def test_resume_is_exact(tmp_path, data):
     assert resumed["status"] == "complete"
     assert resumed["steps"]["loss"] == straight["steps"]["loss"]
     assert resumed["steps"]["lr"] == straight["steps"]["lr"]
-    strip = lambda epochs: [{k: v for k, v in e.items() if k != "wall_s"} for e in epochs]  # noqa: E731
+    strip = lambda epochs: [{k: v for k, v in e.items() if k != "wall_s"} for e in epochs]
     assert strip(resumed["epochs"]) == strip(straight["epochs"])
     a = _weights(tmp_path / "straight" / "checkpoint" / "model.safetensors")
     b = _weights(tmp_path / "resumed" / "checkpoint" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     fresh = build_mlm(cfg, TINY.vocab_size, seed=cfg.seed)
-    assert not torch.equal(fresh.bert.embeddings.word_embeddings.weight, a["bert.embeddings.word_embeddings.weight"])
+    assert not torch.equal(
+        fresh.bert.embeddings.word_embeddings.weight, a["bert.embeddings.word_embeddings.weight"]
+    )
     load_weights(fresh, tmp_path / "resumed" / "checkpoint" / "model.safetensors")  # loads strictly
 
 
@@ -160,7 +179,7 @@ def test_masks_seen_in_training_repeat_with_dupe_factor(tmp_path, data, monkeypa
         return Recorder()
 
     monkeypatch.setattr(train_module, "make_masking", recording_make)
-    train(TINY.replace(condition=condition, epochs=3), tmp_path, data=data, progress=False)
+    train(TINY.replace(condition=condition, optim={"epochs": 3}), tmp_path, data=data, progress=False)
     assert {e for e, _ in seen} == {0, 1, 2} and len(seen) == 3 * 64  # every sequence, every epoch
     if period:  # epoch 2 comes back to epoch 0's mask, for every sequence
         assert all(torch.equal(seen[(0, i)], seen[(2, i)]) for i in range(64))
@@ -184,11 +203,14 @@ def _rank_main(rank: int, world: int, init_file: str, out: str, cfg_json: str) -
         d = load_pretraining_data(cfg)
         masking = make_masking(cfg.condition, cfg.masking, seed=cfg.seed, dupe_factor=cfg.dupe_factor)
         shares = {}
-        for epoch in range(cfg.epochs):
+        for epoch in range(cfg.optim.epochs):
             perm = epoch_permutation(cfg.seed, epoch, len(d.train))
-            for step in range(len(d.train) // cfg.batch_size):
-                ids = step_example_ids(perm, step, cfg.batch_size, rank, world)
-                shares[(epoch, step)] = (ids, masking(d.train[ids], d.vocab, epoch=epoch, example_ids=ids).input_ids)
+            for step in range(len(d.train) // cfg.optim.batch_size):
+                ids = step_example_ids(perm, step, cfg.optim.batch_size, rank, world)
+                shares[(epoch, step)] = (
+                    ids,
+                    masking(d.train[ids], d.vocab, epoch=epoch, example_ids=ids).input_ids,
+                )
         torch.save(shares, Path(out) / f"shares_{rank}.pt")
         train(cfg, Path(out) / "ddp", data=d, progress=False, rank=rank, world_size=world)
     finally:
@@ -198,14 +220,21 @@ def _rank_main(rank: int, world: int, init_file: str, out: str, cfg_json: str) -
 def test_two_ranks_see_exactly_the_single_process_batches(tmp_path, data):
     import torch.multiprocessing as mp
 
-    cfg = TINY.replace(condition="static", epochs=2, max_steps=6, dropout=0.0)  # no dropout: comparable weights
-    mp.spawn(_rank_main, args=(2, str(tmp_path / "init"), str(tmp_path), json.dumps(cfg.to_dict())), nprocs=2, join=True)
+    cfg = TINY.replace(  # no dropout: comparable weights
+        condition="static", optim={"epochs": 2, "max_steps": 6}, model={"dropout": 0.0}
+    )
+    mp.spawn(
+        _rank_main,
+        args=(2, str(tmp_path / "init"), str(tmp_path), json.dumps(cfg.to_dict())),
+        nprocs=2,
+        join=True,
+    )
     shares = [torch.load(tmp_path / f"shares_{r}.pt") for r in range(2)]
     masking = make_masking(cfg.condition, cfg.masking, seed=cfg.seed, dupe_factor=cfg.dupe_factor)
     for (epoch, step), (ids0, rows0) in shares[0].items():
         ids1, rows1 = shares[1][(epoch, step)]
         assert not set(ids0.tolist()) & set(ids1.tolist())
-        single_ids = step_example_ids(epoch_permutation(cfg.seed, epoch, 64), step, cfg.batch_size)
+        single_ids = step_example_ids(epoch_permutation(cfg.seed, epoch, 64), step, cfg.optim.batch_size)
         single = masking(data.train[single_ids], data.vocab, epoch=epoch, example_ids=single_ids).input_ids
         union = {i: r for ids, rows in ((ids0, rows0), (ids1, rows1)) for i, r in zip(ids.tolist(), rows)}
         assert sorted(union) == sorted(single_ids.tolist())
@@ -227,10 +256,36 @@ def test_cli_run_with_overrides(tmp_path, capsys):
     from dynmask_viz.experiments.__main__ import main
 
     out = tmp_path / "cli"
-    assert main(["run", "--preset", "cpu-tiny", "--condition", "static", "--seed", "1", "--max-steps", "2",
-                 "--limit", "32", "--no-probe", "--quiet", "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "cpu-tiny",
+                "--condition",
+                "static",
+                "--seed",
+                "1",
+                "--max-steps",
+                "2",
+                "--limit",
+                "32",
+                "--no-probe",
+                "--quiet",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record = load_run(out)
-    assert record["seed"] == 1 and record["config"]["max_steps"] == 2 and record["data"]["train_sequences"] == 32
+    assert (
+        record["seed"] == 1
+        and record["config"]["optim"]["max_steps"] == 2
+        and record["data"]["train_sequences"] == 32
+    )
     assert '"status": "complete"' in capsys.readouterr().out
     with pytest.raises(ValueError, match="Unknown preset"):
         ExperimentConfig.from_preset("tpu")
@@ -241,7 +296,7 @@ def test_cli_run_with_overrides(tmp_path, capsys):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_bf16_run_matches_schema(tmp_path, data):
-    cfg = TINY.replace(device="cuda", bf16=True, attn_implementation="sdpa", max_steps=4)
+    cfg = TINY.replace(device="cuda", bf16=True, attn_implementation="sdpa", optim={"max_steps": 4})
     record = run_experiment(cfg, tmp_path / "gpu", data=data, probe=False, progress=False)
     assert validate_run(record) == [] and "cuda" in record["provenance"]["device"]
     assert all(torch.isfinite(torch.tensor(record["steps"]["loss"])))

@@ -98,8 +98,12 @@ def test_bad_inputs_raise_clear_errors():
 @pytest.fixture(scope="module")
 def bert():
     config = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        vocab_size=100, attn_implementation="eager",
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        vocab_size=100,
+        attn_implementation="eager",
     )
     with torch.random.fork_rng():  # weight init uses the global RNG; keep it isolated
         torch.manual_seed(0)

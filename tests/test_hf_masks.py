@@ -12,7 +12,15 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from dynmask_viz.attention_masks import MaskError, causal, full, padding, random_drop, sliding_window, to_additive
+from dynmask_viz.attention_masks import (
+    MaskError,
+    causal,
+    full,
+    padding,
+    random_drop,
+    sliding_window,
+    to_additive,
+)
 from dynmask_viz.hf import EmptyRowWarning, check_attention_mask, to_hf_mask, validate_attention_mask
 
 MIN32 = torch.finfo(torch.float32).min
@@ -20,8 +28,13 @@ MIN32 = torch.finfo(torch.float32).min
 
 def tiny_bert(impl: str, **extra) -> BertModel:
     config = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-        vocab_size=100, attn_implementation=impl, **extra,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        vocab_size=100,
+        attn_implementation=impl,
+        **extra,
     )
     # Weight init draws from the global RNG; fork it so the test suite's state is untouched.
     with torch.random.fork_rng():
@@ -53,6 +66,7 @@ def run(model, ids, mask, **kw):
 
 # ---- to_additive ----------------------------------------------------------------------------
 
+
 def test_to_additive_values_and_dtype():
     mask = torch.tensor([[True, False]])
     assert to_additive(mask).tolist() == [[0.0, MIN32]]
@@ -66,6 +80,7 @@ def test_to_additive_values_and_dtype():
 
 
 # ---- to_hf_mask on a real model --------------------------------------------------------------
+
 
 def test_eager_masked_keys_get_exactly_zero_weight(eager, batch):
     ids, real = batch
@@ -148,7 +163,8 @@ def test_empty_rows_keep_self_uniform_and_raise(eager, sdpa, batch):
     assert uniform_sdpa.dtype == torch.float32
     assert torch.allclose(
         run(sdpa, ids, uniform_sdpa).last_hidden_state,
-        run(eager, ids, uniform).last_hidden_state, atol=1e-5,
+        run(eager, ids, uniform).last_hidden_state,
+        atol=1e-5,
     )
     with pytest.raises(MaskError, match="attend to nothing"):
         to_hf_mask(full(), eager, ids, real, on_empty_row="raise")
@@ -171,6 +187,7 @@ def test_unsupported_implementation_is_refused(eager, batch):
 
 
 # ---- the traps are real (what transformers 5.x does) ----------------------------------------
+
 
 def test_trap_real_square_2d_pattern_uses_row_zero_only(eager):
     ids = torch.arange(1, 9)[None]
@@ -196,46 +213,65 @@ def test_trap_real_bool_4d_under_eager_masks_nothing(eager):
 
 TRAPS = {
     "5x5 pattern on 8 tokens": (
-        lambda: torch.ones(5, 5, dtype=torch.long).tril(), "eager",
+        lambda: torch.ones(5, 5, dtype=torch.long).tril(),
+        "eager",
         ["(batch, key) padding mask", "must match the size", "to_hf_mask"],
     ),
     "8x8 pattern, batch 1": (
-        lambda: torch.ones(8, 8, dtype=torch.long).tril(), "sdpa",
+        lambda: torch.ones(8, 8, dtype=torch.long).tril(),
+        "sdpa",
         ["(batch, key) padding mask", "only row 0", "to_hf_mask"],
     ),
     "padding too short": (
-        lambda: torch.tensor([[1, 1, 1, 1, 1, 0]]), "eager", ["6 columns", "to_hf_mask"],
+        lambda: torch.tensor([[1, 1, 1, 1, 1, 0]]),
+        "eager",
+        ["6 columns", "to_hf_mask"],
     ),
     "additive 2-D": (
-        lambda: to_additive(torch.tensor([[True] * 7 + [False]])), "eager",
+        lambda: to_additive(torch.tensor([[True] * 7 + [False]])),
+        "eager",
         ["inverted", "to_hf_mask"],
     ),
     "bool 4-D under eager": (
-        lambda: torch.ones(1, 1, 8, 8, dtype=torch.bool).tril(), "eager",
+        lambda: torch.ones(1, 1, 8, 8, dtype=torch.bool).tril(),
+        "eager",
         ["masks nothing", "28 pairs", "to_hf_mask"],
     ),
     "0/1 float 4-D under eager": (
-        lambda: torch.ones(1, 1, 8, 8).tril(), "eager", ["masks nothing", "to_hf_mask"],
+        lambda: torch.ones(1, 1, 8, 8).tril(),
+        "eager",
+        ["masks nothing", "to_hf_mask"],
     ),
     "0/1 float 4-D under sdpa": (
-        lambda: torch.ones(1, 1, 8, 8).tril(), "sdpa", ["masks nothing", "to_hf_mask"],
+        lambda: torch.ones(1, 1, 8, 8).tril(),
+        "sdpa",
+        ["masks nothing", "to_hf_mask"],
     ),
     "int 4-D under sdpa": (
-        lambda: torch.ones(1, 1, 8, 8, dtype=torch.long), "sdpa", ["bool or float", "to_hf_mask"],
+        lambda: torch.ones(1, 1, 8, 8, dtype=torch.long),
+        "sdpa",
+        ["bool or float", "to_hf_mask"],
     ),
     "3-D mask": (lambda: torch.ones(1, 8, 8, dtype=torch.bool), "eager", ["3-D", "to_hf_mask"]),
     "1-D mask": (lambda: torch.ones(8, dtype=torch.long), "eager", ["1-D", "to_hf_mask"]),
     "4-D wrong key length": (
-        lambda: torch.zeros(1, 1, 8, 6), "eager", ["cannot broadcast", "to_hf_mask"],
+        lambda: torch.zeros(1, 1, 8, 6),
+        "eager",
+        ["cannot broadcast", "to_hf_mask"],
     ),
     "4-D wrong query length": (
-        lambda: torch.zeros(1, 1, 5, 8), "sdpa", ["cannot broadcast", "to_hf_mask"],
+        lambda: torch.zeros(1, 1, 5, 8),
+        "sdpa",
+        ["cannot broadcast", "to_hf_mask"],
     ),
     "additive of wrong dtype": (
-        lambda: torch.zeros(1, 1, 8, 8, dtype=torch.float64), "eager", ["float64", "to_additive"],
+        lambda: torch.zeros(1, 1, 8, 8, dtype=torch.float64),
+        "eager",
+        ["float64", "to_additive"],
     ),
     "-inf with an empty row": (
-        lambda: torch.zeros(1, 1, 8, 8).index_fill(2, torch.tensor([3]), float("-inf")), "eager",
+        lambda: torch.zeros(1, 1, 8, 8).index_fill(2, torch.tensor([3]), float("-inf")),
+        "eager",
         ["NaN", "finfo"],
     ),
 }

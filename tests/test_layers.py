@@ -38,9 +38,15 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
     ("files", "expected"),
     [
         # an upward import from the core
-        ({"masking/__init__.py": "", "masking/core.py": "from ..plots import apply_style\n"}, "imports 'dynmask_viz.plots'"),
+        (
+            {"masking/__init__.py": "", "masking/core.py": "from ..plots import apply_style\n"},
+            "imports 'dynmask_viz.plots'",
+        ),
         # the same as an absolute import, inside a function
-        ({"attention_masks/rule.py": "def f():\n    import dynmask_viz.widgets\n"}, "imports 'dynmask_viz.widgets'"),
+        (
+            {"attention_masks/rule.py": "def f():\n    import dynmask_viz.widgets\n"},
+            "imports 'dynmask_viz.widgets'",
+        ),
         # a figure that computes masks
         ({"plots/grid.py": "from ..masking import mask_batch\n"}, "takes ['mask_batch'] from 'masking'"),
         # a widget reaching into the rule catalogue as a whole module
@@ -81,9 +87,11 @@ def test_the_cli_exits_nonzero_on_a_violation(tmp_path):
 def test_the_surface_lists_exactly_each_layers_public_names():
     for layer, names in dynmask_viz.SURFACE.items():
         module = importlib.import_module(f"dynmask_viz.{layer}")
-        assert sorted(names) == sorted(module.__all__), f"dynmask_viz.SURFACE[{layer!r}] is out of date"
+        fix = f"dynmask_viz.SURFACE[{layer!r}] is out of date: run python -m tools.surface"
+        assert sorted(names) == sorted(module.__all__), fix
     every = [n for names in dynmask_viz.SURFACE.values() for n in names]
-    assert len(every) == len(set(every)), "a public name is exported by two layers"
+    twice = sorted({n for n in every if every.count(n) > 1})
+    assert not twice, f"public names exported by two layers: {twice}"
 
 
 def test_the_surface_resolves_lazily():

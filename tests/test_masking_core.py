@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from _masking_helpers import CLS, MASK, PAD, SEP, VOCAB, make_batch, words_for
 
 from dynmask_viz.masking import (
     IGNORE_INDEX,
@@ -20,8 +21,6 @@ from dynmask_viz.masking import (
     theoretical_ever_masked,
 )
 from dynmask_viz.masking.units import span_of_words, word_ids_from_offsets, word_ids_from_vocab
-
-from _masking_helpers import CLS, MASK, PAD, SEP, VOCAB, make_batch, words_for
 
 
 def binomial_ok(successes, trials, p, sigmas=5.0):
@@ -93,9 +92,13 @@ def test_mask_depends_on_key_not_on_batch_order_padding_or_side():
     ids, attn = make_batch([30, 50, 70], 70, seed=5)
     base = mask_batch(ids, VOCAB, seed=9, example_ids=torch.tensor([7, 8, 9]), attention_mask=attn)
     # Same example 1 alone, padded to a different length, in a permuted batch, left-padded.
-    alone = mask_batch(ids[1:2, :60], VOCAB, seed=9, example_ids=torch.tensor([8]), attention_mask=attn[1:2, :60])
+    alone = mask_batch(
+        ids[1:2, :60], VOCAB, seed=9, example_ids=torch.tensor([8]), attention_mask=attn[1:2, :60]
+    )
     assert torch.equal(alone.masked[0, :50], base.masked[1, :50])
-    perm = mask_batch(ids[[2, 0, 1]], VOCAB, seed=9, example_ids=torch.tensor([9, 7, 8]), attention_mask=attn[[2, 0, 1]])
+    perm = mask_batch(
+        ids[[2, 0, 1]], VOCAB, seed=9, example_ids=torch.tensor([9, 7, 8]), attention_mask=attn[[2, 0, 1]]
+    )
     assert torch.equal(perm.masked[2], base.masked[1])
     lids, lattn = make_batch([30, 50, 70], 90, seed=5, left=True)
     left = mask_batch(lids, VOCAB, seed=9, example_ids=torch.tensor([7, 8, 9]), attention_mask=lattn)
@@ -126,7 +129,10 @@ def test_dynamic_differs_every_epoch_and_static_cycles_with_dupe_factor():
     assert len({tuple(m.flatten().tolist()) for m in smasks}) == 10
     assert torch.equal(smasks[3], masks[3])  # static mask k is dynamic epoch k: same keys
     one = StaticMasking(dupe_factor=1)
-    assert torch.equal(one(ids, VOCAB, epoch=0, attention_mask=attn).masked, one(ids, VOCAB, epoch=7, attention_mask=attn).masked)
+    assert torch.equal(
+        one(ids, VOCAB, epoch=0, attention_mask=attn).masked,
+        one(ids, VOCAB, epoch=7, attention_mask=attn).masked,
+    )
     with pytest.raises(ValueError, match="dupe_factor"):
         StaticMasking(dupe_factor=0)
     assert make_masking("static", dupe_factor=4).dupe_factor == 4
@@ -192,7 +198,14 @@ def test_span_lengths_follow_truncated_geometric():
 def test_span_selection_masks_contiguous_word_runs():
     ids, attn = make_batch([300] * 8)
     words = words_for(ids, max_pieces=1)  # one piece per word: spans are runs of tokens
-    out = mask_batch(ids, VOCAB, MaskingConfig(unit="span", mlm_probability=0.2), seed=0, attention_mask=attn, word_ids=words)
+    out = mask_batch(
+        ids,
+        VOCAB,
+        MaskingConfig(unit="span", mlm_probability=0.2),
+        seed=0,
+        attention_mask=attn,
+        word_ids=words,
+    )
     runs = []
     for row in out.masked.int():
         edges = torch.diff(torch.cat([torch.tensor([0]), row, torch.tensor([0])]))
@@ -237,7 +250,9 @@ def test_exposure_measured_against_theory():
     assert static.share_ever_masked == pytest.approx(0.803, abs=0.01)
     assert dynamic.share_ever_masked == pytest.approx(0.998, abs=0.003)
     assert torch.allclose(static.ever_masked_curve, static.theory_curve(), atol=0.015)
-    assert torch.equal(static.ever_masked_curve[9:], static.ever_masked_curve[9].expand(31))  # no news after 10
+    assert torch.equal(
+        static.ever_masked_curve[9:], static.ever_masked_curve[9].expand(31)
+    )  # no news after 10
     assert static.counts[static.candidates].float().mean() == pytest.approx(40 * 0.15, rel=0.03)
     assert not static.counts[~static.candidates].any()
 
@@ -251,16 +266,6 @@ def test_same_masks_on_gpu_as_on_cpu():
         cpu = mask_batch(ids, VOCAB, cfg, seed=3, attention_mask=attn, word_ids=words)
         gpu = mask_batch(ids.cuda(), VOCAB, cfg, seed=3, attention_mask=attn.cuda(), word_ids=words.cuda())
         assert torch.equal(cpu.input_ids, gpu.input_ids.cpu())
-
-
-def test_tensor_hash_matches_python_reference_bit_for_bit():
-    from dynmask_viz._hashing import fmix32_, fmix32_py, to_unsigned
-
-    gen = torch.Generator().manual_seed(0)
-    values = torch.randint(0, 2**32, (5000,), generator=gen)
-    values[:4] = torch.tensor([0, 1, 2**31, 2**32 - 1])
-    hashed = to_unsigned(fmix32_((values & 0xFFFFFFFF).to(torch.int32)))  # int32 wraps around
-    assert hashed.tolist() == [fmix32_py(v) for v in values.tolist()]
 
 
 def test_out_of_vocabulary_ids_are_refused():

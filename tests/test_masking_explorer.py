@@ -124,9 +124,13 @@ def test_bad_input_is_reported_not_raised(explorer):
     assert "Could not update" in explorer.summary.value and explorer.state is before
     with pytest.raises(ValueError, match="Unknown control"):
         explorer.set(epochz=3)
-    for kwargs, fragment in [({"epochs": 0}, "epochs"), ({"dupe_factor": 11}, "dupe_factor"),
-                             ({"mlm_probability": 0.9}, "mlm_probability"), ({"unit": "sentence"}, "unit"),
-                             ({"mode": "all"}, "mode")]:  # fmt: skip
+    for kwargs, fragment in [
+        ({"epochs": 0}, "epochs"),
+        ({"dupe_factor": 11}, "dupe_factor"),
+        ({"mlm_probability": 0.9}, "mlm_probability"),
+        ({"unit": "sentence"}, "unit"),
+        ({"mode": "all"}, "mode"),
+    ]:
         with pytest.raises(ValueError, match=fragment):
             MaskingExplorer(tokenizer=explorer.tokenizer, **kwargs)
 
@@ -147,9 +151,20 @@ def test_blitted_png_matches_a_full_render(explorer):
 
 
 def test_update_is_fast(explorer):
-    changes = [("epoch", 3), ("probability", 0.3), ("unit", "word"), ("dupe_factor", 2), ("seed", 5),
-               ("epoch", 9), ("probability", 0.1), ("unit", "span"), ("dupe_factor", 7), ("unit", "token"),
-               ("probability", 0.5), ("epoch", 0)]  # fmt: skip
+    changes = [
+        ("epoch", 3),
+        ("probability", 0.3),
+        ("unit", "word"),
+        ("dupe_factor", 2),
+        ("seed", 5),
+        ("epoch", 9),
+        ("probability", 0.1),
+        ("unit", "span"),
+        ("dupe_factor", 7),
+        ("unit", "token"),
+        ("probability", 0.5),
+        ("epoch", 0),
+    ]
     explorer.set(mode="static")
     explorer.set(mode="both")  # both layouts built once, as after a first look
     times = []
@@ -157,6 +172,8 @@ def test_update_is_fast(explorer):
         explorer.controls[name].value = value
         times.append(explorer.last_update_s)
     median = statistics.median(times)
-    print(f"\nMaskingExplorer update: median {median * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-          f"over {len(times)} changes")  # fmt: skip
+    print(
+        f"\nMaskingExplorer update: median {median * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
+        f"over {len(times)} changes"
+    )
     assert median < 1.0  # target < 0.1 s; generous so that a busy CI machine does not flake

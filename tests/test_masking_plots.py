@@ -1,6 +1,4 @@
-"""Masking figures and the data behind them: grids, 80/10/10, exposure, collator epochs."""
-
-import math
+"""Masking figures: epoch grids, 80/10/10, selection counts, exposure (data: test_analysis_grids)."""
 
 import numpy as np
 import pytest
@@ -11,11 +9,8 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from dynmask_viz.analysis import (
-    collate_epochs,
     encode_texts,
     epoch_grid_data,
-    masks_in_batches,
-    sentences_with_word_pieces,
     static_and_dynamic_grids,
 )
 from dynmask_viz.masking import (
@@ -25,14 +20,11 @@ from dynmask_viz.masking import (
     UNCHANGED,
     DynamicMasking,
     MaskingConfig,
-    MaskingVocab,
-    MLMCollator,
     StaticMasking,
     corruption_breakdown,
     exposure,
     mask_batch,
     selection_counts,
-    times_masked_pmf,
 )
 from dynmask_viz.plots import (
     CORRUPTION_COLORS,
@@ -47,126 +39,9 @@ from dynmask_viz.plots import (
 from dynmask_viz.plots._style import NOT_SEEN, renderable, short_token
 from dynmask_viz.plots.masking import build_grid_figure
 
-SENTENCE = "A central debate concerned the relation between anarchism and syndicalism (or trade unionism)."
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    from dynmask_viz.hf import load_tokenizer
-
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def vocab(tokenizer):
-    return MaskingVocab.from_tokenizer(tokenizer)
-
-
-@pytest.fixture(scope="module")
-def grids(tokenizer, vocab):
-    encoded = encode_texts(SENTENCE, tokenizer)
-    return static_and_dynamic_grids(encoded, tokenizer, MaskingConfig(mlm_probability=0.3), epochs=9,
-                                    dupe_factor=3, seed=0, vocab=vocab)  # fmt: skip
-
 
 def _expected_cell_colors(corruption: torch.Tensor) -> np.ndarray:
     return np.array([[to_rgba(CORRUPTION_COLORS[int(c)]) for c in row] for row in corruption])
-
-
-# --- data ------------------------------------------------------------------------------------
-
-
-def test_encode_texts_word_ids_group_pieces(tokenizer):
-    enc = encode_texts([SENTENCE, "short"], tokenizer)
-    assert enc.input_ids.shape == enc.word_ids.shape == enc.attention_mask.shape
-    tokens = enc.tokens[0]
-    i = tokens.index("ana")
-    assert tokens[i : i + 3] == ["ana", "##rch", "##ism"]
-    assert len(set(enc.word_ids[0, i : i + 3].tolist())) == 1
-    assert enc.word_ids[0, 0] == -1 and enc.word_ids[1, -1] == -1  # [CLS], padding
-    with pytest.raises(ValueError, match="at least one text"):
-        encode_texts([], tokenizer)
-
-
-def test_grid_rows_follow_the_schedules(grids):
-    static, dynamic = grids
-    assert static.masked.shape == dynamic.masked.shape == (9, len(static.tokens))
-    assert "[CLS]" not in static.tokens and "[SEP]" not in static.tokens
-    for e in range(9):
-        assert torch.equal(static.masked[e], static.masked[e % 3])
-        assert torch.equal(static.input_ids[e], static.input_ids[e % 3])
-    assert torch.equal(static.masked[:3], dynamic.masked[:3])  # static mask j == dynamic epoch j
-    assert static.masks_drawn() == 3 and dynamic.masks_drawn() == 9
-    assert static.mask_epoch.tolist() == [e % 3 for e in range(9)]
-    assert static.ever_masked_share(2) == static.ever_masked_share()  # nothing new after k epochs
-    with pytest.raises(ValueError, match="upto"):
-        static.ever_masked_share(9)
-
-
-def test_grid_shown_text_matches_corruption(grids):
-    for grid in grids:
-        for e in range(grid.epochs):
-            for c, code in enumerate(grid.corruption[e].tolist()):
-                shown, original = grid.shown[e][c], grid.tokens[c]
-                if code in (UNCHANGED, KEPT):
-                    assert shown == original
-                elif code == MASKED:
-                    assert shown == "[MASK]"
-                else:
-                    assert code == RANDOM and shown != "[MASK]"
-
-
-def test_word_units_never_split_words(tokenizer, vocab):
-    enc = encode_texts(SENTENCE, tokenizer)
-    split = {}
-    for unit in ("token", "word", "span"):
-        masking = DynamicMasking(MaskingConfig(mlm_probability=0.4, unit=unit), seed=1)
-        grid = epoch_grid_data(masking, enc.input_ids, vocab, 12, tokenizer=tokenizer, word_ids=enc.word_ids)
-        split[unit] = grid.words_split()
-    assert split["word"] == split["span"] == 0
-    assert split["token"] > 0
-
-
-def test_sentences_with_word_pieces(tokenizer):
-    found = sentences_with_word_pieces([SENTENCE, "The cat sat on the mat."], tokenizer, min_split_words=2)
-    assert found == [SENTENCE]
-
-
-def test_collator_epochs_show_the_seeded_worker_trap(tokenizer):
-    from transformers import DataCollatorForLanguageModeling
-
-    texts = [SENTENCE, "The cat sat on the mat near the door.", "Anarchism is a political philosophy.",
-             "Syndicalism is a revolutionary current within the labour movement."]  # fmt: skip
-    features = [{"input_ids": tokenizer(t)["input_ids"]} for t in texts]
-    kw = dict(epochs=3, batch_size=2, num_workers=2)
-    hf = collate_epochs(DataCollatorForLanguageModeling(tokenizer, seed=0, mlm_probability=0.3), features, **kw)
-    ours = collate_epochs(MLMCollator(tokenizer, DynamicMasking(MaskingConfig(mlm_probability=0.3))), features, **kw)
-    assert hf.same_as_first_epoch() == [True, True, True]
-    assert ours.same_as_first_epoch() == [True, False, False]
-    assert (ours.distinct_masks_per_example() == 3).all()
-    grid = hf.grid(0, tokenizer)
-    assert grid.tokens == tokenizer.convert_ids_to_tokens(features[0]["input_ids"])[1:-1]
-    assert torch.equal(grid.masked, hf.masked[:, 0, 1 : len(grid.tokens) + 1])
-
-
-def test_mask_is_independent_of_batch_companions(tokenizer):
-    features = [{"input_ids": tokenizer(t)["input_ids"]} for t in (SENTENCE, "One two three four.", "Five six.")]
-    masks = masks_in_batches(MLMCollator(tokenizer, DynamicMasking(seed=3)), features, 0, [[0], [1, 0], [2, 0, 1]])
-    assert all(torch.equal(m, masks[0]) for m in masks)
-    with pytest.raises(ValueError, match="must contain example"):
-        masks_in_batches(MLMCollator(tokenizer), features, 0, [[1]])
-
-
-def test_times_masked_pmf():
-    dyn = times_masked_pmf(0.15, 40)
-    binom = torch.tensor([math.comb(40, k) * 0.15**k * 0.85 ** (40 - k) for k in range(41)], dtype=torch.float64)
-    assert torch.allclose(dyn, binom)
-    static = times_masked_pmf(0.15, 40, 10)
-    assert static.sum().item() == pytest.approx(1.0)
-    assert static[0].item() == pytest.approx(0.85**10)
-    assert (static[torch.arange(41) % 4 != 0] == 0).all()  # each mask seen 4 times
-    uneven = times_masked_pmf(0.3, 10, 4)  # masks seen 3, 3, 2, 2 times
-    assert uneven.sum().item() == pytest.approx(1.0) and uneven[1].item() == 0.0
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -185,7 +60,9 @@ def test_epoch_grid_cells_coloured_by_corruption(grids):
         for c, text in enumerate(row):
             assert text.get_visible() == bool(static.masked[e, c])
             if text.get_visible():
-                assert text.get_text() == short_token(renderable(static.shown[e][c]), painter.layout.max_chars - 1)
+                assert text.get_text() == short_token(
+                    renderable(static.shown[e][c]), painter.layout.max_chars - 1
+                )
 
 
 def test_epoch_grid_from_masked_batches(tokenizer, vocab):
@@ -207,7 +84,7 @@ def test_static_vs_dynamic_marks_the_period(grids):
     fig = plot_static_vs_dynamic(static, dynamic, title="t")
     assert len(fig.axes) == 2
     static_ax, dynamic_ax = fig.axes
-    thick = lambda ax: [line for line in ax.lines if line.get_linewidth() > 2]  # noqa: E731
+    thick = lambda ax: [line for line in ax.lines if line.get_linewidth() > 2]
     assert len(thick(static_ax)) == 2 and not thick(dynamic_ax)  # restarts at epochs 3 and 6
     labels = [t.get_text() for t in static_ax.texts if t.get_text().startswith("mask")]
     assert labels[:4] == ["mask 0", "mask 1", "mask 2", "mask 0 again"]
@@ -282,7 +159,9 @@ def test_exposure_plot_has_measured_and_theory_lines():
     for name in ("static (dupe_factor=10)", "dynamic"):
         assert f"{name}, measured" in lines and f"{name}, theory" in lines
     assert np.allclose(lines["dynamic, measured"].get_ydata(), stats_dynamic.ever_masked_curve.numpy())
-    assert np.allclose(lines["static (dupe_factor=10), theory"].get_ydata(), stats_static.theory_curve().numpy())
+    assert np.allclose(
+        lines["static (dupe_factor=10), theory"].get_ydata(), stats_static.theory_curve().numpy()
+    )
     texts = " ".join(t.get_text() for t in ax.texts)
     assert "0.803" in texts and "0.998" in texts and "RoBERTa" in texts
     short = exposure(StaticMasking(seed=0, dupe_factor=3), ids, VOCAB, 6, **kw)
@@ -295,7 +174,10 @@ def test_exposure_plot_has_measured_and_theory_lines():
         assert 0.99 < sum(p.get_height() for p in container) <= 1.0 + 1e-9  # the tail below 0.2 % is cut
     static_heights = np.array([p.get_height() for p in bars[0]])
     assert (static_heights[np.arange(len(static_heights)) % 4 != 0] == 0).all()
-    assert {line.get_label() for line in hist.get_lines()} >= {"static (dupe_factor=10), theory", "dynamic, theory"}
+    assert {line.get_label() for line in hist.get_lines()} >= {
+        "static (dupe_factor=10), theory",
+        "dynamic, theory",
+    }
 
 
 def test_selection_counts_exact_vs_bernoulli():

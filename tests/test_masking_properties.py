@@ -1,12 +1,11 @@
 """Property tests (hypothesis) of mask_batch over random shapes, lengths, seeds and configs."""
 
 import torch
+from _masking_helpers import CLS, MASK, PAD, SEP, VOCAB, make_batch, words_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynmask_viz.masking import IGNORE_INDEX, MaskingConfig, StaticMasking, mask_batch
-
-from _masking_helpers import CLS, MASK, PAD, SEP, VOCAB, make_batch, words_for
 
 configs = st.builds(
     MaskingConfig,
@@ -57,8 +56,19 @@ def test_determinism_under_permutation(config, lengths, seed, data):
     words = words_for(ids)
     ex = torch.arange(len(lengths)) * 13 + 5
     perm = torch.tensor(data.draw(st.permutations(range(len(lengths)))))
-    a = mask_batch(ids, VOCAB, config, seed=seed, example_ids=ex, attention_mask=attn, word_ids=words, mask_epoch=2)
-    b = mask_batch(ids[perm], VOCAB, config, seed=seed, example_ids=ex[perm], attention_mask=attn[perm], word_ids=words[perm], mask_epoch=2)
+    a = mask_batch(
+        ids, VOCAB, config, seed=seed, example_ids=ex, attention_mask=attn, word_ids=words, mask_epoch=2
+    )
+    b = mask_batch(
+        ids[perm],
+        VOCAB,
+        config,
+        seed=seed,
+        example_ids=ex[perm],
+        attention_mask=attn[perm],
+        word_ids=words[perm],
+        mask_epoch=2,
+    )
     assert torch.equal(a.input_ids[perm], b.input_ids)
     assert torch.equal(a.masked[perm], b.masked)
 

@@ -41,17 +41,14 @@ def test_notebooks_exist():
 
 @params
 def test_name_follows_convention(path):
-    assert NAME_RE.match(path.name), (
-        f"{path.name}: expected NN_topic.ipynb (two digits, lower_snake_case)"
-    )
+    assert NAME_RE.match(path.name), f"{path.name}: expected NN_topic.ipynb (two digits, lower_snake_case)"
 
 
 @params
 def test_stored_without_outputs(path):
     dirty = dirty_cells(nbformat.read(path, as_version=nbformat.NO_CONVERT))
     assert not dirty, (
-        f"{path.name}: code cells {dirty} have outputs or execution counts; "
-        "run `make clean-notebooks`"
+        f"{path.name}: code cells {dirty} have outputs or execution counts; run `make clean-notebooks`"
     )
 
 

@@ -38,7 +38,8 @@ ALLOWED: dict[str, set[str]] = {
 _CONSTANTS = {"UNCHANGED", "MASKED", "RANDOM", "KEPT", "IGNORE_INDEX", "CORRUPTION_NAMES"}
 ONLY_NAMES: dict[tuple[str, str], set[str]] = {
     # Types, constants and counts of given results; nothing that draws a mask.
-    ("plots", "masking"): _CONSTANTS | {"MaskedBatch", "CorruptionBreakdown", "corruption_breakdown", "times_masked_pmf"},
+    ("plots", "masking"): _CONSTANTS
+    | {"MaskedBatch", "CorruptionBreakdown", "corruption_breakdown", "times_masked_pmf"},
     ("plots", "attention_masks"): {"MaskRule", "is_blocked", "BLOCKED_BELOW"},
     ("plots", "experiments"): {"ROBERTA_TABLE1"},
     ("plots", "assets"): {"cjk_font_path", "is_cached"},
@@ -119,14 +120,18 @@ def check(root: str | Path) -> list[Violation]:
                 found.append(Violation(path, line, f"{module} is in no known layer: add it to ALLOWED"))
             elif imported not in ALLOWED[layer]:
                 allowed = ", ".join(sorted(ALLOWED[layer])) or "nothing"
-                found.append(Violation(path, line, f"layer {layer!r} imports {target!r} (allowed: {allowed})"))
+                found.append(
+                    Violation(path, line, f"layer {layer!r} imports {target!r} (allowed: {allowed})")
+                )
             elif (layer, imported) in ONLY_NAMES:
                 only = ONLY_NAMES[layer, imported]
                 extra = ["the whole module"] if names is None else sorted(set(names) - only)
                 if extra:
                     found.append(
                         Violation(
-                            path, line, f"layer {layer!r} takes {extra} from {imported!r}; only {sorted(only)}"
+                            path,
+                            line,
+                            f"layer {layer!r} takes {extra} from {imported!r}; only {sorted(only)}",
                         )
                     )
     return found

@@ -1,26 +1,21 @@
 """Data that figures, widgets and tests share, computed with the core layers.
 
+* :mod:`.encoding`: texts tokenized for the masking engine, with word ids.
 * :mod:`.epoch_grids`: one sequence's MLM masks over epochs (:class:`EpochGrid`, built one
-  way, by :meth:`EpochGrid.build`), encoded texts, static and dynamic grids side by side.
+  way, by :meth:`EpochGrid.build`), static and dynamic grids side by side.
 * :mod:`.collator_runs`: what a collator fed the model, epoch by epoch, in a real DataLoader
   (the seeded-workers trap).
+* :mod:`.attention_views`: one layer's attention (a head or the mean) and its applied mask.
 * :mod:`.mask_rules`: the attention-mask rules the explorers offer, built from their controls.
 
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*; in
 attention masks True = *may attend*.
 """
 
+from .attention_views import attention_view, mask_view
 from .collator_runs import CollatedEpochs, collate_epochs, masks_in_batches
-from .epoch_grids import (
-    EncodedText,
-    EpochGrid,
-    encode_texts,
-    epoch_grid_data,
-    grid_from_results,
-    sentences_with_word_pieces,
-    static_and_dynamic_grids,
-    token_strings,
-)
+from .encoding import EncodedText, encode_texts, sentences_with_word_pieces, token_strings
+from .epoch_grids import EpochGrid, epoch_grid_data, grid_from_results, static_and_dynamic_grids
 from .mask_rules import PARAMS, RULES, AppliedRule, build_rule
 
 __all__ = [
@@ -35,6 +30,8 @@ __all__ = [
     "encode_texts",
     "epoch_grid_data",
     "grid_from_results",
+    "attention_view",
+    "mask_view",
     "masks_in_batches",
     "sentences_with_word_pieces",
     "static_and_dynamic_grids",

@@ -56,7 +56,9 @@ class CollatedEpochs:
 
     def same_as_first_epoch(self) -> list[bool]:
         """For each epoch, whether *every* example got exactly its epoch-0 input again."""
-        return [bool(torch.equal(self.input_ids[e], self.input_ids[0])) for e in range(self.input_ids.shape[0])]
+        return [
+            bool(torch.equal(self.input_ids[e], self.input_ids[0])) for e in range(self.input_ids.shape[0])
+        ]
 
     def distinct_masks_per_example(self) -> torch.Tensor:
         """``[N]`` int64: distinct corrupted inputs each example was seen with."""
@@ -80,8 +82,15 @@ class CollatedEpochs:
         )
 
 
-def collate_epochs(collator, features: Sequence[dict], *, epochs: int = 3, batch_size: int = 2,
-                   num_workers: int = 2, multiprocessing_context=None) -> CollatedEpochs:  # fmt: skip
+def collate_epochs(
+    collator,
+    features: Sequence[dict],
+    *,
+    epochs: int = 3,
+    batch_size: int = 2,
+    num_workers: int = 2,
+    multiprocessing_context=None,
+) -> CollatedEpochs:
     """Run a collator in a ``DataLoader`` for several epochs, as a training loop would.
 
     A fresh loader iterator is made per epoch, so non-persistent workers are new processes
@@ -106,9 +115,13 @@ def collate_epochs(collator, features: Sequence[dict], *, epochs: int = 3, batch
         id_key = getattr(collator, "id_key", "example_id")
         features = [dict(f, **{id_key: i}) for i, f in enumerate(features)]
     loader = torch.utils.data.DataLoader(
-        _Features(features), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-        collate_fn=collator, multiprocessing_context=multiprocessing_context if num_workers else None,
-    )  # fmt: skip
+        _Features(features),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collator,
+        multiprocessing_context=multiprocessing_context if num_workers else None,
+    )
     length = max(len(f["input_ids"]) for f in features)
     n = len(features)
     fed = torch.zeros((epochs, n, length), dtype=torch.int64)
@@ -128,8 +141,9 @@ def collate_epochs(collator, features: Sequence[dict], *, epochs: int = 3, batch
     return CollatedEpochs(fed, labels, original)
 
 
-def masks_in_batches(collator, features: Sequence[dict], example: int,
-                     batches: Sequence[Sequence[int]]) -> list[torch.Tensor]:  # fmt: skip
+def masks_in_batches(
+    collator, features: Sequence[dict], example: int, batches: Sequence[Sequence[int]]
+) -> list[torch.Tensor]:
     """The mask one example gets from ``collator`` when batched with different companions.
 
     Args:

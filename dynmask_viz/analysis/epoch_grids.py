@@ -28,91 +28,9 @@ from ..masking import (
     word_ids_from_vocab,
 )
 from ..masking.vocab import as_vocab
+from .encoding import EncodedText, token_strings
 
-__all__ = [
-    "EncodedText",
-    "EpochGrid",
-    "encode_texts",
-    "epoch_grid_data",
-    "grid_from_results",
-    "sentences_with_word_pieces",
-    "static_and_dynamic_grids",
-    "token_strings",
-]
-
-
-@dataclass(frozen=True)
-class EncodedText:
-    """Texts tokenized for the masking engine (right padded).
-
-    Attributes:
-        texts: The ``B`` input texts.
-        input_ids: ``[B, L]`` int64 token ids, ``[CLS] ... [SEP]`` then padding.
-        attention_mask: ``[B, L]`` int64, 1 on real tokens.
-        word_ids: ``[B, L]`` int64 word index of each token, ``-1`` on special tokens and padding.
-        tokens: ``B`` lists with the token strings of each row's real tokens (specials included).
-    """
-
-    texts: list[str]
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    word_ids: torch.Tensor
-    tokens: list[list[str]]
-
-    def maskable(self, vocab: MaskingVocab) -> torch.Tensor:
-        """``[B, L]`` bool, True on the tokens MLM masking may select (no specials, no padding)."""
-        return candidate_mask(self.input_ids, vocab, self.attention_mask)[1]
-
-
-def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64) -> EncodedText:
-    """Tokenize texts with their word ids (which pieces form one word).
-
-    Args:
-        texts: One text or a list of texts.
-        tokenizer: A Hugging Face tokenizer with a mask token (e.g. ``assets.load_tokenizer()``).
-        max_length: Longer texts are truncated to this many tokens (specials included).
-
-    Returns:
-        An :class:`EncodedText`.
-
-    Raises:
-        ValueError: On an empty list of texts or a non-positive ``max_length``.
-    """
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    if not texts:
-        raise ValueError("encode_texts needs at least one text.")
-    if max_length < 3:
-        raise ValueError(f"max_length must leave room for [CLS] w [SEP] (>= 3); got {max_length}.")
-    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    ids = enc["input_ids"].to(torch.int64)
-    attn = enc["attention_mask"].to(torch.int64)
-    if getattr(tokenizer, "is_fast", False):
-        word_ids = torch.tensor([[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))])
-    else:  # slow tokenizers have no word ids: fall back on the vocabulary's ## markers
-        vocab = MaskingVocab.from_tokenizer(tokenizer)
-        word_ids = word_ids_from_vocab(ids, vocab.word_start, candidate_mask(ids, vocab, attn)[1])
-    tokens = [tokenizer.convert_ids_to_tokens(row[row_attn.bool()].tolist()) for row, row_attn in zip(ids, attn)]
-    return EncodedText(texts, ids, attn, word_ids.to(torch.int64), tokens)
-
-
-def sentences_with_word_pieces(sentences, tokenizer, *, min_split_words: int = 2,
-                               max_tokens: int = 24) -> list[str]:  # fmt: skip
-    """The sentences (in order) with at least ``min_split_words`` words cut into several pieces.
-
-    Args:
-        sentences: Iterable of texts.
-        tokenizer: Hugging Face tokenizer (a fast one gives word ids).
-        min_split_words: Words of two or more pieces a sentence must contain.
-        max_tokens: Longest sentence kept, in tokens (specials excluded), so figures stay readable.
-    """
-    found = []
-    for text in sentences:
-        enc = encode_texts(text, tokenizer, max_length=max_tokens + 3)
-        words = enc.word_ids[0][enc.word_ids[0] >= 0]
-        if 0 < words.numel() <= max_tokens and int(enc.attention_mask.sum()) - 2 <= max_tokens:
-            if int((torch.bincount(words) > 1).sum()) >= min_split_words:
-                found.append(text)
-    return found
+__all__ = ["EpochGrid", "epoch_grid_data", "grid_from_results", "static_and_dynamic_grids"]
 
 
 @dataclass(frozen=True)
@@ -234,16 +152,19 @@ class EpochGrid:
         return upto + 1
 
 
-def token_strings(tokenizer, ids: list[int]) -> list[str]:
-    """Token strings of ``ids`` (the ids themselves as strings without a tokenizer)."""
-    if tokenizer is not None and hasattr(tokenizer, "convert_ids_to_tokens"):
-        return [str(t) for t in tokenizer.convert_ids_to_tokens(ids)]
-    return [str(i) for i in ids]  # no tokenizer: show the ids themselves
-
-
-def epoch_grid_data(masking, input_ids: torch.Tensor, vocab, epochs: int, *, tokenizer=None,
-                    example_id: int = 0, row: int = 0, attention_mask: torch.Tensor | None = None,
-                    word_ids: torch.Tensor | None = None, keep_special: bool = False) -> EpochGrid:  # fmt: skip
+def epoch_grid_data(
+    masking,
+    input_ids: torch.Tensor,
+    vocab,
+    epochs: int,
+    *,
+    tokenizer=None,
+    example_id: int = 0,
+    row: int = 0,
+    attention_mask: torch.Tensor | None = None,
+    word_ids: torch.Tensor | None = None,
+    keep_special: bool = False,
+) -> EpochGrid:
     """Mask one sequence in epochs ``0..epochs-1`` with ``masking`` (one vectorized call).
 
     Args:
@@ -279,10 +200,15 @@ def epoch_grid_data(masking, input_ids: torch.Tensor, vocab, epochs: int, *, tok
     if words is None and vocab.word_start is not None:  # BERT's ## rule, as MLMCollator does
         words = word_ids_from_vocab(ids, vocab.word_start, candidates)
     keep = (real if keep_special else candidates)[0]
-    expand = lambda t: None if t is None else t.expand(epochs, -1)  # noqa: E731
-    result = masking(ids.expand(epochs, -1), vocab, epoch=torch.arange(epochs),
-                     example_ids=torch.full((epochs,), int(example_id)),
-                     attention_mask=expand(attn), word_ids=expand(words))  # fmt: skip
+    expand = lambda t: None if t is None else t.expand(epochs, -1)
+    result = masking(
+        ids.expand(epochs, -1),
+        vocab,
+        epoch=torch.arange(epochs),
+        example_ids=torch.full((epochs,), int(example_id)),
+        attention_mask=expand(attn),
+        word_ids=expand(words),
+    )
     return EpochGrid.build(
         token_strings(tokenizer, ids[0, keep].tolist()),
         result.corruption[:, keep],
@@ -321,9 +247,17 @@ def grid_from_results(tokens: Sequence[str], results: Sequence, tokenizer=None) 
     return EpochGrid.build(tokens, corruption, fed_ids=fed, tokenizer=tokenizer, kind="results")
 
 
-def static_and_dynamic_grids(encoded: EncodedText, tokenizer, config: MaskingConfig | None = None,
-                             *, epochs: int, dupe_factor: int, seed: int = 0, row: int = 0,
-                             vocab: MaskingVocab | None = None) -> tuple[EpochGrid, EpochGrid]:  # fmt: skip
+def static_and_dynamic_grids(
+    encoded: EncodedText,
+    tokenizer,
+    config: MaskingConfig | None = None,
+    *,
+    epochs: int,
+    dupe_factor: int,
+    seed: int = 0,
+    row: int = 0,
+    vocab: MaskingVocab | None = None,
+) -> tuple[EpochGrid, EpochGrid]:
     """Grids of one encoded sentence under static (``dupe_factor`` masks) and dynamic masking.
 
     Static mask ``j`` is dynamic epoch ``j`` (same keys), so the first ``dupe_factor`` rows of

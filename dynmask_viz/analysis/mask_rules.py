@@ -45,7 +45,9 @@ def build_rule(name: str, params: dict, tokens: list[str], scores: torch.Tensor 
         "prefix_lm": lambda: am.prefix_lm(min(int(p["prefix_length"]), n)),
         "drop_stopwords": lambda: am.drop_stopwords([tokens], punctuation=bool(p["punctuation"])),
         "topk_keys": lambda: am.topk_keys(scores, min(int(p["k"]), n)),
-        "random_drop": lambda: am.random_drop(float(p["p"]), int(p["mask_seed"]), per_head=bool(p["per_head"])),
+        "random_drop": lambda: am.random_drop(
+            float(p["p"]), int(p["mask_seed"]), per_head=bool(p["per_head"])
+        ),
     }
     if name not in builders:
         raise ValueError(f"Unknown mask rule {name!r}; choose one of {sorted(RULES)}.")
@@ -75,4 +77,3 @@ class AppliedRule:
         self.rule = rule
         self.dense = rule.dense(1, heads if rule.per_head else 1, length)
         self.empty_rows = int(am.empty_rows(self.dense).sum())
-

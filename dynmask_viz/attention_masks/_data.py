@@ -43,9 +43,7 @@ def as_bool_2d(name: str, value, meaning: str) -> torch.Tensor:
     if value.ndim == 1:
         value = value.unsqueeze(0)
     if value.ndim != 2:
-        raise MaskError(
-            f"{name} must be [batch, seq_len] ({meaning}); got shape {tuple(value.shape)}."
-        )
+        raise MaskError(f"{name} must be [batch, seq_len] ({meaning}); got shape {tuple(value.shape)}.")
     if value.dtype != torch.bool:
         if value.is_floating_point() or value.is_complex():
             raise MaskError(f"{name} must be bool or 0/1 integers ({meaning}); got {value.dtype}.")

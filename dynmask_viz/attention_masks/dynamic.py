@@ -15,12 +15,13 @@ from .._hashing import coordinate_hash
 from ._data import as_bool_2d, as_int, batch_sizes, take
 from .rule import MaskError, MaskRule
 
+
 def _key_rule(kept: torch.Tensor, keep_self: bool, name: str) -> MaskRule:
     keep_self = bool(keep_self)
     if keep_self:
-        fn = lambda b, h, q, k: take(kept, b, k) | (q == k)  # noqa: E731
+        fn = lambda b, h, q, k: take(kept, b, k) | (q == k)
     else:
-        fn = lambda b, h, q, k: take(kept, b, k)  # noqa: E731
+        fn = lambda b, h, q, k: take(kept, b, k)
     return MaskRule(
         name=f"{name}(keep_self=True)" if keep_self else name,
         fn=fn,
@@ -86,9 +87,7 @@ def _score_rule(name: str, keep: torch.Tensor, params: dict) -> MaskRule:
     )
 
 
-def topk_keys(
-    scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor | None = None
-) -> MaskRule:
+def topk_keys(scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor | None = None) -> MaskRule:
     """Keep (True) the ``k`` highest-scoring keys of each query, exactly ``k`` per row.
 
     Ties are broken deterministically: among equal scores the lower key index wins (a stable
@@ -152,9 +151,9 @@ def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:
     seed = as_int("random_drop(seed)", seed, -(1 << 63))
     cut = round(float(p) * 2**32)  # kept iff hash >= cut, so P(kept) = 1 - p
     if per_head:
-        fn = lambda b, h, q, k: coordinate_hash(seed, b, h, q, k) >= cut  # noqa: E731
+        fn = lambda b, h, q, k: coordinate_hash(seed, b, h, q, k) >= cut
     else:
-        fn = lambda b, h, q, k: coordinate_hash(seed, b, h * 0, q, k) >= cut  # noqa: E731
+        fn = lambda b, h, q, k: coordinate_hash(seed, b, h * 0, q, k) >= cut
     return MaskRule(
         name=f"random_drop(p={float(p):g}, seed={seed}{'' if per_head else ', per_head=False'})",
         fn=fn,

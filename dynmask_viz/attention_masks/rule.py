@@ -12,8 +12,9 @@ the same rule can be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 
@@ -164,7 +165,12 @@ class MaskRule:
         kv_len = q_len if kv_len is None else kv_len
         self.check_sizes(batch, heads, q_len, kv_len)
         return create_block_mask(
-            self, batch, heads, q_len, kv_len, device=self._resolve_device(device),
+            self,
+            batch,
+            heads,
+            q_len,
+            kv_len,
+            device=self._resolve_device(device),
             BLOCK_SIZE=block_size,
         )
 
@@ -214,9 +220,13 @@ def not_rule(rule: MaskRule) -> MaskRule:
         raise TypeError(f"not_rule expects a MaskRule; got {type(rule).__name__}.")
     fn = rule.fn
     return MaskRule(
-        name=f"~{_wrap(rule, _PREC_NOT)}", fn=lambda b, h, q, k: ~fn(b, h, q, k),
-        params={"not": rule.name}, sizes=rule.sizes, per_head=rule.per_head,
-        device=rule.device, precedence=_PREC_NOT,
+        name=f"~{_wrap(rule, _PREC_NOT)}",
+        fn=lambda b, h, q, k: ~fn(b, h, q, k),
+        params={"not": rule.name},
+        sizes=rule.sizes,
+        per_head=rule.per_head,
+        device=rule.device,
+        precedence=_PREC_NOT,
     )
 
 

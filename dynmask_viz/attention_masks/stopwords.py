@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
@@ -128,12 +128,13 @@ def drop_stopwords(
     :func:`keep_tokens`). Arguments as in :func:`stopword_keep_mask`; ``keep_self`` as in
     :func:`keep_tokens`.
     """
-    keep = stopword_keep_mask(
-        tokens_or_ids, tokenizer, stopwords=stopwords, punctuation=punctuation
-    )
+    keep = stopword_keep_mask(tokens_or_ids, tokenizer, stopwords=stopwords, punctuation=punctuation)
     rule = keep_tokens(keep, keep_self=keep_self)
     name = "drop_stopwords(keep_self=True)" if keep_self else "drop_stopwords"
     return MaskRule(
-        name=name, fn=rule.fn, params={**rule.params, "punctuation": punctuation},
-        sizes=tuple((d, n, "drop_stopwords") for d, n, _ in rule.sizes), device=rule.device,
+        name=name,
+        fn=rule.fn,
+        params={**rule.params, "punctuation": punctuation},
+        sizes=tuple((d, n, "drop_stopwords") for d, n, _ in rule.sizes),
+        device=rule.device,
     )

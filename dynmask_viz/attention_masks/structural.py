@@ -57,10 +57,10 @@ def sliding_window(window: int, causal: bool = True) -> MaskRule:
     """
     w = as_int("sliding_window(window)", window, 1)
     if causal:
-        fn = lambda b, h, q, k: ((q - k) >= 0) & ((q - k) < w)  # noqa: E731
+        fn = lambda b, h, q, k: ((q - k) >= 0) & ((q - k) < w)
         name = f"sliding_window(w={w})"
     else:
-        fn = lambda b, h, q, k: (q - k).abs() < w  # noqa: E731
+        fn = lambda b, h, q, k: (q - k).abs() < w
         name = f"sliding_window(w={w}, causal=False)"
     return MaskRule(name=name, fn=fn, params={"window": w, "causal": bool(causal)})
 
@@ -107,8 +107,7 @@ def document(segment_ids: torch.Tensor) -> MaskRule:
         name="document",
         fn=lambda b, h, q, k: take(seg, b, q) == take(seg, b, k),
         params={"shape": tuple(seg.shape), "documents": int(seg.unique().numel())},
-        sizes=batch_sizes("document", seg, ("batch", "q_len"))
-        + (("kv_len", int(seg.shape[1]), "document"),),
+        sizes=batch_sizes("document", seg, ("batch", "q_len")) + (("kv_len", int(seg.shape[1]), "document"),),
         device=seg.device,
     )
 

@@ -1,8 +1,8 @@
 """The static-vs-dynamic masking pretraining experiment (a miniature of RoBERTa section 4.1, Table 1).
 
 Public API:
-    ExperimentConfig, PRESETS: one run, and sizes for a CPU (``cpu-tiny``), one GPU (``gpu``)
-        and more time (``large``).
+    ExperimentConfig: one run, its groups ModelConfig, OptimConfig, ProbeConfig.
+    PRESETS: sizes for a CPU (``cpu-tiny``), one GPU (``gpu``) and more time (``large``).
     load_pretraining_data, probe_splits: packed Wikipedia sequences (split by article) and the
         fixed stratified Rotten Tomatoes split of the downstream probe.
     build_mlm, SparseMLM: a small BERT MLM (seeded init) and its sparse-head training forward.
@@ -14,9 +14,10 @@ Public API:
 Command line: ``python -m dynmask_viz.experiments --help``.
 """
 
-from .config import PRESETS, ExperimentConfig
+from .config import ExperimentConfig, ModelConfig, OptimConfig, ProbeConfig
 from .data import PretrainingData, ProbeSplits, load_pretraining_data, probe_splits
 from .model import SparseMLM, build_mlm, count_parameters, load_pretrained_mlm
+from .presets import PRESETS
 from .probe import run_probe
 from .results import ROBERTA_TABLE1, load_run, load_runs, summarize, summary_markdown, validate_run
 from .runner import compare, run_experiment
@@ -26,6 +27,9 @@ __all__ = [
     "PRESETS",
     "ROBERTA_TABLE1",
     "ExperimentConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "ProbeConfig",
     "PretrainingData",
     "ProbeSplits",
     "SparseMLM",

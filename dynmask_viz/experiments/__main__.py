@@ -16,27 +16,45 @@ import json
 import os
 import sys
 
-from .config import PRESETS, ExperimentConfig
+from .config import ExperimentConfig
+from .presets import PRESETS
 
 
 def _config(args) -> ExperimentConfig:
-    changes = {}
-    for name in ("condition", "seed", "epochs", "max_steps", "limit_sequences", "device", "batch_size", "train_fraction"):
-        value = getattr(args, name, None)
-        if value is not None:
+    # Command-line option -> (group or None for a top-level field, field name).
+    where = {
+        "condition": (None, "condition"),
+        "seed": (None, "seed"),
+        "limit_sequences": (None, "limit_sequences"),
+        "device": (None, "device"),
+        "train_fraction": (None, "train_fraction"),
+        "epochs": ("optim", "epochs"),
+        "max_steps": ("optim", "max_steps"),
+        "batch_size": ("optim", "batch_size"),
+        "probe_seeds": ("probe", "seeds"),
+        "probe_train_limit": ("probe", "train_limit"),
+    }
+    changes: dict = {}
+    for option, (group, name) in where.items():
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        value = tuple(value) if isinstance(value, list) else value
+        if group is None:
             changes[name] = value
-    if getattr(args, "probe_seeds", None):
-        changes["probe_seeds"] = tuple(args.probe_seeds)
-    if getattr(args, "probe_train_limit", None) is not None:
-        changes["probe_train_limit"] = args.probe_train_limit
+        else:
+            changes.setdefault(group, {})[name] = value
     if args.no_compile:
         changes["compile"] = False
     return ExperimentConfig.from_preset(args.preset, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dynmask_viz.experiments", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dynmask_viz.experiments",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "compare"):
         p = sub.add_parser(name)
@@ -64,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "compare":
         from .runner import compare
 
-        summary = compare(config, args.out, seeds=args.seeds, baseline=not args.no_probe, progress=not args.quiet)
+        summary = compare(
+            config, args.out, seeds=args.seeds, baseline=not args.no_probe, progress=not args.quiet
+        )
         print(json.dumps(summary["conditions"], indent=2))
         return 0
 
@@ -72,14 +92,24 @@ def main(argv: list[str] | None = None) -> int:
     if world_size > 1:  # launched by torchrun: DDP, one process per GPU
         from .distributed import run_distributed
 
-        run_distributed(config, args.out, stop_after_steps=args.stop_after, progress=not args.quiet,
-                        probe=not args.no_probe)
+        run_distributed(
+            config,
+            args.out,
+            stop_after_steps=args.stop_after,
+            progress=not args.quiet,
+            probe=not args.no_probe,
+        )
         return 0
     from .runner import run_experiment
 
-    record = run_experiment(config, args.out, probe=not args.no_probe, stop_after_steps=args.stop_after,
-                            progress=not args.quiet)
-    print(json.dumps({"status": record["status"], "final": record["final"], "probe": record.get("probe")}, indent=2))
+    record = run_experiment(
+        config, args.out, probe=not args.no_probe, stop_after_steps=args.stop_after, progress=not args.quiet
+    )
+    print(
+        json.dumps(
+            {"status": record["status"], "final": record["final"], "probe": record.get("probe")}, indent=2
+        )
+    )
     return 0
 
 

@@ -1,8 +1,12 @@
-"""``ExperimentConfig``: one pretraining run of the static-vs-dynamic experiment, with presets.
+"""``ExperimentConfig``: one pretraining run of the static-vs-dynamic experiment.
 
 A run is fully described by its config: the data (text source, tokenizer, sequence length),
-the masking condition, the model size, the optimisation and the downstream probe. Presets
-(nanoGPT style) give sizes that fit a machine; every field can be overridden.
+the masking condition, then three nested groups, :class:`ModelConfig` (the encoder's size),
+:class:`OptimConfig` (epochs, batch, AdamW and its schedule) and :class:`ProbeConfig` (the
+downstream fine-tuning), and the runtime (device, precision). Named presets (nanoGPT style,
+:mod:`.presets`) give sizes that fit a machine; every field can be overridden::
+
+    ExperimentConfig.from_preset("cpu-tiny").replace(seed=3, model={"hidden": 64}, optim={"epochs": 4})
 """
 
 from __future__ import annotations
@@ -13,11 +17,117 @@ from typing import Literal
 
 from ..masking import MaskingConfig
 
+__all__ = ["ExperimentConfig", "ModelConfig", "OptimConfig", "ProbeConfig"]
+
 Condition = Literal["static", "dynamic"]
 
 _CONDITIONS = ("static", "dynamic")
 _TOKENIZERS = ("trained", "default")
 _ATTN = ("eager", "sdpa")
+
+
+def _at_least_one(group: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(group, name) < 1:
+            raise ValueError(f"{type(group).__name__}.{name} must be >= 1; got {getattr(group, name)}.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size of the BERT encoder (its MLM head is tied to the embeddings).
+
+    Attributes:
+        n_layers, hidden, heads, intermediate: Layers, hidden width, attention heads, and the
+            feed-forward width.
+        dropout: Hidden and attention dropout.
+    """
+
+    n_layers: int = 2
+    hidden: int = 128
+    heads: int = 2
+    intermediate: int = 512
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        _at_least_one(self, ("n_layers", "hidden", "heads", "intermediate"))
+        if self.hidden % self.heads:
+            raise ValueError(f"ModelConfig.hidden ({self.hidden}) must be divisible by heads ({self.heads}).")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """How long and how the model is trained: AdamW, linear warmup then linear decay to zero.
+
+    Attributes:
+        epochs: Passes over the training data (RoBERTa's static baseline: 40, each static mask
+            seen 4 times with ``dupe_factor=10``).
+        max_steps: Cap on optimizer steps; the LR schedule is fitted to the capped length.
+        batch_size: Sequences per optimizer step (global, over all ranks).
+        lr, weight_decay, betas, warmup_fraction, grad_clip: AdamW and its schedule.
+    """
+
+    epochs: int = 40
+    max_steps: int | None = None
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup_fraction: float = 0.06
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(self.betas))  # JSON gives lists
+        _at_least_one(self, ("epochs", "batch_size"))
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"OptimConfig.max_steps must be >= 1 or None; got {self.max_steps}.")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The downstream probe: fine-tune the encoder on Rotten Tomatoes (the SST-2 analogue).
+
+    Attributes:
+        seeds: Fine-tuning seeds (the median test accuracy is reported).
+        epochs, lr, batch_size, max_len: Fine-tuning.
+        train_limit: Cap on training snippets (None: the whole train split).
+        split_seed: Seed of the fixed stratified train/dev/test split.
+    """
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 3
+    lr: float = 2e-4
+    batch_size: int = 32
+    max_len: int = 64
+    train_limit: int | None = None
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))  # JSON gives lists
+        _at_least_one(self, ("epochs", "batch_size", "max_len"))
+
+
+_GROUPS = {"model": ModelConfig, "optim": OptimConfig, "probe": ProbeConfig}
+# The flat names of configs written before the groups existed (results.json of earlier runs).
+_LEGACY = {
+    **{f.name: ("model", f.name) for f in fields(ModelConfig)},
+    **{f.name: ("optim", f.name) for f in fields(OptimConfig)},
+    **{f"probe_{f.name}": ("probe", f.name) for f in fields(ProbeConfig)},
+}
+
+
+def _group(kind: str, value) -> object:
+    cls = _GROUPS[kind]
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"ExperimentConfig.{kind} must be a {cls.__name__} or a dict; got {type(value).__name__}."
+        )
+    known = [f.name for f in fields(cls)]
+    unknown = set(value) - set(known)
+    if unknown:
+        raise ValueError(f"Unknown {cls.__name__} fields {sorted(unknown)}; known: {known}.")
+    return cls(**value)
 
 
 @dataclass(frozen=True)
@@ -46,23 +156,14 @@ class ExperimentConfig:
         fresh_mask_epoch: Mask index never used in training, for the memorization gap.
         gap_sequences: Training sequences on which the memorization gap is measured.
         eval_sequences: Cap on validation sequences evaluated each epoch (None: all).
-        n_layers, hidden, heads, intermediate: Size of the BERT encoder.
-        dropout: Hidden and attention dropout.
-        epochs: Passes over the training data (RoBERTa's static baseline: 40, each static mask
-            seen 4 times with ``dupe_factor=10``).
-        max_steps: Cap on optimizer steps; the LR schedule is fitted to the capped length.
-        batch_size: Sequences per optimizer step (global, over all ranks).
-        lr, weight_decay, betas, warmup_fraction, grad_clip: AdamW with linear warmup then
-            linear decay to zero.
+        model: The encoder's size (:class:`ModelConfig`).
+        optim: Epochs, batch and optimiser (:class:`OptimConfig`).
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         bf16: bf16 autocast (used on CUDA only).
         compile: ``torch.compile`` the model.
         attn_implementation: ``"sdpa"`` (fast; training never needs attention weights) or
             ``"eager"``.
-        probe_seeds: Fine-tuning seeds of the downstream probe (the median is reported).
-        probe_epochs, probe_lr, probe_batch_size, probe_max_len: Probe fine-tuning.
-        probe_train_limit: Cap on probe training snippets (None: the whole train split).
-        probe_split_seed: Seed of the fixed stratified train/dev/test split.
+        probe: The downstream probe (:class:`ProbeConfig`).
     """
 
     preset: str = "custom"
@@ -85,36 +186,23 @@ class ExperimentConfig:
     fresh_mask_epoch: int = 10_000
     gap_sequences: int = 256
     eval_sequences: int | None = None
-    # model
-    n_layers: int = 2
-    hidden: int = 128
-    heads: int = 2
-    intermediate: int = 512
-    dropout: float = 0.1
-    # optimisation
-    epochs: int = 40
-    max_steps: int | None = None
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.98)
-    warmup_fraction: float = 0.06
-    grad_clip: float = 1.0
+    # model and optimisation
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
     # runtime
     device: str = "auto"
     bf16: bool = True
     compile: bool = False
     attn_implementation: str = "sdpa"
     # downstream probe
-    probe_seeds: tuple[int, ...] = (0, 1, 2)
-    probe_epochs: int = 3
-    probe_lr: float = 2e-4
-    probe_batch_size: int = 32
-    probe_max_len: int = 64
-    probe_train_limit: int | None = None
-    probe_split_seed: int = 0
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
 
     def __post_init__(self) -> None:
+        for kind in _GROUPS:  # dicts (from JSON or replace) become their dataclass
+            object.__setattr__(self, kind, _group(kind, getattr(self, kind)))
+        if isinstance(self.masking, dict):
+            object.__setattr__(self, "masking", MaskingConfig(**self.masking))
+        object.__setattr__(self, "seeds", tuple(self.seeds))
         if self.condition not in _CONDITIONS:
             raise ValueError(f"condition must be one of {_CONDITIONS}; got {self.condition!r}.")
         if self.tokenizer not in _TOKENIZERS:
@@ -123,81 +211,61 @@ class ExperimentConfig:
             raise ValueError(f"attn_implementation must be one of {_ATTN}; got {self.attn_implementation!r}.")
         if self.seq_len < 8:
             raise ValueError(f"seq_len must be >= 8 ([CLS] + text + [SEP]); got {self.seq_len}.")
-        if self.hidden % self.heads:
-            raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads}).")
         if not 0.0 < self.train_fraction <= 1.0:
             raise ValueError(f"train_fraction must be in (0, 1]; got {self.train_fraction}.")
-        for name in ("epochs", "batch_size", "dupe_factor", "probe_epochs", "probe_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}.")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 or None; got {self.max_steps}.")
-        if self.fresh_mask_epoch < max(self.epochs, self.dupe_factor):
+        if self.dupe_factor < 1:
+            raise ValueError(f"dupe_factor must be >= 1; got {self.dupe_factor}.")
+        if self.fresh_mask_epoch < max(self.optim.epochs, self.dupe_factor):
             raise ValueError(
                 f"fresh_mask_epoch ({self.fresh_mask_epoch}) must exceed every mask index used in "
-                f"training (epochs={self.epochs}), or the 'fresh' masks were trained on."
+                f"training (optim.epochs={self.optim.epochs}), or the 'fresh' masks were trained on."
             )
 
     def replace(self, **changes) -> ExperimentConfig:
-        """Copy with some fields changed (validated again). ``masking`` may be a dict."""
-        if isinstance(changes.get("masking"), dict):
-            changes["masking"] = MaskingConfig(**changes["masking"])
+        """Copy with some fields changed (validated again).
+
+        ``model``, ``optim`` and ``probe`` take a dict of the fields to change (the others are
+        kept) or a whole dataclass; ``masking`` takes a ``MaskingConfig`` or a dict of all its
+        fields. A flat name of a grouped field (``n_layers``, ``epochs``, ``probe_seeds``...) is
+        refused with the name to use instead.
+        """
+        moved = sorted(set(changes) & set(_LEGACY))
+        if moved:
+            hints = ", ".join(f"{name} -> {_LEGACY[name][0]}={{{_LEGACY[name][1]!r}: ...}}" for name in moved)
+            raise ValueError(f"ExperimentConfig fields are grouped now: {hints}.")
+        for kind in _GROUPS:
+            if isinstance(changes.get(kind), dict):
+                changes[kind] = replace(getattr(self, kind), **changes[kind])
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict (tuples become lists)."""
+        """JSON-ready nested dict (tuples become lists)."""
         return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls, data: dict) -> ExperimentConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error, not silently dropped)."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        """Inverse of :meth:`to_dict`; unknown keys are an error, not silently dropped.
+
+        Also reads the flat configs of runs recorded before the groups existed
+        (``n_layers``, ``epochs``, ``probe_seeds``... at the top level).
+        """
+        data = dict(data)
+        groups: dict[str, dict] = {kind: dict(data.pop(kind, {}) or {}) for kind in _GROUPS}
+        for name in [n for n in data if n in _LEGACY]:
+            kind, inner = _LEGACY[name]
+            groups[kind][inner] = data.pop(name)
+        unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"Unknown ExperimentConfig fields: {sorted(unknown)}.")
-        data = dict(data)
-        if isinstance(data.get("masking"), dict):
-            data["masking"] = MaskingConfig(**data["masking"])
-        for name in ("seeds", "probe_seeds", "betas"):
-            if name in data:
-                data[name] = tuple(data[name])
-        return cls(**data)
+        return cls(**data, **groups)
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> ExperimentConfig:
-        """A named preset (see :data:`PRESETS`) with fields overridden."""
+        """A named preset (see :data:`~dynmask_viz.experiments.PRESETS`) with fields overridden."""
+        from .presets import PRESETS
+
         try:
             base = PRESETS[name]
         except KeyError:
             raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.") from None
         return base.replace(**overrides)
-
-
-PRESETS: dict[str, ExperimentConfig] = {
-    # 2 CPU cores, ~3-4 minutes per run (probe included). Data-poor regime: 10% of the
-    # training text (~1,070 sequences of 64 tokens), 20 epochs; with dupe_factor 5 each static
-    # mask is seen 4 times, RoBERTa's ratio (40 epochs x 10 masks). A 4k vocabulary and
-    # 64-token sequences keep the step cheap; the model is far too small for absolute numbers.
-    # The probe fine-tunes once per pretrained model (one seed, one epoch on all 10k training
-    # snippets): with 1,000 snippets no model, pretrained or not, beat the majority class.
-    "cpu-tiny": ExperimentConfig(
-        preset="cpu-tiny", vocab_size=4096, seq_len=64, train_fraction=0.1, epochs=20,
-        dupe_factor=5, n_layers=2, hidden=128, heads=2, intermediate=256, batch_size=32, lr=2e-3,
-        eval_sequences=256, gap_sequences=128, probe_seeds=(0,), probe_epochs=1,
-        probe_train_limit=None, probe_max_len=64, probe_lr=5e-4, bf16=False,
-        attn_implementation="eager",  # CPU: eager measured 1.2-4x faster than sdpa (padded probe batches)
-    ),
-    # One H100/H200 in minutes: BERT-small-ish encoder, all the text, RoBERTa's 40-epoch regime.
-    "gpu": ExperimentConfig(
-        preset="gpu", train_fraction=1.0, epochs=40, dupe_factor=10, n_layers=4, hidden=256,
-        heads=4, intermediate=1024, seq_len=256, batch_size=128, lr=1e-3, bf16=True, compile=True,
-        attn_implementation="sdpa", probe_seeds=(0, 1, 2, 3, 4), probe_epochs=3,
-    ),
-    # More time: BERT-medium-ish, 512-token sequences, bert-base vocabulary.
-    "large": ExperimentConfig(
-        preset="large", train_fraction=1.0, epochs=40, dupe_factor=10, n_layers=8, hidden=512,
-        heads=8, intermediate=2048, seq_len=512, batch_size=128, lr=5e-4, tokenizer="default",
-        bf16=True, compile=True, attn_implementation="sdpa", probe_seeds=(0, 1, 2, 3, 4),
-        probe_epochs=3, probe_max_len=128,
-    ),
-}

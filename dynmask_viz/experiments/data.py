@@ -95,7 +95,9 @@ def train_wordpiece(texts: list[str], vocab_size: int):
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     return _wrap(tok.to_str())
 
@@ -105,8 +107,12 @@ def _wrap(tokenizer_json: str):
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(tokenizer_json), unk_token="[UNK]", pad_token="[PAD]",
-        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+        tokenizer_object=Tokenizer.from_str(tokenizer_json),
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
     )
 
 
@@ -138,9 +144,12 @@ def pack(docs: list[list[int]], seq_len: int, cls_id: int, sep_id: int) -> torch
 def cache_key(config: ExperimentConfig, source_sha: str) -> str:
     """Hash of what determines the packed ids (not the model, masking or run seed)."""
     fields = {
-        "version": _CACHE_VERSION, "source_sha": source_sha, "tokenizer": config.tokenizer,
+        "version": _CACHE_VERSION,
+        "source_sha": source_sha,
+        "tokenizer": config.tokenizer,
         "vocab_size": config.vocab_size if config.tokenizer == "trained" else None,
-        "seq_len": config.seq_len, "validation_fraction": config.validation_fraction,
+        "seq_len": config.seq_len,
+        "validation_fraction": config.validation_fraction,
         "split_seed": config.split_seed,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
@@ -157,11 +166,18 @@ def _build(config: ExperimentConfig, docs, source_sha: str) -> dict:
         tokenizer, tokenizer_json = load_tokenizer(), None
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     return {
-        "train": pack(encode(tokenizer, [d.text for d in train_docs]), config.seq_len, cls_id, sep_id).to(torch.int32),
-        "validation": pack(encode(tokenizer, [d.text for d in val_docs]), config.seq_len, cls_id, sep_id).to(torch.int32),
+        "train": pack(encode(tokenizer, [d.text for d in train_docs]), config.seq_len, cls_id, sep_id).to(
+            torch.int32
+        ),
+        "validation": pack(encode(tokenizer, [d.text for d in val_docs]), config.seq_len, cls_id, sep_id).to(
+            torch.int32
+        ),
         "tokenizer_json": tokenizer_json,
-        "meta": {"source_sha256": source_sha, "train_titles": [d.title for d in train_docs],
-                 "validation_titles": [d.title for d in val_docs]},
+        "meta": {
+            "source_sha256": source_sha,
+            "train_titles": [d.title for d in train_docs],
+            "validation_titles": [d.title for d in val_docs],
+        },
     }
 
 
@@ -198,13 +214,19 @@ def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -
         train = train[keep.sort().values]
     if config.limit_sequences is not None:
         train, val = train[: config.limit_sequences], val[: config.limit_sequences]
-    if len(train) < config.batch_size:
+    if len(train) < config.optim.batch_size:
         raise ValueError(
-            f"Only {len(train)} training sequences for batch_size {config.batch_size}; "
-            "lower batch_size or seq_len, or use more text."
+            f"Only {len(train)} training sequences for batch_size {config.optim.batch_size}; "
+            "lower optim.batch_size or seq_len, or use more text."
         )
-    meta = dict(payload["meta"], cache_key=key, cache_path=str(path), train_sequences=len(train),
-                validation_sequences=len(val), vocab_size=len(tokenizer))
+    meta = dict(
+        payload["meta"],
+        cache_key=key,
+        cache_path=str(path),
+        train_sequences=len(train),
+        validation_sequences=len(val),
+        vocab_size=len(tokenizer),
+    )
     return PretrainingData(train, val, tokenizer, MaskingVocab.from_tokenizer(tokenizer), meta)
 
 
@@ -220,8 +242,9 @@ class ProbeSplits:
     test: tuple[list[str], list[int]]
 
 
-def probe_splits(seed: int = 0, *, dev_fraction: float = 0.1, test_fraction: float = 0.1,
-                 snippets: list | None = None) -> ProbeSplits:
+def probe_splits(
+    seed: int = 0, *, dev_fraction: float = 0.1, test_fraction: float = 0.1, snippets: list | None = None
+) -> ProbeSplits:
     """Split the distinct snippets per label (stratified) with a private ``random.Random(seed)``.
 
     Args:
@@ -247,8 +270,8 @@ def probe_splits(seed: int = 0, *, dev_fraction: float = 0.1, test_fraction: flo
         rng.shuffle(idx)
         n_dev, n_test = round(len(idx) * dev_fraction), round(len(idx) * test_fraction)
         parts["dev"] += idx[:n_dev]
-        parts["test"] += idx[n_dev: n_dev + n_test]
-        parts["train"] += idx[n_dev + n_test:]
+        parts["test"] += idx[n_dev : n_dev + n_test]
+        parts["train"] += idx[n_dev + n_test :]
     for name in parts:  # interleave labels in a fixed, seeded order
         rng.shuffle(parts[name])
 

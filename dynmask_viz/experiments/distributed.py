@@ -17,8 +17,14 @@ from .config import ExperimentConfig
 from .train import train
 
 
-def run_distributed(config: ExperimentConfig, out_dir: str | Path, *, stop_after_steps: int | None = None,
-                    progress: bool = True, probe: bool = True) -> dict | None:
+def run_distributed(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    stop_after_steps: int | None = None,
+    progress: bool = True,
+    probe: bool = True,
+) -> dict | None:
     """Train under ``torchrun`` (reads ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``); rank 0 probes.
 
     Returns:
@@ -34,8 +40,15 @@ def run_distributed(config: ExperimentConfig, out_dir: str | Path, *, stop_after
         backend = "gloo"
     dist.init_process_group(backend)
     try:
-        record = train(config, out_dir, resume=True, stop_after_steps=stop_after_steps, progress=progress,
-                       rank=rank, world_size=world)
+        record = train(
+            config,
+            out_dir,
+            resume=True,
+            stop_after_steps=stop_after_steps,
+            progress=progress,
+            rank=rank,
+            world_size=world,
+        )
         dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -16,11 +16,17 @@ def bert_config(config: ExperimentConfig, vocab_size: int, *, pad_token_id: int 
     from transformers import BertConfig
 
     return BertConfig(
-        vocab_size=vocab_size, hidden_size=config.hidden, num_hidden_layers=config.n_layers,
-        num_attention_heads=config.heads, intermediate_size=config.intermediate,
-        hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout,
-        max_position_embeddings=max(config.seq_len, config.probe_max_len), type_vocab_size=1,
-        pad_token_id=pad_token_id, attn_implementation=config.attn_implementation,
+        vocab_size=vocab_size,
+        hidden_size=config.model.hidden,
+        num_hidden_layers=config.model.n_layers,
+        num_attention_heads=config.model.heads,
+        intermediate_size=config.model.intermediate,
+        hidden_dropout_prob=config.model.dropout,
+        attention_probs_dropout_prob=config.model.dropout,
+        max_position_embeddings=max(config.seq_len, config.probe.max_len),
+        type_vocab_size=1,
+        pad_token_id=pad_token_id,
+        attn_implementation=config.attn_implementation,
     )
 
 
@@ -54,7 +60,9 @@ class SparseMLM(nn.Module):
         self.mlm = mlm
         self._encoder = encoder
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, input_ids: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Summed loss over the labelled positions.
 
         Args:
@@ -114,6 +122,10 @@ def load_pretrained_mlm(config: ExperimentConfig, tokenizer, weights: str | Path
         tokenizer: The run's tokenizer (``PretrainingData.tokenizer``).
         weights: ``checkpoint/model.safetensors`` of a :func:`~dynmask_viz.experiments.train` run.
     """
-    model = build_mlm(config.replace(attn_implementation="eager"), len(tokenizer), seed=0,
-                      pad_token_id=tokenizer.pad_token_id or 0)
+    model = build_mlm(
+        config.replace(attn_implementation="eager"),
+        len(tokenizer),
+        seed=0,
+        pad_token_id=tokenizer.pad_token_id or 0,
+    )
     return load_weights(model, weights).eval()

@@ -13,15 +13,21 @@ from pathlib import Path
 
 import torch
 
+from .._device import pick_device
 from .config import ExperimentConfig
 from .data import ProbeSplits, probe_splits
 from .model import bert_config, build_mlm, load_weights
-from .._device import pick_device
 from .schedule import linear_warmup_decay
 
 
-def build_classifier(config: ExperimentConfig, vocab_size: int, *, seed: int, pad_token_id: int = 0,
-                     mlm_weights: str | Path | None = None):
+def build_classifier(
+    config: ExperimentConfig,
+    vocab_size: int,
+    *,
+    seed: int,
+    pad_token_id: int = 0,
+    mlm_weights: str | Path | None = None,
+):
     """``BertForSequenceClassification`` (2 labels) with the encoder of a pretrained MLM.
 
     Args:
@@ -52,12 +58,12 @@ def _encode(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
 def _batches(ids: list[list[int]], labels: list[int], order, batch_size: int, pad_id: int, device):
     """Yield ``(input_ids [b, Lmax], attention_mask [b, Lmax], labels [b])``, padded per batch."""
     for i in range(0, len(order), batch_size):
-        rows = [ids[j] for j in order[i: i + batch_size]]
+        rows = [ids[j] for j in order[i : i + batch_size]]
         width = max(len(r) for r in rows)
         x = torch.full((len(rows), width), pad_id, dtype=torch.int64)
         for k, r in enumerate(rows):
             x[k, : len(r)] = torch.tensor(r)
-        y = torch.tensor([labels[j] for j in order[i: i + batch_size]])
+        y = torch.tensor([labels[j] for j in order[i : i + batch_size]])
         yield x.to(device), (x != pad_id).to(device), y.to(device)
 
 
@@ -72,33 +78,45 @@ def accuracy(clf, ids, labels, *, batch_size: int, pad_id: int, device, autocast
     return correct / max(len(ids), 1)
 
 
-def finetune(config: ExperimentConfig, tokenizer, *, seed: int, mlm_weights: str | Path | None,
-             splits: ProbeSplits | None = None) -> dict:
+def finetune(
+    config: ExperimentConfig,
+    tokenizer,
+    *,
+    seed: int,
+    mlm_weights: str | Path | None,
+    splits: ProbeSplits | None = None,
+) -> dict:
     """One fine-tuning run: best-dev epoch, its dev and test accuracy."""
     device = pick_device(config.device)
     autocast = config.bf16 and device.type == "cuda"
-    splits = splits or probe_splits(config.probe_split_seed)
+    splits = splits or probe_splits(config.probe.split_seed)
     pad = tokenizer.pad_token_id
     tr_texts, tr_labels = splits.train
-    if config.probe_train_limit is not None:
-        tr_texts, tr_labels = tr_texts[: config.probe_train_limit], tr_labels[: config.probe_train_limit]
-    enc = {name: (_encode(tokenizer, t, config.probe_max_len), y)
-           for name, (t, y) in (("train", (tr_texts, tr_labels)), ("dev", splits.dev), ("test", splits.test))}
-    clf = build_classifier(config, len(tokenizer), seed=seed, pad_token_id=pad, mlm_weights=mlm_weights).to(device)
-    optimizer = torch.optim.AdamW(clf.parameters(), lr=config.probe_lr, weight_decay=0.01)
-    steps = config.probe_epochs * -(-len(tr_texts) // config.probe_batch_size)
+    if config.probe.train_limit is not None:
+        tr_texts, tr_labels = tr_texts[: config.probe.train_limit], tr_labels[: config.probe.train_limit]
+    enc = {
+        name: (_encode(tokenizer, t, config.probe.max_len), y)
+        for name, (t, y) in (("train", (tr_texts, tr_labels)), ("dev", splits.dev), ("test", splits.test))
+    }
+    clf = build_classifier(config, len(tokenizer), seed=seed, pad_token_id=pad, mlm_weights=mlm_weights).to(
+        device
+    )
+    optimizer = torch.optim.AdamW(clf.parameters(), lr=config.probe.lr, weight_decay=0.01)
+    steps = config.probe.epochs * -(-len(tr_texts) // config.probe.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(steps, max(1, steps // 10)))
     best = (-1.0, None, 0)
-    kw = dict(batch_size=2 * config.probe_batch_size, pad_id=pad, device=device, autocast=autocast)
+    kw = dict(batch_size=2 * config.probe.batch_size, pad_id=pad, device=device, autocast=autocast)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed + 104_729)  # dropout stream of this fine-tuning run
         g = torch.Generator().manual_seed(seed)
-        for epoch in range(config.probe_epochs):
+        for epoch in range(config.probe.epochs):
             clf.train()
             order = torch.randperm(len(tr_texts), generator=g).tolist()
-            for x, mask, y in _batches(*enc["train"], order, config.probe_batch_size, pad, device):
+            for x, mask, y in _batches(*enc["train"], order, config.probe.batch_size, pad, device):
                 with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
-                    loss = torch.nn.functional.cross_entropy(clf(input_ids=x, attention_mask=mask).logits.float(), y)
+                    loss = torch.nn.functional.cross_entropy(
+                        clf(input_ids=x, attention_mask=mask).logits.float(), y
+                    )
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
                 optimizer.step()
@@ -108,24 +126,40 @@ def finetune(config: ExperimentConfig, tokenizer, *, seed: int, mlm_weights: str
             if dev > best[0]:
                 best = (dev, copy.deepcopy(clf.state_dict()), epoch)
     clf.load_state_dict(best[1])
-    return {"seed": seed, "dev_accuracy": best[0], "test_accuracy": accuracy(clf, *enc["test"], **kw), "best_epoch": best[2]}
+    return {
+        "seed": seed,
+        "dev_accuracy": best[0],
+        "test_accuracy": accuracy(clf, *enc["test"], **kw),
+        "best_epoch": best[2],
+    }
 
 
-def run_probe(config: ExperimentConfig, tokenizer, mlm_weights: str | Path | None, *,
-              splits: ProbeSplits | None = None) -> dict:
-    """Fine-tune with every seed of ``config.probe_seeds``; median test accuracy.
+def run_probe(
+    config: ExperimentConfig, tokenizer, mlm_weights: str | Path | None, *, splits: ProbeSplits | None = None
+) -> dict:
+    """Fine-tune with every seed of ``config.probe.seeds``; median test accuracy.
 
     Returns:
         ``{"seeds", "dev_accuracy", "test_accuracy" (lists, one per seed),
         "median_test_accuracy", "pretrained" (bool), "train_examples"}``.
     """
-    splits = splits or probe_splits(config.probe_split_seed)
-    runs = [finetune(config, tokenizer, seed=s, mlm_weights=mlm_weights, splits=splits) for s in config.probe_seeds]
-    n_train = len(splits.train[0]) if config.probe_train_limit is None else min(config.probe_train_limit, len(splits.train[0]))
+    splits = splits or probe_splits(config.probe.split_seed)
+    runs = [
+        finetune(config, tokenizer, seed=s, mlm_weights=mlm_weights, splits=splits)
+        for s in config.probe.seeds
+    ]
+    n_train = (
+        len(splits.train[0])
+        if config.probe.train_limit is None
+        else min(config.probe.train_limit, len(splits.train[0]))
+    )
     return {
-        "seeds": [r["seed"] for r in runs], "dev_accuracy": [r["dev_accuracy"] for r in runs],
+        "seeds": [r["seed"] for r in runs],
+        "dev_accuracy": [r["dev_accuracy"] for r in runs],
         "test_accuracy": [r["test_accuracy"] for r in runs],
         "median_test_accuracy": float(statistics.median(r["test_accuracy"] for r in runs)),
-        "pretrained": mlm_weights is not None, "train_examples": n_train,
-        "dev_examples": len(splits.dev[0]), "test_examples": len(splits.test[0]),
+        "pretrained": mlm_weights is not None,
+        "train_examples": n_train,
+        "dev_examples": len(splits.dev[0]),
+        "test_examples": len(splits.test[0]),
     }

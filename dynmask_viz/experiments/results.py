@@ -18,24 +18,51 @@ SCHEMA = "dynmask-viz/pretraining-run/v1"
 
 # key -> type(s) of a run record (results.json); nested records are checked one level down.
 RUN_SCHEMA = {
-    "schema": str, "status": str, "condition": str, "seed": int, "config": dict, "data": dict,
-    "model": dict, "epochs": list, "steps": dict, "final": dict, "provenance": dict,
+    "schema": str,
+    "status": str,
+    "condition": str,
+    "seed": int,
+    "config": dict,
+    "data": dict,
+    "model": dict,
+    "epochs": list,
+    "steps": dict,
+    "final": dict,
+    "provenance": dict,
 }
 EPOCH_SCHEMA = {
-    "epoch": int, "step": int, "mask_epoch": int, "train_loss": float, "val_loss": float,
-    "val_accuracy": float, "trained_mask_loss": float, "fresh_mask_loss": float,
-    "memorization_gap": float, "wall_s": float,
+    "epoch": int,
+    "step": int,
+    "mask_epoch": int,
+    "train_loss": float,
+    "val_loss": float,
+    "val_accuracy": float,
+    "trained_mask_loss": float,
+    "fresh_mask_loss": float,
+    "memorization_gap": float,
+    "wall_s": float,
 }
-PROVENANCE_SCHEMA = {"git_commit": str, "device": str, "versions": dict, "date": str,
-                     "command": str, "wall_time_s": float, "world_size": int}
+PROVENANCE_SCHEMA = {
+    "git_commit": str,
+    "device": str,
+    "versions": dict,
+    "date": str,
+    "command": str,
+    "wall_time_s": float,
+    "world_size": int,
+}
 
 
 def git_commit() -> str:
     """Short commit of the package's checkout (``-dirty`` if modified), or ``"unknown"``."""
     root = Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if out.returncode != 0:
@@ -55,17 +82,24 @@ def versions() -> dict:
     import tokenizers
     import transformers
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
 
 
 def provenance(device: torch.device, wall_time_s: float, world_size: int = 1) -> dict:
     """Where, when and with what a result was produced."""
     return {
-        "git_commit": git_commit(), "device": device_name(device), "versions": versions(),
+        "git_commit": git_commit(),
+        "device": device_name(device),
+        "versions": versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "wall_time_s": float(wall_time_s), "world_size": int(world_size),
+        "wall_time_s": float(wall_time_s),
+        "world_size": int(world_size),
     }
 
 
@@ -117,12 +151,17 @@ def validate_run(record: dict) -> list[str]:
         problems += _check(f"epochs[{i}]", epoch, EPOCH_SCHEMA)
     problems += _check("provenance", record["provenance"], PROVENANCE_SCHEMA)
     steps = record["steps"]
-    if set(steps) != {"step", "loss", "lr"} or not len(steps["step"]) == len(steps["loss"]) == len(steps["lr"]):
+    if set(steps) != {"step", "loss", "lr"} or not len(steps["step"]) == len(steps["loss"]) == len(
+        steps["lr"]
+    ):
         problems.append("steps: expected equal-length lists 'step', 'loss', 'lr'")
     probe = record.get("probe")
     if probe is not None:
-        problems += _check("probe", probe, {"test_accuracy": list, "dev_accuracy": list,
-                                            "median_test_accuracy": float, "seeds": list})
+        problems += _check(
+            "probe",
+            probe,
+            {"test_accuracy": list, "dev_accuracy": list, "median_test_accuracy": float, "seeds": list},
+        )
     return problems
 
 
@@ -176,20 +215,30 @@ def summarize(runs: list[dict], baseline: dict | None = None) -> dict:
         row["probe_test_accuracy"] = probes
         row["median_probe_test_accuracy"] = float(statistics.median(probes)) if probes else None
         out[cond] = row
-    return {"conditions": out, "roberta_table1": ROBERTA_TABLE1,
-            "baseline_median_test_accuracy": None if baseline is None else baseline["median_test_accuracy"]}
+    return {
+        "conditions": out,
+        "roberta_table1": ROBERTA_TABLE1,
+        "baseline_median_test_accuracy": None if baseline is None else baseline["median_test_accuracy"],
+    }
 
 
 def summary_markdown(summary: dict) -> str:
     """The summary as a Markdown table, next to RoBERTa's Table 1."""
-    lines = ["| condition | seeds | val MLM loss (median) | val MLM acc (median) | memorization gap (median) "
-             "| probe test acc, % (median of seeds) | RoBERTa SST-2 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| condition | seeds | val MLM loss (median) | val MLM acc (median) | memorization gap (median) "
+        "| probe test acc, % (median of seeds) | RoBERTa SST-2 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for cond, row in summary["conditions"].items():
         probe = row["median_probe_test_accuracy"]
         lines.append(
-            f"| {cond} | {len(row['seeds'])} | {row['median_val_loss']:.3f} | {row['median_val_accuracy']:.3f} "
+            f"| {cond} | {len(row['seeds'])} | {row['median_val_loss']:.3f} "
+            f"| {row['median_val_accuracy']:.3f} "
             f"| {row['median_memorization_gap']:+.3f} | {'-' if probe is None else f'{100 * probe:.1f}'} "
-            f"| {ROBERTA_TABLE1[cond]['SST-2']} |")
+            f"| {ROBERTA_TABLE1[cond]['SST-2']} |"
+        )
     if summary.get("baseline_median_test_accuracy") is not None:
-        lines.append(f"| no pretraining | - | - | - | - | {100 * summary['baseline_median_test_accuracy']:.1f} | - |")
+        lines.append(
+            f"| no pretraining | - | - | - | - | {100 * summary['baseline_median_test_accuracy']:.1f} | - |"
+        )
     return "\n".join(lines) + "\n"

@@ -12,8 +12,15 @@ from .results import load_runs, summarize, summary_markdown, validate_run, write
 from .train import train
 
 
-def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, probe: bool = True, data=None,
-                   stop_after_steps: int | None = None, progress: bool = True) -> dict:
+def run_experiment(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    probe: bool = True,
+    data=None,
+    stop_after_steps: int | None = None,
+    progress: bool = True,
+) -> dict:
     """Pretrain (resuming any checkpoint in ``out_dir``), then probe; returns the run record.
 
     A finished run (``results.json`` with a probe) is not redone. A run stopped by
@@ -33,8 +40,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, probe: bool
     return record
 
 
-def compare(config: ExperimentConfig, out_dir: str | Path, *, seeds=None, baseline: bool = True,
-            progress: bool = True) -> dict:
+def compare(
+    config: ExperimentConfig, out_dir: str | Path, *, seeds=None, baseline: bool = True, progress: bool = True
+) -> dict:
     """Both conditions x seeds into ``out_dir/<condition>_seed<k>/``, then a summary.
 
     Writes ``summary.json`` and ``summary.md`` (and ``baseline_probe.json``: the probe with
@@ -50,7 +58,9 @@ def compare(config: ExperimentConfig, out_dir: str | Path, *, seeds=None, baseli
             if done.is_file():
                 if json.loads(done.read_text()).get("probe") is not None:
                     continue
-            run_experiment(config.replace(condition=condition, seed=seed), run_dir, data=data, progress=progress)
+            run_experiment(
+                config.replace(condition=condition, seed=seed), run_dir, data=data, progress=progress
+            )
     base = None
     if baseline:
         path = out_dir / "baseline_probe.json"

@@ -35,20 +35,24 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def step_example_ids(perm: torch.Tensor, step_in_epoch: int, batch_size: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
+def step_example_ids(
+    perm: torch.Tensor, step_in_epoch: int, batch_size: int, rank: int = 0, world_size: int = 1
+) -> torch.Tensor:
     """``[~B/W]`` example ids of one rank's share of a global batch (same union for any ``W``)."""
-    return perm[step_in_epoch * batch_size: (step_in_epoch + 1) * batch_size][rank::world_size]
+    return perm[step_in_epoch * batch_size : (step_in_epoch + 1) * batch_size][rank::world_size]
 
 
 @torch.no_grad()
-def masked_loss(model: SparseMLM, input_ids: torch.Tensor, labels: torch.Tensor, *, batch_size: int, autocast: bool) -> tuple[float, float]:
+def masked_loss(
+    model: SparseMLM, input_ids: torch.Tensor, labels: torch.Tensor, *, batch_size: int, autocast: bool
+) -> tuple[float, float]:
     """Mean loss and accuracy over the labelled positions of ``[N, L]`` masked sequences."""
     was_training = model.training
     model.eval()
     loss, correct, count = 0.0, 0, 0
     for i in range(0, len(input_ids), batch_size):
         with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
-            s, c, n = model(input_ids[i: i + batch_size], labels[i: i + batch_size])
+            s, c, n = model(input_ids[i : i + batch_size], labels[i : i + batch_size])
         loss, correct, count = loss + float(s), correct + int(c), count + int(n)
     model.train(was_training)
     return loss / max(count, 1), correct / max(count, 1)
@@ -60,14 +64,25 @@ def _save_checkpoint(folder: Path, mlm, optimizer, scheduler, state: dict, devic
     rng = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(device)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng}, folder / ".optim.tmp")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng},
+        folder / ".optim.tmp",
+    )
     (folder / ".optim.tmp").replace(folder / "optimizer.pt")
     write_json(folder / "state.json", state)  # written last: it marks the checkpoint complete
 
 
-def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingData | None = None,
-          resume: bool = True, stop_after_steps: int | None = None, progress: bool = True,
-          rank: int = 0, world_size: int = 1) -> dict:
+def train(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    data: PretrainingData | None = None,
+    resume: bool = True,
+    stop_after_steps: int | None = None,
+    progress: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+) -> dict:
     """Pretrain one model; write ``results.json``, ``curves.csv`` and ``checkpoint/`` to ``out_dir``.
 
     Args:
@@ -94,28 +109,50 @@ def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingDat
     data = data or load_pretraining_data(config)
     masking = make_masking(config.condition, config.masking, seed=config.seed, dupe_factor=config.dupe_factor)
     train_ids = data.train.to(device)
-    n, B = len(train_ids), config.batch_size
+    n, B = len(train_ids), config.optim.batch_size
     per_epoch = n // B
-    total = min(config.epochs * per_epoch, config.max_steps or math.inf)
+    total = min(config.optim.epochs * per_epoch, config.optim.max_steps or math.inf)
     autocast = config.bf16 and device.type == "cuda"
 
-    mlm = build_mlm(config, len(data.tokenizer), seed=config.seed, pad_token_id=data.tokenizer.pad_token_id).to(device)
+    mlm = build_mlm(
+        config, len(data.tokenizer), seed=config.seed, pad_token_id=data.tokenizer.pad_token_id
+    ).to(device)
     encoder = torch.compile(mlm.bert) if config.compile else None
     model = SparseMLM(mlm, encoder)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
     decay = [p for name, p in mlm.named_parameters() if p.dim() >= 2]
     no_decay = [p for name, p in mlm.named_parameters() if p.dim() < 2]  # biases, LayerNorm
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, betas=config.betas)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(total, max(1, round(config.warmup_fraction * total))))
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.optim.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.optim.lr,
+        betas=config.optim.betas,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, linear_warmup_decay(total, max(1, round(config.optim.warmup_fraction * total)))
+    )
 
     # Fixed evaluation masks: one mask per validation sequence, the same for every run/epoch.
     val = data.validation[: config.eval_sequences].to(device)
-    val_batch = mask_batch(val, data.vocab, config.masking, seed=config.eval_mask_seed,
-                           example_ids=torch.arange(len(val), device=device), mask_epoch=0)
+    val_batch = mask_batch(
+        val,
+        data.vocab,
+        config.masking,
+        seed=config.eval_mask_seed,
+        example_ids=torch.arange(len(val), device=device),
+        mask_epoch=0,
+    )
     gap_ids = torch.arange(min(config.gap_sequences, n), device=device)
-    fresh = mask_batch(train_ids[gap_ids], data.vocab, config.masking, seed=config.seed,
-                       example_ids=gap_ids, mask_epoch=config.fresh_mask_epoch)
+    fresh = mask_batch(
+        train_ids[gap_ids],
+        data.vocab,
+        config.masking,
+        seed=config.seed,
+        example_ids=gap_ids,
+        mask_epoch=config.fresh_mask_epoch,
+    )
 
     state = {"step": 0, "epochs": [], "steps": {"step": [], "loss": [], "lr": []}, "wall_s": 0.0}
     devices = [device] if device.type == "cuda" else []
@@ -131,7 +168,12 @@ def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingDat
             if "cuda" in saved["rng"] and device.type == "cuda":
                 torch.cuda.set_rng_state(saved["rng"]["cuda"], device)
         step, perm, base_wall = state["step"], None, state["wall_s"]
-        bar = tqdm(total=total, initial=step, disable=not progress or rank != 0, desc=f"{config.condition} seed {config.seed}")
+        bar = tqdm(
+            total=total,
+            initial=step,
+            disable=not progress or rank != 0,
+            desc=f"{config.condition} seed {config.seed}",
+        )
         wrapped.train()
         while step < total:
             epoch, i = divmod(step, per_epoch)
@@ -147,7 +189,7 @@ def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingDat
             # Mean over the global batch's predictions; DDP averages gradients over ranks,
             # hence the factor world_size. Identical to the single-process loss for any W.
             (loss_sum * world_size / stats[0].clamp(min=1)).backward()
-            torch.nn.utils.clip_grad_norm_(mlm.parameters(), config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(mlm.parameters(), config.optim.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             lr = scheduler.get_last_lr()[0]
@@ -161,8 +203,22 @@ def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingDat
             bar.set_postfix(loss=f"{mean_loss:.3f}", epoch=epoch)
             if i == per_epoch - 1 or step == total:  # end of an epoch (or of the run)
                 state["wall_s"] = base_wall + time.perf_counter() - start
-                state["epochs"].append(_evaluate(model, config, masking, data, train_ids, gap_ids, fresh,
-                                                 val_batch, state, epoch, step, autocast))
+                state["epochs"].append(
+                    _evaluate(
+                        model,
+                        config,
+                        masking,
+                        data,
+                        train_ids,
+                        gap_ids,
+                        fresh,
+                        val_batch,
+                        state,
+                        epoch,
+                        step,
+                        autocast,
+                    )
+                )
             state["step"] = step
             if rank == 0 and (i == per_epoch - 1 or step == total or step == stop_after_steps):
                 state["wall_s"] = base_wall + time.perf_counter() - start
@@ -170,26 +226,37 @@ def train(config: ExperimentConfig, out_dir: str | Path, *, data: PretrainingDat
             if step == stop_after_steps and step < total:
                 break
         bar.close()
-    record = _record(config, data, mlm, state, device, world_size, status="complete" if step >= total else "stopped")
+    record = _record(
+        config, data, mlm, state, device, world_size, status="complete" if step >= total else "stopped"
+    )
     if rank == 0 and step >= total:
         write_json(out_dir / "results.json", record)
         write_csv(out_dir / "curves.csv", record["epochs"])
     return record
 
 
-def _evaluate(model, config, masking, data, train_ids, gap_ids, fresh, val_batch, state, epoch, step, autocast) -> dict:
+def _evaluate(
+    model, config, masking, data, train_ids, gap_ids, fresh, val_batch, state, epoch, step, autocast
+) -> dict:
     """Validation loss/accuracy on the fixed masks and the memorization gap, after ``epoch``."""
-    bs = 2 * config.batch_size
+    bs = 2 * config.optim.batch_size
     previous = state["epochs"][-1]["step"] if state["epochs"] else 0
     since = state["steps"]["loss"][previous:step]  # this epoch's step losses
-    val_loss, val_acc = masked_loss(model, val_batch.input_ids, val_batch.labels, batch_size=bs, autocast=autocast)
+    val_loss, val_acc = masked_loss(
+        model, val_batch.input_ids, val_batch.labels, batch_size=bs, autocast=autocast
+    )
     trained = masking(train_ids[gap_ids], data.vocab, epoch=epoch, example_ids=gap_ids)
     trained_loss, _ = masked_loss(model, trained.input_ids, trained.labels, batch_size=bs, autocast=autocast)
     fresh_loss, _ = masked_loss(model, fresh.input_ids, fresh.labels, batch_size=bs, autocast=autocast)
     return {
-        "epoch": epoch, "step": step, "mask_epoch": int(masking.mask_epoch(epoch)),
-        "train_loss": sum(since) / max(len(since), 1), "val_loss": val_loss, "val_accuracy": val_acc,
-        "trained_mask_loss": trained_loss, "fresh_mask_loss": fresh_loss,
+        "epoch": epoch,
+        "step": step,
+        "mask_epoch": int(masking.mask_epoch(epoch)),
+        "train_loss": sum(since) / max(len(since), 1),
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "trained_mask_loss": trained_loss,
+        "fresh_mask_loss": fresh_loss,
         "memorization_gap": fresh_loss - trained_loss,
         "wall_s": float(state["wall_s"]),
     }
@@ -198,12 +265,26 @@ def _evaluate(model, config, masking, data, train_ids, gap_ids, fresh, val_batch
 def _record(config, data, mlm, state, device, world_size, *, status: str) -> dict:
     final = state["epochs"][-1] if state["epochs"] else {}
     return {
-        "schema": SCHEMA, "status": status, "condition": config.condition, "seed": config.seed,
+        "schema": SCHEMA,
+        "status": status,
+        "condition": config.condition,
+        "seed": config.seed,
         "config": config.to_dict(),
         "data": {k: v for k, v in data.meta.items() if not k.endswith("_titles") and k != "cache_path"}
-        | {"seq_len": config.seq_len, "tokens_per_epoch": (len(data.train) // config.batch_size) * config.batch_size * config.seq_len},
+        | {
+            "seq_len": config.seq_len,
+            "tokens_per_epoch": (len(data.train) // config.optim.batch_size)
+            * config.optim.batch_size
+            * config.seq_len,
+        },
         "model": count_parameters(mlm),
-        "epochs": state["epochs"], "steps": state["steps"],
-        "final": {k: final[k] for k in ("val_loss", "val_accuracy", "memorization_gap", "trained_mask_loss", "fresh_mask_loss")} if final else {},
+        "epochs": state["epochs"],
+        "steps": state["steps"],
+        "final": {
+            k: final[k]
+            for k in ("val_loss", "val_accuracy", "memorization_gap", "trained_mask_loss", "fresh_mask_loss")
+        }
+        if final
+        else {},
         "provenance": provenance(device, state["wall_s"], world_size),
     }

@@ -15,8 +15,8 @@ from ..attention_masks import BLOCKED_BELOW, MaskError, empty_rows
 from .masks import (
     FIX_4D,
     SUPPORTED_IMPLEMENTATIONS,
-    is_causal_model,
     attn_implementation,
+    is_causal_model,
 )
 
 FIX_PADDING = "For padding only, pass the tokenizer's [batch, seq_len] mask (1 = real token)."
@@ -73,8 +73,10 @@ class MaskReport:
             f"values: {self.semantics}",
         ]
         if self.blocked_pairs is not None:
-            lines.append(f"blocked pairs: {self.blocked_pairs} of {self.total_pairs}; "
-                         f"queries with no key (empty rows): {self.empty_rows}")
+            lines.append(
+                f"blocked pairs: {self.blocked_pairs} of {self.total_pairs}; "
+                f"queries with no key (empty rows): {self.empty_rows}"
+            )
         lines += [f"PROBLEM: {p}" for p in self.problems] + [f"FIX: {f}" for f in self.fixes]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -155,8 +157,7 @@ def _check_4d(report: MaskReport, mask, batch, heads, length, impl, model_dtype)
         if impl == "sdpa":
             report.semantics = f"{mask.dtype} under sdpa: rejected by torch."
             report.problems.append(
-                f"{mask.dtype} 4-D mask: sdpa raises 'Expected attn_mask dtype to be bool or "
-                "float'."
+                f"{mask.dtype} 4-D mask: sdpa raises 'Expected attn_mask dtype to be bool or float'."
             )
             report.fixes.append(FIX_4D)
             return None
@@ -218,8 +219,11 @@ def check_attention_mask(model, input_ids: torch.Tensor, attention_mask) -> Mask
     mask = attention_mask
     is_tensor = isinstance(mask, torch.Tensor)
     report = MaskReport(
-        impl, model.dtype, (batch, length),
-        tuple(mask.shape) if is_tensor else None, mask.dtype if is_tensor else None,
+        impl,
+        model.dtype,
+        (batch, length),
+        tuple(mask.shape) if is_tensor else None,
+        mask.dtype if is_tensor else None,
     )
     causal = is_causal_model(model)
     if impl not in SUPPORTED_IMPLEMENTATIONS:

@@ -147,7 +147,11 @@ def _encode(tokenizer, text_or_batch, max_length):
             "Set one (e.g. tokenizer.pad_token = tokenizer.eos_token) or pass one text at a time."
         )
     return tokenizer(
-        texts, return_tensors="pt", padding=len(texts) > 1, truncation=max_length is not None, max_length=max_length
+        texts,
+        return_tensors="pt",
+        padding=len(texts) > 1,
+        truncation=max_length is not None,
+        max_length=max_length,
     )
 
 
@@ -187,7 +191,16 @@ def extract_attention(
     texts = (text_or_batch,) if isinstance(text_or_batch, str) else tuple(text_or_batch)
     owners = (model, tokenizer, mask if isinstance(mask, MaskRule) else None)
     mask_key = _fingerprint(mask) if isinstance(mask, torch.Tensor) else id(mask)
-    key = (id(model), id(tokenizer), str(model.device), model.dtype, texts, max_length, on_empty_row, mask_key)
+    key = (
+        id(model),
+        id(tokenizer),
+        str(model.device),
+        model.dtype,
+        texts,
+        max_length,
+        on_empty_row,
+        mask_key,
+    )
     if use_cache and (cached := CACHE.get(key, owners)) is not None:
         return cached
 
@@ -208,10 +221,18 @@ def extract_attention(
     extra = {}
     # Only models with a token-type table (BERT family) get them: GPT-2's forward accepts
     # token_type_ids too, but embeds them with its word embeddings.
-    if "token_type_ids" in encoded and getattr(model.config, "type_vocab_size", 0) and "token_type_ids" in _forward_args(model):
+    if (
+        "token_type_ids" in encoded
+        and getattr(model.config, "type_vocab_size", 0)
+        and "token_type_ids" in _forward_args(model)
+    ):
         extra["token_type_ids"] = encoded["token_type_ids"].to(model.device)
     outputs = model(
-        input_ids=input_ids, attention_mask=model_mask, output_attentions=True, output_hidden_states=True, **extra
+        input_ids=input_ids,
+        attention_mask=model_mask,
+        output_attentions=True,
+        output_hidden_states=True,
+        **extra,
     )
     if not outputs.attentions:
         raise MaskError(

@@ -133,7 +133,9 @@ def to_hf_mask(
     if on_empty_row == "keep_self" and bool(empty.any()):
         warnings.warn(
             f"{int(empty.sum())} query row(s) could attend to nothing; they now attend to "
-            "themselves (on_empty_row='keep_self').", EmptyRowWarning, stacklevel=2,
+            "themselves (on_empty_row='keep_self').",
+            EmptyRowWarning,
+            stacklevel=2,
         )
     if impl == "sdpa" and not bool(empty.any() and on_empty_row == "uniform"):
         return allowed

@@ -16,7 +16,17 @@ Public API:
 
 from .collator import MLMCollator
 from .config import MASKING_PRESETS, MaskingConfig
-from .core import CORRUPTION_NAMES, IGNORE_INDEX, KEPT, MASKED, RANDOM, UNCHANGED, MaskedBatch, candidate_mask, mask_batch
+from .core import (
+    CORRUPTION_NAMES,
+    IGNORE_INDEX,
+    KEPT,
+    MASKED,
+    RANDOM,
+    UNCHANGED,
+    MaskedBatch,
+    candidate_mask,
+    mask_batch,
+)
 from .exposure import ExposureStats, exposure, theoretical_ever_masked
 from .measures import (
     CorruptionBreakdown,

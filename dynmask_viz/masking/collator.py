@@ -71,7 +71,9 @@ class MLMCollator:
         if word_boundaries not in _WORD_BOUNDARIES:
             raise ValueError(f"word_boundaries must be one of {_WORD_BOUNDARIES}; got {word_boundaries!r}.")
         if masking is not None and config is not None:
-            raise ValueError("Pass either masking=... or config=..., not both (the masking holds its config).")
+            raise ValueError(
+                "Pass either masking=... or config=..., not both (the masking holds its config)."
+            )
         self.tokenizer = tokenizer
         self.masking = masking or DynamicMasking(config or MaskingConfig(), seed)
         self.vocab = MaskingVocab.from_tokenizer(tokenizer)
@@ -214,7 +216,9 @@ def _pad(rows, pad_value: int, where: np.ndarray, constant: int | None = None) -
     out = np.full(where.shape, pad_value, dtype=np.int64)
     flat = _flatten(rows)
     if flat.size != int(where.sum()):
-        raise ValueError("Feature columns have inconsistent lengths: every key must have one value per token.")
+        raise ValueError(
+            "Feature columns have inconsistent lengths: every key must have one value per token."
+        )
     if where.all():
         out = flat.reshape(where.shape)
     else:

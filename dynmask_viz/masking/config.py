@@ -51,7 +51,12 @@ class MaskingConfig:
     def __post_init__(self) -> None:
         for name in ("mlm_probability", "mask_replace_prob", "random_replace_prob"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0 or math.isnan(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0.0 <= value <= 1.0
+                or math.isnan(value)
+            ):
                 raise ValueError(f"MaskingConfig.{name} must be a number in [0, 1]; got {value!r}.")
         if self.mask_replace_prob + self.random_replace_prob > 1.0 + 1e-9:
             raise ValueError(

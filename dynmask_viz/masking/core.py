@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import MaskingConfig
 from .._hashing import (
     STREAM_CORRUPT,
     STREAM_REPLACE,
@@ -19,6 +18,7 @@ from .._hashing import (
     rehash,
     to_unsigned,
 )
+from .config import MaskingConfig
 from .units import normalize_word_ids, span_of_words
 from .vocab import MaskingVocab, as_vocab
 
@@ -173,7 +173,11 @@ def mask_batch(
     if int(low) < 0 or int(high) > 0xFFFFFFFF:
         raise ValueError("example_ids must be integers in [0, 2**32), e.g. dataset indices.")
     epochs = torch.as_tensor(mask_epoch, dtype=torch.int64, device=device).expand(batch).clone()
-    streams = (STREAM_SELECT, STREAM_CORRUPT, STREAM_SPAN) if config.unit == "span" else (STREAM_SELECT, STREAM_CORRUPT)
+    streams = (
+        (STREAM_SELECT, STREAM_CORRUPT, STREAM_SPAN)
+        if config.unit == "span"
+        else (STREAM_SELECT, STREAM_CORRUPT)
+    )
     keys = example_stream_keys(seed, example_ids, epochs, streams)
 
     # Positions count from the first real token so left padding does not shift any mask.
@@ -192,7 +196,9 @@ def mask_batch(
     if u is None:
         u, scale = keyed_uniform32(keys[1][:, None], positions), 1.0
     by_mask = selected & below(u, scale * config.mask_replace_prob)
-    by_random = selected & below(u, scale * (config.mask_replace_prob + config.random_replace_prob)) & ~by_mask
+    by_random = (
+        selected & below(u, scale * (config.mask_replace_prob + config.random_replace_prob)) & ~by_mask
+    )
     out_ids = torch.where(by_mask, vocab.mask_token_id, ids)
     rows, cols = by_random.nonzero(as_tuple=True)
     if rows.numel():
@@ -237,7 +243,9 @@ def _select(config, units, candidates, keys, real) -> tuple[torch.Tensor, torch.
     select_keys = keys[0][:, None]
     spans = None
     if config.unit == "span":
-        spans = span_of_words(keys[2], length, geometric_p=config.span_geometric_p, max_words=config.max_span_words)
+        spans = span_of_words(
+            keys[2], length, geometric_p=config.span_geometric_p, max_words=config.max_span_words
+        )
     if config.count == "bernoulli":
         # Every token of a unit hashes the same counter, so units are selected as a whole.
         if spans is not None:

@@ -104,4 +104,6 @@ def exposure(masking, input_ids: torch.Tensor, vocab, epochs: int, **kwargs) -> 
 
 def _candidates(input_ids, vocab, kwargs) -> torch.Tensor:
     # The candidate set exactly as mask_batch sees it.
-    return candidate_mask(input_ids, as_vocab(vocab), kwargs.get("attention_mask"), kwargs.get("special_tokens_mask"))[1]
+    return candidate_mask(
+        input_ids, as_vocab(vocab), kwargs.get("attention_mask"), kwargs.get("special_tokens_mask")
+    )[1]

@@ -16,8 +16,13 @@ from .core import KEPT, MASKED, RANDOM, MaskedBatch, candidate_mask
 from .schedules import DynamicMasking
 from .vocab import as_vocab
 
-__all__ = ["CorruptionBreakdown", "corruption_breakdown", "corruption_from_labels", "selection_counts",
-           "times_masked_pmf"]  # fmt: skip
+__all__ = [
+    "CorruptionBreakdown",
+    "corruption_breakdown",
+    "corruption_from_labels",
+    "selection_counts",
+    "times_masked_pmf",
+]
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,12 @@ class CorruptionBreakdown:
         return None if not self.n_candidates else self.n_selected / self.n_candidates
 
 
-def corruption_breakdown(result: MaskedBatch | Sequence[MaskedBatch], config: MaskingConfig | None = None,
-                         *, candidates: torch.Tensor | None = None) -> CorruptionBreakdown:  # fmt: skip
+def corruption_breakdown(
+    result: MaskedBatch | Sequence[MaskedBatch],
+    config: MaskingConfig | None = None,
+    *,
+    candidates: torch.Tensor | None = None,
+) -> CorruptionBreakdown:
     """Count [MASK] / random / kept among the selected tokens of one or more masked batches.
 
     Args:
@@ -64,10 +73,16 @@ def corruption_breakdown(result: MaskedBatch | Sequence[MaskedBatch], config: Ma
     if not results:
         raise ValueError("corruption_breakdown needs at least one MaskedBatch.")
     codes = torch.cat([r.corruption.flatten() for r in results])
-    counts = {"[MASK]": int((codes == MASKED).sum()), "random": int((codes == RANDOM).sum()),
-              "kept": int((codes == KEPT).sum())}  # fmt: skip
-    configured = {"[MASK]": config.mask_replace_prob, "random": config.random_replace_prob,
-                  "kept": config.keep_prob}  # fmt: skip
+    counts = {
+        "[MASK]": int((codes == MASKED).sum()),
+        "random": int((codes == RANDOM).sum()),
+        "kept": int((codes == KEPT).sum()),
+    }
+    configured = {
+        "[MASK]": config.mask_replace_prob,
+        "random": config.random_replace_prob,
+        "kept": config.keep_prob,
+    }
     n_cand = None if candidates is None else int(candidates.sum()) * len(results)
     return CorruptionBreakdown(counts, configured, sum(counts.values()), n_cand, config.mlm_probability)
 
@@ -88,8 +103,16 @@ def corruption_from_labels(input_ids: torch.Tensor, labels: torch.Tensor, mask_t
     return torch.where(selected, code, 0).to(torch.int8)
 
 
-def selection_counts(input_ids: torch.Tensor, vocab, config: MaskingConfig, *, epochs: int = 1, seed: int = 0,
-                     attention_mask=None, word_ids=None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def selection_counts(
+    input_ids: torch.Tensor,
+    vocab,
+    config: MaskingConfig,
+    *,
+    epochs: int = 1,
+    seed: int = 0,
+    attention_mask=None,
+    word_ids=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Tokens selected per sequence, to compare ``count="exact"`` with ``"bernoulli"``.
 
     Args:

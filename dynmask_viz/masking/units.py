@@ -28,7 +28,9 @@ def word_ids_from_offsets(offsets: torch.Tensor, candidates: torch.Tensor) -> to
     return _number_words(candidates & gap, candidates)
 
 
-def word_ids_from_vocab(input_ids: torch.Tensor, word_start: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+def word_ids_from_vocab(
+    input_ids: torch.Tensor, word_start: torch.Tensor, candidates: torch.Tensor
+) -> torch.Tensor:
     """Group word pieces into words from the vocabulary's word markers (BERT's ``##`` rule).
 
     Args:

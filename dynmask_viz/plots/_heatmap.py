@@ -22,8 +22,10 @@ def as_matrix(x, name: str) -> np.ndarray:
     while t.ndim > 2 and t.shape[0] == 1:
         t = t[0]
     if t.ndim != 2:
-        raise ValueError(f"{name} must be [Q, K] (size-1 leading dims allowed); got {tuple(t.shape)}. "
-                         "Pick one example and head first, e.g. x[0, 0].")  # fmt: skip
+        raise ValueError(
+            f"{name} must be [Q, K] (size-1 leading dims allowed); got {tuple(t.shape)}. "
+            "Pick one example and head first, e.g. x[0, 0]."
+        )
     return (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t).numpy()
 
 
@@ -46,10 +48,14 @@ def panel_side(n: int) -> float:
     return min(max(2.6, 0.12 * n + 0.9), 8.5)
 
 
-def token_axes(ax, q_labels: list[str], k_labels: list[str], *, left: bool = True, bottom: bool = True) -> None:
+def token_axes(
+    ax, q_labels: list[str], k_labels: list[str], *, left: bool = True, bottom: bool = True
+) -> None:
     """Token labels on both axes of a heatmap (queries = rows, keys = columns)."""
     size, family = label_fontsize(max(len(q_labels), len(k_labels))), font_families()
-    ax.set_xticks(range(len(k_labels)), k_labels if bottom else [], rotation=90, fontsize=size, fontfamily=family)
+    ax.set_xticks(
+        range(len(k_labels)), k_labels if bottom else [], rotation=90, fontsize=size, fontfamily=family
+    )
     ax.set_yticks(range(len(q_labels)), q_labels if left else [], fontsize=size, fontfamily=family)
     ax.tick_params(length=0)
     if bottom:
@@ -67,8 +73,15 @@ def grid_lines(ax, n_rows: int, n_cols: int) -> None:
         ax.tick_params(which="minor", length=0)
 
 
-def annotate_cells(ax, values: np.ndarray, lo: float, hi: float, *, diverging: bool = False,
-              texts: list[list[str]] | None = None) -> None:  # fmt: skip
+def annotate_cells(
+    ax,
+    values: np.ndarray,
+    lo: float,
+    hi: float,
+    *,
+    diverging: bool = False,
+    texts: list[list[str]] | None = None,
+) -> None:
     """Write each cell's value (small matrices only), white on dark cells of the colormap."""
     for (r, c), v in np.ndenumerate(values):
         text = texts[r][c] if texts is not None else f"{v:.2f}"
@@ -93,12 +106,16 @@ def draw_mask(ax, mask: np.ndarray, title: str | None, q_labels, k_labels, *, le
 
 def mask_legend(fig: Figure) -> None:
     """The figure legend of the mask colours."""
-    handles = [Patch(facecolor=MASK_COLORS["allowed"], label="may attend (True)"),
-               Patch(facecolor=MASK_COLORS["blocked"], edgecolor=BLOCKED_EDGE, label="blocked (False)")]  # fmt: skip
+    handles = [
+        Patch(facecolor=MASK_COLORS["allowed"], label="may attend (True)"),
+        Patch(facecolor=MASK_COLORS["blocked"], edgecolor=BLOCKED_EDGE, label="blocked (False)"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8)
 
 
-def four_panel_layout(n: int, panels: int = 4, *, side: float | None = None) -> tuple[Figure, np.ndarray, int]:
+def four_panel_layout(
+    n: int, panels: int = 4, *, side: float | None = None
+) -> tuple[Figure, np.ndarray, int]:
     """A figure of ``panels`` square heatmaps over ``n`` tokens: one row up to 24 tokens, else 2 x 2.
 
     Returns:

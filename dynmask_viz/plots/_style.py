@@ -21,13 +21,18 @@ from matplotlib.patches import Patch
 from ..masking import KEPT, MASKED, RANDOM, UNCHANGED
 
 CORRUPTION_COLORS = {UNCHANGED: "#ececec", MASKED: "#0072B2", RANDOM: "#E69F00", KEPT: "#CC79A7"}
-CORRUPTION_LABELS = {UNCHANGED: "unchanged", MASKED: "[MASK]", RANDOM: "random token",
-                     KEPT: "kept (still predicted)"}  # fmt: skip
+CORRUPTION_LABELS = {
+    UNCHANGED: "unchanged",
+    MASKED: "[MASK]",
+    RANDOM: "random token",
+    KEPT: "kept (still predicted)",
+}
 TEXT_COLORS = {UNCHANGED: "#6e6e6e", MASKED: "white", RANDOM: "black", KEPT: "black"}
 NOT_SEEN = 4  # grid code of epochs after the one shown (widgets): drawn blank
 # Overlay colour per code: unchanged cells are transparent (the faint original token shows).
-OVERLAY_RGBA = np.array([(0, 0, 0, 0)] + [to_rgba(CORRUPTION_COLORS[c]) for c in (MASKED, RANDOM, KEPT)]
-                         + [to_rgba("white")])  # fmt: skip
+OVERLAY_RGBA = np.array(
+    [(0, 0, 0, 0)] + [to_rgba(CORRUPTION_COLORS[c]) for c in (MASKED, RANDOM, KEPT)] + [to_rgba("white")]
+)
 # Static vs dynamic masking, in every figure (epoch grids, exposure, experiment curves).
 SCHEME_COLORS = {"static": "#D55E00", "dynamic": "#0072B2"}
 # Attention masks: True = may attend (blue), False = blocked (light grey), in every figure
@@ -39,17 +44,27 @@ BAD_COLOR = "#bdbdbd"  # blocked (additive mask) or NaN cells in value heatmaps
 LINE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 # CJK-capable fonts tried first (in this order) when installed, so token strings in any script
 # render; DejaVu Sans (always shipped with matplotlib) is the fallback for everything else.
-CJK_FONTS = ("Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei")
-# fmt: off
+CJK_FONTS = (
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+)
 _STYLE = {
-    "figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "figure.figsize": (7.0, 4.0),
-    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
-    "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.frameon": False,
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "figure.figsize": (7.0, 4.0),
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.frameon": False,
     "image.cmap": "viridis",
 }
-# fmt: on
-
-
 
 
 def short_token(token: str, max_chars: int) -> str:
@@ -88,8 +103,10 @@ def renderable(token: str) -> str:
 
 def legend_handles() -> list[Patch]:
     """One patch per corruption type, for ``fig.legend``."""
-    return [Patch(facecolor=CORRUPTION_COLORS[c], edgecolor="#9a9a9a", label=CORRUPTION_LABELS[c])
-            for c in (UNCHANGED, MASKED, RANDOM, KEPT)]  # fmt: skip
+    return [
+        Patch(facecolor=CORRUPTION_COLORS[c], edgecolor="#9a9a9a", label=CORRUPTION_LABELS[c])
+        for c in (UNCHANGED, MASKED, RANDOM, KEPT)
+    ]
 
 
 def register_cjk_font() -> str | None:

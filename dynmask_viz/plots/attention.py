@@ -29,8 +29,14 @@ from ._heatmap import (
 )
 from ._style import BAD_COLOR, LINE_COLORS, NotebookFigure, short_token
 
-__all__ = ["plot_attention", "plot_attention_steps", "plot_layer_similarity", "plot_mask",
-           "plot_mask_catalogue"]  # fmt: skip
+__all__ = [
+    "plot_attention",
+    "plot_attention_steps",
+    "plot_layer_similarity",
+    "plot_mask",
+    "plot_mask_catalogue",
+]
+
 
 def plot_mask(mask_bool, tokens: Sequence[str] | None = None, title: str | None = None) -> Figure:
     """One boolean mask as a two-colour grid (blue = may attend, grey = blocked).
@@ -57,8 +63,15 @@ def plot_mask(mask_bool, tokens: Sequence[str] | None = None, title: str | None 
     return fig
 
 
-def plot_attention(weights, tokens: Sequence[str] | None = None, *, title: str | None = None, mask=None,
-                   vmax: float | None = None, annotate: bool | None = None) -> Figure:  # fmt: skip
+def plot_attention(
+    weights,
+    tokens: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    mask=None,
+    vmax: float | None = None,
+    annotate: bool | None = None,
+) -> Figure:
     """Attention weights as a heatmap (rows = queries, each row sums to 1).
 
     Args:
@@ -101,8 +114,14 @@ def _step_texts(values: np.ndarray) -> list[list[str]]:
     return [[one(v) for v in row] for row in values]
 
 
-def plot_attention_steps(steps, tokens: Sequence[str] | None = None, *, index: tuple[int, ...] = (),
-                         title: str | None = None, annotate: bool | None = None) -> Figure:  # fmt: skip
+def plot_attention_steps(
+    steps,
+    tokens: Sequence[str] | None = None,
+    *,
+    index: tuple[int, ...] = (),
+    title: str | None = None,
+    annotate: bool | None = None,
+) -> Figure:
     """The four matrices of ``softmax(Q K^T * scale + M)``: scores, scaled, masked, weights.
 
     Blocked cells of "masked" (``finfo.min`` or ``-inf``) and NaN weights are drawn grey and
@@ -115,37 +134,55 @@ def plot_attention_steps(steps, tokens: Sequence[str] | None = None, *, index: t
         title: Figure title.
         annotate: Write the values in the cells (default: up to 10 tokens).
     """
-    mats = [as_matrix(getattr(steps, name)[index], name).astype(float)
-            for name in ("scores", "scaled", "masked", "weights")]  # fmt: skip
+    mats = [
+        as_matrix(getattr(steps, name)[index], name).astype(float)
+        for name in ("scores", "scaled", "masked", "weights")
+    ]
     n = max(mats[0].shape)
     n_q, n_k = mats[0].shape
-    labels_q, labels_k = token_labels(tokens if n_q == n_k else None, n_q), token_labels(tokens if n_q == n_k else None, n_k)
+    labels_q, labels_k = (
+        token_labels(tokens if n_q == n_k else None, n_q),
+        token_labels(tokens if n_q == n_k else None, n_k),
+    )
     fig, axes, cols = four_panel_layout(n)
     finite = np.concatenate([m[np.isfinite(m) & ~is_blocked(m)] for m in mats[:3]])
     span = max(float(np.abs(finite).max()) if finite.size else 1.0, 1e-9)
     scale = f"{steps.scale:.3g}"
-    names = (r"scores = $QK^\top$", rf"scaled = scores $\times$ {scale}", "masked = scaled + M",
-             "weights = softmax(masked)")  # fmt: skip
+    names = (
+        r"scores = $QK^\top$",
+        rf"scaled = scores $\times$ {scale}",
+        "masked = scaled + M",
+        "weights = softmax(masked)",
+    )
     show = annotate if annotate is not None else n <= 10
     for i, (ax, data, name) in enumerate(zip(axes, mats, names)):
         blocked = ~np.isfinite(data) | is_blocked(data)
         is_weight = i == 3
         cmap = colormaps["viridis" if is_weight else "RdBu_r"].with_extremes(bad=BAD_COLOR)
         lo, hi = (0.0, 1.0) if is_weight else (-span, span)
-        image = ax.imshow(np.ma.masked_where(blocked, data), cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        image = ax.imshow(
+            np.ma.masked_where(blocked, data), cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest"
+        )
         token_axes(ax, labels_q, labels_k, left=i % cols == 0, bottom=i >= len(axes) - cols)
         ax.set_title(name, fontsize=9.5)
         if show:
-            annotate_cells(ax, np.where(blocked, np.nan, data), lo, hi, diverging=not is_weight, texts=_step_texts(data))
+            annotate_cells(
+                ax, np.where(blocked, np.nan, data), lo, hi, diverging=not is_weight, texts=_step_texts(data)
+            )
         if i in (2, 3):
             fig.colorbar(image, ax=ax, shrink=0.7, label="score (panels 1-3)" if i == 2 else "weight")
     fig.suptitle(title or "scaled dot-product attention, step by step", fontsize=11)
     return fig
 
 
-def plot_mask_catalogue(rules: Mapping[str, MaskRule | torch.Tensor], length: int, *,
-                        tokens: Sequence[str] | None = None, cols: int | None = None,
-                        title: str | None = None) -> Figure:  # fmt: skip
+def plot_mask_catalogue(
+    rules: Mapping[str, MaskRule | torch.Tensor],
+    length: int,
+    *,
+    tokens: Sequence[str] | None = None,
+    cols: int | None = None,
+    title: str | None = None,
+) -> Figure:
     """A grid of masks, one panel per rule, all over ``length`` tokens (blue = may attend).
 
     Args:
@@ -173,11 +210,18 @@ def plot_mask_catalogue(rules: Mapping[str, MaskRule | torch.Tensor], length: in
         mask = as_matrix(dense, f"rules[{name!r}]")
         if mask.shape != (length, length):
             raise ValueError(f"rules[{name!r}] has shape {mask.shape}, expected ({length}, {length}).")
-        draw_mask(ax, mask, name if subtitle is None else f"{name}\n{short_token(subtitle, 30)}",
-                   labels, labels, left=i % cols == 0, bottom=True)  # fmt: skip
+        draw_mask(
+            ax,
+            mask,
+            name if subtitle is None else f"{name}\n{short_token(subtitle, 30)}",
+            labels,
+            labels,
+            left=i % cols == 0,
+            bottom=True,
+        )
         if i < len(rules) - cols:  # axis titles only under the last panel of each column
             ax.set_xlabel("")
-    for ax in axes[len(rules):]:
+    for ax in axes[len(rules) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=11)
@@ -185,8 +229,9 @@ def plot_mask_catalogue(rules: Mapping[str, MaskRule | torch.Tensor], length: in
     return fig
 
 
-def plot_layer_similarity(curves: Mapping[str, Sequence[float]], *, ylabel: str = "cosine similarity",
-                          title: str | None = None) -> Figure:  # fmt: skip
+def plot_layer_similarity(
+    curves: Mapping[str, Sequence[float]], *, ylabel: str = "cosine similarity", title: str | None = None
+) -> Figure:
     """One line per mask: a similarity (masked vs unmasked) for each layer's output.
 
     Args:

@@ -15,7 +15,6 @@ from ..experiments.results import ROBERTA_TABLE1
 from ._style import SCHEME_COLORS
 
 
-
 def _by_condition(runs: Sequence[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for r in runs:
@@ -30,7 +29,13 @@ def _curves(ax, runs: Sequence[dict], key: str, ylabel: str) -> None:
     for cond, rs in _by_condition(runs).items():
         color = SCHEME_COLORS.get(cond, "gray")
         for r in rs:
-            ax.plot([e["epoch"] + 1 for e in r["epochs"]], [e[key] for e in r["epochs"]], color=color, alpha=0.3, lw=1)
+            ax.plot(
+                [e["epoch"] + 1 for e in r["epochs"]],
+                [e[key] for e in r["epochs"]],
+                color=color,
+                alpha=0.3,
+                lw=1,
+            )
         n = min(len(r["epochs"]) for r in rs)
         med = [statistics.median(r["epochs"][i][key] for r in rs) for i in range(n)]
         ax.plot(range(1, n + 1), med, color=color, lw=2.2, label=f"{cond} (median of {len(rs)})")
@@ -71,16 +76,28 @@ def plot_memorization_gap(runs: Sequence[dict], *, title: str | None = None) -> 
         n = max(len(r["epochs"]) for r in runs)
         for k in range(dupe, n, dupe):
             ax.axvline(k + 1, color=SCHEME_COLORS["static"], lw=0.6, ls=":")
-        ax.text(0.01, 0.97, f"dotted: static masks come round again (every {dupe} epochs)",
-                transform=ax.transAxes, va="top", fontsize=9, color=SCHEME_COLORS["static"])
+        ax.text(
+            0.01,
+            0.97,
+            f"dotted: static masks come round again (every {dupe} epochs)",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=9,
+            color=SCHEME_COLORS["static"],
+        )
     ax.legend(loc="lower right")
     ax.set_title(title or "Memorization gap on training sequences")
     fig.tight_layout()
     return fig
 
 
-def plot_downstream(runs: Sequence[dict], *, baseline: float | None = None, roberta: dict | None = None,
-                    title: str | None = None) -> Figure:
+def plot_downstream(
+    runs: Sequence[dict],
+    *,
+    baseline: float | None = None,
+    roberta: dict | None = None,
+    title: str | None = None,
+) -> Figure:
     """Probe test accuracy per pretraining seed (dots) and median (bar), next to RoBERTa's Table 1.
 
     Args:
@@ -97,7 +114,13 @@ def plot_downstream(runs: Sequence[dict], *, baseline: float | None = None, robe
         color = SCHEME_COLORS.get(cond, "gray")
         ax.bar(x, statistics.median(accs), color=color, alpha=0.35, width=0.6)
         ax.scatter([x] * len(accs), accs, color=color, zorder=3)
-        ax.text(x + 0.32, statistics.median(accs), f"median {statistics.median(accs):.1f}", va="center", fontsize=9)
+        ax.text(
+            x + 0.32,
+            statistics.median(accs),
+            f"median {statistics.median(accs):.1f}",
+            va="center",
+            fontsize=9,
+        )
     if baseline is not None:
         ax.axhline(100 * baseline, color="black", ls="--", lw=1, label="no pretraining")
         ax.legend(loc="lower right")
@@ -110,8 +133,13 @@ def plot_downstream(runs: Sequence[dict], *, baseline: float | None = None, robe
     ax.set_title("This miniature (dots: pretraining seeds)")
     tasks = list(next(iter(roberta.values())))
     tab.axis("off")
-    table = tab.table(cellText=[[f"{roberta[c][t]:.1f}" for t in tasks] for c in roberta], rowLabels=list(roberta),
-                      colLabels=tasks, loc="center", cellLoc="center")
+    table = tab.table(
+        cellText=[[f"{roberta[c][t]:.1f}" for t in tasks] for c in roberta],
+        rowLabels=list(roberta),
+        colLabels=tasks,
+        loc="center",
+        cellLoc="center",
+    )
     table.scale(1, 1.8)
     tab.set_title("RoBERTa Table 1 (BERT-base, 1M steps)")
     fig.suptitle(title or "Downstream: static vs dynamic masking")

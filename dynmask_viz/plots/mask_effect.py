@@ -17,13 +17,16 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from ..analysis import attention_view, mask_view
 from ._heatmap import four_panel_layout, grid_lines, mask_legend, token_axes, token_labels
 from ._style import MASK_COLORS
 
 __all__ = ["MaskEffectPainter", "plot_mask_effect"]
 
 # Blocked (0) to allowed (1), blending in between: a head average of a per-head mask.
-MASK_SHARE_CMAP = LinearSegmentedColormap.from_list("mask_share", [MASK_COLORS["blocked"], MASK_COLORS["allowed"]])
+MASK_SHARE_CMAP = LinearSegmentedColormap.from_list(
+    "mask_share", [MASK_COLORS["blocked"], MASK_COLORS["allowed"]]
+)
 _CMAPS = (MASK_SHARE_CMAP, "viridis", "viridis", "RdBu_r")
 
 
@@ -44,7 +47,12 @@ class MaskEffectPainter:
     """
 
     def __init__(
-        self, tokens: Sequence[str], *, colorbars: bool = True, cell_borders: bool = True, side: float | None = None
+        self,
+        tokens: Sequence[str],
+        *,
+        colorbars: bool = True,
+        cell_borders: bool = True,
+        side: float | None = None,
     ) -> None:
         n = len(tokens)
         if n == 0:
@@ -119,18 +127,6 @@ def _pixel_box(ax, n: int, height: float):
     return (top, bottom, left, right), rows, cols
 
 
-def _head_view(result, index: int, layer: int, head) -> np.ndarray:
-    example = result.example(index)  # [layers, heads, n, n]
-    layers, heads = example.shape[:2]
-    if not -layers <= layer < layers:
-        raise ValueError(f"layer {layer} out of range: the model has {layers} layers.")
-    if head == "mean":
-        return example[layer].mean(0).numpy()
-    if isinstance(head, bool) or not isinstance(head, int) or not -heads <= head < heads:
-        raise ValueError(f"head must be 'mean' or an int in [-{heads}, {heads}); got {head!r}.")
-    return example[layer, head].numpy()
-
-
 def plot_mask_effect(
     result_without,
     result_with,
@@ -160,14 +156,15 @@ def plot_mask_effect(
     tokens = result_with.tokens[index]
     if result_without.tokens[index] != tokens:
         raise ValueError("result_without and result_with are not the same text (their tokens differ).")
-    before, after = _head_view(result_without, index, layer, head), _head_view(result_with, index, layer, head)
-    applied = result_with.mask_of(index)  # [1|heads, n, n]
-    if applied.shape[0] == 1:
-        mask, mask_name = applied[0].numpy(), "applied mask"
+    before = attention_view(result_without, layer, head, index).numpy()
+    after = attention_view(result_with, layer, head, index).numpy()
+    mask = mask_view(result_with, head, index, reduce="all").numpy().astype(bool)
+    if result_with.mask_of(index).shape[0] == 1:
+        mask_name = "applied mask"
     elif head == "mean":
-        mask, mask_name = applied.all(0).numpy(), "applied mask (allowed in every head)"
+        mask_name = "applied mask (allowed in every head)"
     else:
-        mask, mask_name = applied[head].numpy(), f"applied mask, head {head}"
+        mask_name = f"applied mask, head {head}"
     empty = int((~mask.any(-1)).sum())
     note = f"{int(mask.sum())}/{mask.size} allowed" + (f", {empty} empty row(s)" if empty else "")
     painter = MaskEffectPainter(tokens)

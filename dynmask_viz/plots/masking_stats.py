@@ -39,11 +39,20 @@ def plot_corruption_breakdown(result, config=None, *, candidates=None, title: st
     err = 1.96 * np.sqrt(measured * (1 - measured) / max(b.n_selected, 1))
     colors = [CORRUPTION_COLORS[c] for c in (MASKED, RANDOM, KEPT)]
     ax.bar(x - 0.2, measured, 0.4, yerr=err, color=colors, edgecolor="#333333", capsize=3, label="measured")
-    ax.bar(x + 0.2, [b.configured[n] for n in names], 0.4, color="white", edgecolor=colors, hatch="///",
-           lw=1.5, label="configured")  # fmt: skip
+    ax.bar(
+        x + 0.2,
+        [b.configured[n] for n in names],
+        0.4,
+        color="white",
+        edgecolor=colors,
+        hatch="///",
+        lw=1.5,
+        label="configured",
+    )
     for xi, m, e in zip(x, measured, err):  # above the error bar, not on it
-        ax.annotate(f"{m:.1%}", (xi - 0.2, m + e), xytext=(0, 3), textcoords="offset points",
-                    ha="center", fontsize=8)  # fmt: skip
+        ax.annotate(
+            f"{m:.1%}", (xi - 0.2, m + e), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8
+        )
     ax.set(xticks=x, ylabel="share of selected tokens", ylim=(0, 1.0))
     ax.set_xticklabels(names)
     ax.legend(loc="upper right")
@@ -76,16 +85,40 @@ def plot_exposure(stats_static, stats_dynamic, *, title: str | None = None) -> F
         color = SCHEME_COLORS[kind]
         ax.plot(x, stats.ever_masked_curve.numpy(), "o-", ms=3, color=color, label=f"{name}, measured")
         theory = stats.theory_curve().numpy()
-        ax.plot(x, theory, "--", color="black" if kind == "dynamic" else "#7a2e00", lw=1.2, label=f"{name}, theory")
-        ax.annotate(f"{theory[-1]:.3f}", (x[-1], theory[-1]), xytext=(6, -14),
-                    textcoords="offset points", color=color, fontweight="bold")  # fmt: skip
+        ax.plot(
+            x,
+            theory,
+            "--",
+            color="black" if kind == "dynamic" else "#7a2e00",
+            lw=1.2,
+            label=f"{name}, theory",
+        )
+        ax.annotate(
+            f"{theory[-1]:.3f}",
+            (x[-1], theory[-1]),
+            xytext=(6, -14),
+            textcoords="offset points",
+            color=color,
+            fontweight="bold",
+        )
     s = stats_static
     roberta = s.epochs == 40 and int(s.distinct_masks) == 10 and abs(s.p - 0.15) < 1e-9
     if roberta:
-        ax.text(0.98, 0.42, "RoBERTa \u00a74.1 setup (p=0.15, 40 epochs):\nstatic with 10 masks 0.803, "
-                "dynamic 0.998", transform=ax.transAxes, ha="right", fontsize=8.5)  # fmt: skip
-    ax.set(xlabel="epoch", ylabel="share of tokens masked at least once", ylim=(0, 1.05),
-           xlim=(0.5, s.epochs + 4), title=title or f"Exposure over epochs (p={s.p:g})")  # fmt: skip
+        ax.text(
+            0.98,
+            0.42,
+            "RoBERTa \u00a74.1 setup (p=0.15, 40 epochs):\nstatic with 10 masks 0.803, dynamic 0.998",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=8.5,
+        )
+    ax.set(
+        xlabel="epoch",
+        ylabel="share of tokens masked at least once",
+        ylim=(0, 1.05),
+        xlim=(0.5, s.epochs + 4),
+        title=title or f"Exposure over epochs (p={s.p:g})",
+    )
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -110,19 +143,34 @@ def plot_exposure_histogram(stats_static, stats_dynamic, *, title: str | None = 
         kind = "static" if i == 0 else "dynamic"
         name = f"static (dupe_factor={int(stats.distinct_masks)})" if kind == "static" else "dynamic"
         share = shares[i][: top + 1]
-        ax.bar(x + (i - 0.5) * 0.4, share.numpy(), 0.4, color=SCHEME_COLORS[kind], alpha=0.75,
-               label=f"{name}, measured")  # fmt: skip
-        ax.plot(x + (i - 0.5) * 0.4, pmf[: top + 1].numpy(), "k_" if i == 0 else "k.", ms=8,
-                label=f"{name}, theory")  # fmt: skip
-    ax.set(xlabel=f"times a token was selected in {epochs} epochs", ylabel="share of tokens",
-           title=title or f"Times masked per token (p={stats_static.p:g})",
-           xticks=x[:: max(1, math.ceil(len(x) / 20))])  # fmt: skip
+        ax.bar(
+            x + (i - 0.5) * 0.4,
+            share.numpy(),
+            0.4,
+            color=SCHEME_COLORS[kind],
+            alpha=0.75,
+            label=f"{name}, measured",
+        )
+        ax.plot(
+            x + (i - 0.5) * 0.4,
+            pmf[: top + 1].numpy(),
+            "k_" if i == 0 else "k.",
+            ms=8,
+            label=f"{name}, theory",
+        )
+    ax.set(
+        xlabel=f"times a token was selected in {epochs} epochs",
+        ylabel="share of tokens",
+        title=title or f"Times masked per token (p={stats_static.p:g})",
+        xticks=x[:: max(1, math.ceil(len(x) / 20))],
+    )
     ax.legend(fontsize=8)
     return fig
 
 
-def plot_selection_counts(n_candidates: torch.Tensor, selected: dict, *, p: float = 0.15,
-                          title: str | None = None) -> Figure:  # fmt: skip
+def plot_selection_counts(
+    n_candidates: torch.Tensor, selected: dict, *, p: float = 0.15, title: str | None = None
+) -> Figure:
     """Tokens selected per sequence vs sequence length, one panel per scheme.
 
     Args:
@@ -138,11 +186,21 @@ def plot_selection_counts(n_candidates: torch.Tensor, selected: dict, *, p: floa
     rng = np.random.default_rng(0)  # jitter only, so overlapping points stay visible
     sd = np.sqrt(n * p * (1 - p))
     for ax, (name, counts) in zip(axes, selected.items()):
-        xs = np.broadcast_to(n_candidates.numpy(), counts.shape).ravel() + rng.uniform(-0.3, 0.3, counts.numel())
-        ax.scatter(xs, counts.numpy().ravel(), s=6, alpha=0.35, color="#0072B2", label="one sequence, one draw")
+        xs = np.broadcast_to(n_candidates.numpy(), counts.shape).ravel() + rng.uniform(
+            -0.3, 0.3, counts.numel()
+        )
+        ax.scatter(
+            xs, counts.numpy().ravel(), s=6, alpha=0.35, color="#0072B2", label="one sequence, one draw"
+        )
         ax.plot(n, p * n, color="black", lw=1, label=f"{p:g} \u00d7 n")
-        ax.fill_between(n, np.clip(p * n - 2 * sd, 0, None), p * n + 2 * sd, color="grey", alpha=0.2,
-                        label="\u00b12 sd of a Binomial(n, p)")  # fmt: skip
+        ax.fill_between(
+            n,
+            np.clip(p * n - 2 * sd, 0, None),
+            p * n + 2 * sd,
+            color="grey",
+            alpha=0.2,
+            label="\u00b12 sd of a Binomial(n, p)",
+        )
         ax.set(title=name, xlabel="candidate tokens in the sequence (n)")
     axes[0].set_ylabel("tokens selected")
     axes[0].legend(fontsize=7, loc="upper left")

@@ -18,7 +18,16 @@ import html
 import math
 from dataclasses import dataclass
 
-__all__ = ["CheckResult", "as_int_set", "as_number", "is_close", "is_missing", "no_answer", "not_yet", "passed"]
+__all__ = [
+    "CheckResult",
+    "as_int_set",
+    "as_number",
+    "is_close",
+    "is_missing",
+    "no_answer",
+    "not_yet",
+    "passed",
+]
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,10 @@ class CheckResult:
         color, bg = ("#1b5e20", "#e8f5e9") if self.ok else ("#8a4b00", "#fff4e0")
         hint = f"<br><i>Hint:</i> {html.escape(self.hint)}" if self.hint else ""
         head = "\u2705 Correct!" if self.ok else "\u274c Not yet."
-        return (f"<div style='border-left:4px solid {color};background:{bg};padding:6px 10px;color:#222'>"
-                f"<b style='color:{color}'>{head}</b> {html.escape(self.message)}{hint}</div>")  # fmt: skip
+        return (
+            f"<div style='border-left:4px solid {color};background:{bg};padding:6px 10px;color:#222'>"
+            f"<b style='color:{color}'>{head}</b> {html.escape(self.message)}{hint}</div>"
+        )
 
 
 def passed(message: str) -> CheckResult:

@@ -1,7 +1,8 @@
 """Checks for the exercises of chapters 01 (attention formulas) and 03 (masks in practice).
 
 Same contract as every check (:mod:`.checks`): each ``check_*`` returns a
-:class:`~dynmask_viz.teaching.checks.CheckResult`, truthy when the answer is right, and never raises on a wrong, missing (``None`` / ``...``) or malformed answer.
+:class:`~dynmask_viz.teaching.checks.CheckResult`, truthy when the answer is right, and
+never raises on a wrong, missing (``None`` / ``...``) or malformed answer.
 Boolean masks: True = *the query may attend to the key*.
 """
 
@@ -15,8 +16,13 @@ from ..attention_masks import MaskError, MaskRule, sliding_window
 from ..hf import check_attention_mask
 from .checks import CheckResult, as_number, is_missing, no_answer, not_yet, passed
 
-__all__ = ["check_blocked_weight_factor", "check_empty_row_weights", "check_keys_per_row",
-           "check_model_mask", "check_previous_and_self_mask"]  # fmt: skip
+__all__ = [
+    "check_blocked_weight_factor",
+    "check_empty_row_weights",
+    "check_keys_per_row",
+    "check_model_mask",
+    "check_previous_and_self_mask",
+]
 
 
 def _as_bool_matrix(answer, length: int) -> tuple[torch.Tensor | None, str]:
@@ -27,7 +33,10 @@ def _as_bool_matrix(answer, length: int) -> tuple[torch.Tensor | None, str]:
         except MaskError as exc:
             return None, f"Your rule cannot be materialized over {length} tokens: {exc}"
     if not isinstance(answer, torch.Tensor):
-        return None, f"Expected a MaskRule or a bool tensor [{length}, {length}], got {type(answer).__name__}."
+        return (
+            None,
+            f"Expected a MaskRule or a bool tensor [{length}, {length}], got {type(answer).__name__}.",
+        )
     t = answer
     while t.ndim > 2 and t.shape[0] == 1:
         t = t[0]
@@ -52,22 +61,29 @@ def check_previous_and_self_mask(answer, *, length: int = 6) -> CheckResult:
         return not_yet(why, "Rows are queries, columns are keys; True = may attend.")
     expected = sliding_window(2).dense(1, 1, length)[0, 0]
     if torch.equal(mask, expected):
-        return passed("Each row allows exactly the diagonal and the cell left of it: "
-                      "this is sliding_window(2), or causal() & sliding_window(2).")  # fmt: skip
+        return passed(
+            "Each row allows exactly the diagonal and the cell left of it: "
+            "this is sliding_window(2), or causal() & sliding_window(2)."
+        )
     if torch.equal(mask, expected.T):
-        return not_yet("This is the transpose: token i sees i and i + 1.",
-                       "Rows are queries (who attends), columns keys: "
-                       "row i should allow columns i-1 and i.")  # fmt: skip
+        return not_yet(
+            "This is the transpose: token i sees i and i + 1.",
+            "Rows are queries (who attends), columns keys: row i should allow columns i-1 and i.",
+        )
     if torch.equal(mask, ~expected):
         return not_yet("This is the complement: True must mean *may attend*.", "Invert it with ~.")
     if torch.equal(mask, torch.ones(length, length, dtype=torch.bool).tril()):
-        return not_yet("This is the full causal mask: token i sees *every* earlier token.",
-                       "Limit it to a window of 2: sliding_window(2), or causal() & (a band).")  # fmt: skip
+        return not_yet(
+            "This is the full causal mask: token i sees *every* earlier token.",
+            "Limit it to a window of 2: sliding_window(2), or causal() & (a band).",
+        )
     if torch.equal(mask, torch.eye(length, dtype=torch.bool)):
         return not_yet("Each token sees only itself.", "Also allow the previous token (key i - 1).")
     wrong = (mask != expected).nonzero().tolist()[:3]
-    return not_yet(f"Some cells differ from the expected mask, e.g. (query, key) = {wrong}.",
-                   "Row i should be True exactly at columns i - 1 and i.")  # fmt: skip
+    return not_yet(
+        f"Some cells differ from the expected mask, e.g. (query, key) = {wrong}.",
+        "Row i should be True exactly at columns i - 1 and i.",
+    )
 
 
 def check_empty_row_weights(answer, *, n_keys: int = 5) -> CheckResult:
@@ -85,17 +101,23 @@ def check_empty_row_weights(answer, *, n_keys: int = 5) -> CheckResult:
     except (TypeError, ValueError, RuntimeError):
         return not_yet(f"Expected a number or a list of numbers, got {answer!r}.")
     if any(math.isnan(v) for v in values):
-        return not_yet("NaN is what -inf gives, not finfo.min.",
-                       "finfo.min is a finite number: every score in the row becomes the same value.")  # fmt: skip
+        return not_yet(
+            "NaN is what -inf gives, not finfo.min.",
+            "finfo.min is a finite number: every score in the row becomes the same value.",
+        )
     if len(values) not in (1, n_keys):
         return not_yet(f"The row has {n_keys} keys; give one number or {n_keys} numbers.")
     if all(abs(v - expected) < 1e-3 for v in values):
-        return passed(f"Uniform: 1/{n_keys} = {expected:.2f} each. All scores in the row equal finfo.min "
-                      "(the small differences are lost in float32), so softmax cannot tell the keys "
-                      "apart.")  # fmt: skip
+        return passed(
+            f"Uniform: 1/{n_keys} = {expected:.2f} each. All scores in the row equal finfo.min "
+            "(the small differences are lost in float32), so softmax cannot tell the keys "
+            "apart."
+        )
     if all(abs(v) < 1e-9 for v in values):
-        return not_yet("Zeros are what SDPA with a *bool* mask outputs, not eager softmax.",
-                       "Softmax weights always sum to 1 when the scores are finite.")  # fmt: skip
+        return not_yet(
+            "Zeros are what SDPA with a *bool* mask outputs, not eager softmax.",
+            "Softmax weights always sum to 1 when the scores are finite.",
+        )
     shown = ", ".join(f"{v:g}" for v in values)
     return not_yet(f"[{shown}] is not it.", "What is softmax of n equal numbers?")
 
@@ -108,13 +130,18 @@ def check_blocked_weight_factor(answer) -> CheckResult:
     if value is None:
         return not_yet(f"Expected a number, got {answer!r}.")
     if abs(value - math.e) < 0.01:
-        return passed("e = 2.718: the allowed keys get +1, so exp(score + 1) = e * exp(score). The "
-                      "'blocked' key keeps a weight only e times smaller: nothing is masked.")  # fmt: skip
+        return passed(
+            "e = 2.718: the allowed keys get +1, so exp(score + 1) = e * exp(score). The "
+            "'blocked' key keeps a weight only e times smaller: nothing is masked."
+        )
     if abs(value - 1 / math.e) < 0.01:
-        return not_yet("That is the ratio the other way round.", "Blocked weight / allowed weight, or its inverse?")
+        return not_yet(
+            "That is the ratio the other way round.", "Blocked weight / allowed weight, or its inverse?"
+        )
     if value in (0.0, float("inf")) or value > 1e6:
-        return not_yet("That is what a real mask would do.",
-                       "Adding 1 (allowed) and 0 (blocked): what does exp(+1) do?")
+        return not_yet(
+            "That is what a real mask would do.", "Adding 1 (allowed) and 0 (blocked): what does exp(+1) do?"
+        )
     return not_yet(f"{value:g} is not it.", "Compare exp(s + 1) with exp(s + 0).")
 
 
@@ -126,8 +153,12 @@ def check_keys_per_row(answer, *, expected: int) -> CheckResult:
     if value is None:
         return not_yet(f"Expected a whole number, got {answer!r}.")
     if value == expected:
-        return passed(f"{expected}: topk_keys keeps exactly k keys per query, and a blocked key gets weight 0.")
-    return not_yet(f"{value:g} is not it.", "Count the True cells in one row of the mask; blocked cells get 0.")
+        return passed(
+            f"{expected}: topk_keys keeps exactly k keys per query, and a blocked key gets weight 0."
+        )
+    return not_yet(
+        f"{value:g} is not it.", "Count the True cells in one row of the mask; blocked cells get 0."
+    )
 
 
 def check_model_mask(answer, model, input_ids: torch.Tensor, expected: MaskRule) -> CheckResult:
@@ -145,8 +176,10 @@ def check_model_mask(answer, model, input_ids: torch.Tensor, expected: MaskRule)
         return not_yet(f"Expected a torch.Tensor, got {type(answer).__name__}.", "to_hf_mask returns one.")
     report = check_attention_mask(model, input_ids, answer)
     if not report.ok:
-        return not_yet("check_attention_mask finds a problem: " + report.problems[0],
-                       "Use to_hf_mask(rule, model, input_ids=input_ids).")  # fmt: skip
+        return not_yet(
+            "check_attention_mask finds a problem: " + report.problems[0],
+            "Use to_hf_mask(rule, model, input_ids=input_ids).",
+        )
     if answer.ndim != 4:
         return not_yet("A 2-D mask can only express padding.", "Build a 4-D mask with to_hf_mask.")
     length = input_ids.shape[1]
@@ -154,8 +187,12 @@ def check_model_mask(answer, model, input_ids: torch.Tensor, expected: MaskRule)
     allowed = torch.broadcast_to(allowed, (allowed.shape[0], allowed.shape[1], length, length))[0, 0]
     want = expected.dense(1, 1, length)[0, 0]
     if torch.equal(allowed.cpu(), want):
-        return passed(f"The model will attend exactly as {expected.name} allows "
-                      f"({int(want.sum())} of {want.numel()} pairs).")  # fmt: skip
-    return not_yet(f"The mask is valid but allows {int(allowed.sum())} pairs where {expected.name} allows "
-                   f"{int(want.sum())}.",
-                   f"Pass the rule itself: to_hf_mask({expected.name}, model, input_ids=...).")  # fmt: skip
+        return passed(
+            f"The model will attend exactly as {expected.name} allows "
+            f"({int(want.sum())} of {want.numel()} pairs)."
+        )
+    return not_yet(
+        f"The mask is valid but allows {int(allowed.sum())} pairs where {expected.name} allows "
+        f"{int(want.sum())}.",
+        f"Pass the rule itself: to_hf_mask({expected.name}, model, input_ids=...).",
+    )

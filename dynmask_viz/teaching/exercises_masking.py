@@ -10,11 +10,17 @@ from __future__ import annotations
 from ..masking import MaskingConfig, theoretical_ever_masked
 from .checks import CheckResult, as_int_set, as_number, is_close, is_missing, no_answer, not_yet, passed
 
-__all__ = ["check_bert_config", "check_repeating_epochs", "check_share_never_masked", "check_times_each_mask_seen"]
+__all__ = [
+    "check_bert_config",
+    "check_repeating_epochs",
+    "check_share_never_masked",
+    "check_times_each_mask_seen",
+]
 
 
-def check_share_never_masked(answer, *, p: float, epochs: int, dupe_factor: int | None = None,
-                             tol: float = 5e-4) -> CheckResult:  # fmt: skip
+def check_share_never_masked(
+    answer, *, p: float, epochs: int, dupe_factor: int | None = None, tol: float = 5e-4
+) -> CheckResult:
     """Expected share of tokens *never* selected over ``epochs`` epochs.
 
     Args:
@@ -32,19 +38,24 @@ def check_share_never_masked(answer, *, p: float, epochs: int, dupe_factor: int 
     expected = 1.0 - theoretical_ever_masked(p, epochs, dupe_factor)
     chances = epochs if dupe_factor is None else min(epochs, dupe_factor)
     if is_close(value, expected, tol):
-        return passed(f"(1 - {p:g})^{chances} = {expected:.4f}: that share of tokens is never "
-                      "a prediction target.")  # fmt: skip
+        return passed(
+            f"(1 - {p:g})^{chances} = {expected:.4f}: that share of tokens is never a prediction target."
+        )
     if 1.0 < value <= 100.0 and is_close(value / 100.0, expected, tol):
         return not_yet("That looks like a percentage.", "Give a share between 0 and 1 (e.g. 0.2, not 20).")
     if is_close(value, 1.0 - expected, tol):
-        return not_yet("That is the share masked *at least once*.",
-                       "The question asks for the share *never* masked.")  # fmt: skip
+        return not_yet(
+            "That is the share masked *at least once*.", "The question asks for the share *never* masked."
+        )
     if dupe_factor is not None and is_close(value, (1.0 - p) ** epochs, tol):
-        return not_yet("You gave every epoch a fresh chance.",
-                       f"Static masking cycles only {dupe_factor} distinct masks: a token has "
-                       f"min(epochs, dupe_factor) = {chances} independent chances, not {epochs}.")  # fmt: skip
-    return not_yet(f"{value:g} is not it.",
-                   "One mask misses a token with probability 1 - p; independent masks multiply.")  # fmt: skip
+        return not_yet(
+            "You gave every epoch a fresh chance.",
+            f"Static masking cycles only {dupe_factor} distinct masks: a token has "
+            f"min(epochs, dupe_factor) = {chances} independent chances, not {epochs}.",
+        )
+    return not_yet(
+        f"{value:g} is not it.", "One mask misses a token with probability 1 - p; independent masks multiply."
+    )
 
 
 def check_times_each_mask_seen(answer, *, epochs: int = 40, dupe_factor: int = 10) -> CheckResult:
@@ -78,14 +89,21 @@ def check_repeating_epochs(answer, *, dupe_factor: int, epochs: int, epoch: int)
         return not_yet(f"Expected a list of whole epoch numbers, got {answer!r}.")
     expected = {e for e in range(epochs) if e % dupe_factor == epoch % dupe_factor}
     if got == expected:
-        return passed(f"Epochs {sorted(expected)} all use mask {epoch % dupe_factor} (epoch % {dupe_factor}).")
+        return passed(
+            f"Epochs {sorted(expected)} all use mask {epoch % dupe_factor} (epoch % {dupe_factor})."
+        )
     if {e - 1 for e in got} == expected:
-        return not_yet("Off by one.", f"Epochs count from 0 here: the first epoch is 0, the last {epochs - 1}.")
+        return not_yet(
+            "Off by one.", f"Epochs count from 0 here: the first epoch is 0, the last {epochs - 1}."
+        )
     if got == expected - {epoch}:
         return not_yet("Almost.", f"Include epoch {epoch} itself.")
     extra, missing = sorted(got - expected), sorted(expected - got)
-    detail = "; ".join(part for part in (f"not these: {extra}" if extra else "",
-                                         f"missing: {missing}" if missing else "") if part)  # fmt: skip
+    detail = "; ".join(
+        part
+        for part in (f"not these: {extra}" if extra else "", f"missing: {missing}" if missing else "")
+        if part
+    )
     return not_yet(f"Not quite ({detail}).", f"Epoch e uses mask e % {dupe_factor}.")
 
 
@@ -99,21 +117,31 @@ def check_bert_config(config) -> CheckResult:
     if is_missing(config):
         return no_answer("MaskingConfig(...)")
     if not isinstance(config, MaskingConfig):
-        return not_yet(f"Expected a MaskingConfig, got {type(config).__name__}.",
-                       "Build one: MaskingConfig(mlm_probability=..., count=..., ...).")  # fmt: skip
+        return not_yet(
+            f"Expected a MaskingConfig, got {type(config).__name__}.",
+            "Build one: MaskingConfig(mlm_probability=..., count=..., ...).",
+        )
     problems = []
     if not is_close(config.mlm_probability, 0.15, 1e-9):
         problems.append(f"mlm_probability={config.mlm_probability:g} (BERT: 0.15)")
     if config.count != "exact":
         problems.append(f"count={config.count!r}: BERT picks an exact number of tokens per sequence")
     if config.max_predictions != 20:
-        problems.append(f"max_predictions={config.max_predictions!r}: BERT capped at 20 in the 128-token phase")
+        problems.append(
+            f"max_predictions={config.max_predictions!r}: BERT capped at 20 in the 128-token phase"
+        )
     if config.unit != "token":
         problems.append(f"unit={config.unit!r}: the original BERT masked single word pieces")
-    if not (is_close(config.mask_replace_prob, 0.8, 1e-9) and is_close(config.random_replace_prob, 0.1, 1e-9)):
-        problems.append(f"{config.mask_replace_prob:g}/{config.random_replace_prob:g}/{config.keep_prob:g} "
-                        "instead of 80/10/10")  # fmt: skip
+    if not (
+        is_close(config.mask_replace_prob, 0.8, 1e-9) and is_close(config.random_replace_prob, 0.1, 1e-9)
+    ):
+        problems.append(
+            f"{config.mask_replace_prob:g}/{config.random_replace_prob:g}/{config.keep_prob:g} "
+            "instead of 80/10/10"
+        )
     if problems:
-        return not_yet("Differences from BERT: " + "; ".join(problems) + ".",
-                       "MaskingConfig.from_preset('bert') is the answer key, if you are stuck.")  # fmt: skip
+        return not_yet(
+            "Differences from BERT: " + "; ".join(problems) + ".",
+            "MaskingConfig.from_preset('bert') is the answer key, if you are stuck.",
+        )
     return passed("This is BERT's scheme: exact counts, capped at 20, 80/10/10 on single word pieces.")

@@ -84,8 +84,16 @@ class BlitRenderer:
         height = pixels.shape[0]
         x, y = text.get_transform().transform(text.get_position())
         anchor = (round(height - y), round(x))  # row, column of the text's anchor in pixels
-        key = (text.get_text(), text.get_color(), text.get_fontsize(), text.get_rotation(),
-               text.get_fontweight(), text.get_ha(), text.get_va(), under)  # fmt: skip
+        key = (
+            text.get_text(),
+            text.get_color(),
+            text.get_fontsize(),
+            text.get_rotation(),
+            text.get_fontweight(),
+            text.get_ha(),
+            text.get_va(),
+            under,
+        )
         hit = self._stamps.get(key)
         if hit is None:
             self.figure.draw_artist(text)

@@ -10,6 +10,12 @@ per (model, text, rule, parameters, dropped tokens): changing only the layer or 
 the model. The figure (PNG in an ``ipywidgets.Image``) is built once per token list and then
 repainted in place through :class:`~dynmask_viz.widgets._render.BlitRenderer`, like
 :class:`~dynmask_viz.widgets.MaskingExplorer`.
+
+Why this module is over ~300 lines: it is one class whose fourteen controls, forward-pass cache
+and repainting depend on each other (a control change decides what is recomputed and what is
+only repainted). What can stand alone already does: the rules (:mod:`dynmask_viz.analysis`),
+the views of a layer and head, the painter (:mod:`dynmask_viz.plots.mask_effect`) and the
+renderer.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import torch
 
-from ..analysis import PARAMS, RULES, AppliedRule, build_rule
+from ..analysis import PARAMS, RULES, AppliedRule, attention_view, build_rule, mask_view
 from ..hf import extract_attention, load_model, load_tokenizer
 from ..plots.mask_effect import MaskEffectPainter
 from ._base import Explorer
@@ -100,9 +106,19 @@ class AttentionExplorer(Explorer):
         forward_calls: Forward passes requested so far; ``last_update_s``: the last update's time.
     """
 
-    def __init__(self, text: str | None = None, model=None, tokenizer=None, *, rule: str = "causal",
-                 layer: int = 0, head: int = 0, max_length: int = 64, dpi: int = 80,
-                 threads: int | None = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        text: str | None = None,
+        model=None,
+        tokenizer=None,
+        *,
+        rule: str = "causal",
+        layer: int = 0,
+        head: int = 0,
+        max_length: int = 64,
+        dpi: int = 80,
+        threads: int | None = 1,
+    ) -> None:
         if rule not in RULES:
             raise ValueError(f"rule must be one of {sorted(RULES)}; got {rule!r}.")
         self.max_length, self.dpi, self.threads = max_length, dpi, threads
@@ -117,11 +133,21 @@ class AttentionExplorer(Explorer):
         self._empty: dict[tuple, int] = {}  # empty rows per cached masked pass
         self._applied: dict[tuple, str] = {}  # rule name per cached masked pass
         self.forward_calls, self.last_update_s, self._hold = 0, 0.0, False
-        self._state, self._painter, self._renderer, self._figure_key, self.token_buttons = None, None, None, None, []
+        self._state, self._painter, self._renderer, self._figure_key, self.token_buttons = (
+            None,
+            None,
+            None,
+            None,
+            [],
+        )
         st = {"description_width": "initial"}
         c = self.controls = {
-            "text": widgets.Text(value=text or DEFAULT_TEXT, description="text", continuous_update=False,
-                                 layout=widgets.Layout(width="70%")),
+            "text": widgets.Text(
+                value=text or DEFAULT_TEXT,
+                description="text",
+                continuous_update=False,
+                layout=widgets.Layout(width="70%"),
+            ),
             "model": widgets.Text(value=name, description="model", continuous_update=False),
             "layer": widgets.IntSlider(value=layer, min=0, max=max(layer, 5), description="layer"),
             "head": widgets.IntSlider(value=head, min=0, max=max(head, 11), description="head"),
@@ -129,25 +155,32 @@ class AttentionExplorer(Explorer):
             "rule": widgets.Dropdown(options=list(RULES), value=rule, description="mask rule"),
             "window": widgets.IntSlider(value=3, min=1, max=16, description="window"),
             "bidirectional": widgets.Checkbox(value=False, description="both sides", indent=False),
-            "prefix_length": widgets.IntSlider(value=4, min=0, max=max_length, description="prefix length", style=st),
+            "prefix_length": widgets.IntSlider(
+                value=4, min=0, max=max_length, description="prefix length", style=st
+            ),
             "punctuation": widgets.Checkbox(value=True, description="drop punctuation too", indent=False),
             "k": widgets.IntSlider(value=3, min=1, max=max_length, description="top-k keys", style=st),
             "p": widgets.FloatSlider(value=0.3, min=0.0, max=0.9, step=0.05, description="drop p"),
-            "mask_seed": widgets.BoundedIntText(value=0, min=0, max=2**31 - 1, description="seed",
-                                                layout=widgets.Layout(width="150px")),
+            "mask_seed": widgets.BoundedIntText(
+                value=0, min=0, max=2**31 - 1, description="seed", layout=widgets.Layout(width="150px")
+            ),
             "per_head": widgets.Checkbox(value=True, description="per head", indent=False),
-        }  # fmt: skip
+        }
         self.image, self.status = widgets.Image(format="png"), widgets.HTML()
         self._messages = self.status
         self._params = widgets.HBox([c[n] for n in PARAMS])
         self._tokens_box = widgets.Box(layout=widgets.Layout(flex_flow="row wrap"))
-        self.widget = widgets.VBox([
-            widgets.HBox([c["text"], c["model"]]),
-            widgets.HBox([c["layer"], c["head"], c["average_heads"], c["rule"]]),
-            self._params,
-            widgets.HTML("<small>click a token to drop it as a key (no query may attend to it):</small>"),
-            self._tokens_box, self.status, self.image,
-        ])  # fmt: skip
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([c["text"], c["model"]]),
+                widgets.HBox([c["layer"], c["head"], c["average_heads"], c["rule"]]),
+                self._params,
+                widgets.HTML("<small>click a token to drop it as a key (no query may attend to it):</small>"),
+                self._tokens_box,
+                self.status,
+                self.image,
+            ]
+        )
         for control in c.values():
             control.observe(self._on_change, names="value")
         self.update()
@@ -217,11 +250,25 @@ class AttentionExplorer(Explorer):
         self._empty[key], self._applied[key] = empty, rule_name
         layer = min(int(v["layer"]), base.num_layers - 1)
         head = None if v["average_heads"] else min(int(v["head"]), heads - 1)
-        pick = (lambda a: a.mean(0)) if head is None else (lambda a: a[head if a.shape[0] > 1 else 0])
-        without, with_mask = pick(base.example(0)[layer]), pick(masked.example(0)[layer])
-        mask = pick(masked.mask_of(0).float())
-        self._state = AttentionState(text, v["model"], tokens, rule_name, params, dropped, layer, head, mask,
-                                     without, with_mask, with_mask - without, empty, self.forward_calls)  # fmt: skip
+        shown = "mean" if head is None else head
+        without, with_mask = attention_view(base, layer, shown), attention_view(masked, layer, shown)
+        mask = mask_view(masked, shown)  # per-head masks averaged: the share of heads allowed
+        self._state = AttentionState(
+            text,
+            v["model"],
+            tokens,
+            rule_name,
+            params,
+            dropped,
+            layer,
+            head,
+            mask,
+            without,
+            with_mask,
+            with_mask - without,
+            empty,
+            self.forward_calls,
+        )
         self._render()
 
     # --- internals ------------------------------------------------------------------------
@@ -253,9 +300,15 @@ class AttentionExplorer(Explorer):
     def _sync_tokens(self, tokens=None) -> None:
         if tokens is None or [b.description for b in self.token_buttons] == list(tokens):
             return
-        self.token_buttons = [widgets.ToggleButton(value=False, description=t, tooltip=f"{i}: {t}",
-                                                   layout=widgets.Layout(width="auto", margin="1px"))
-                              for i, t in enumerate(tokens)]  # fmt: skip
+        self.token_buttons = [
+            widgets.ToggleButton(
+                value=False,
+                description=t,
+                tooltip=f"{i}: {t}",
+                layout=widgets.Layout(width="auto", margin="1px"),
+            )
+            for i, t in enumerate(tokens)
+        ]
         for button in self.token_buttons:
             button.observe(self._on_change, names="value")
         self._tokens_box.children = self.token_buttons

@@ -50,20 +50,26 @@ def _as_hf_attentions(attention, tokens, batch_index: int):
         raise ValueError("tokens are required: pass tokens=[...] (one string per position).")
     if isinstance(attention, torch.Tensor):
         if attention.dim() != 4:
-            raise ValueError(f"an attention tensor must be [layers, heads, q, k] (or pass HF's "
-                             f"tuple of [batch, heads, q, k]); got shape {tuple(attention.shape)}.")  # fmt: skip
+            raise ValueError(
+                f"an attention tensor must be [layers, heads, q, k] (or pass HF's "
+                f"tuple of [batch, heads, q, k]); got shape {tuple(attention.shape)}."
+            )
         layers = [a.unsqueeze(0) for a in attention]
     elif isinstance(attention, (tuple, list)) and len(attention) > 0:
         layers = []
         for a in attention:
             if not isinstance(a, torch.Tensor) or a.dim() != 4:
-                raise ValueError("each layer must be a [batch, heads, q, k] tensor (Hugging Face "
-                                 "`outputs.attentions`); did you load the model with eager "
-                                 "attention and output_attentions=True?")  # fmt: skip
+                raise ValueError(
+                    "each layer must be a [batch, heads, q, k] tensor (Hugging Face "
+                    "`outputs.attentions`); did you load the model with eager "
+                    "attention and output_attentions=True?"
+                )
             layers.append(a[batch_index : batch_index + 1])
     else:
-        raise ValueError("no attentions: got an empty value. Load the model with "
-                         "attn_implementation='eager' (SDPA returns attentions=()).")  # fmt: skip
+        raise ValueError(
+            "no attentions: got an empty value. Load the model with "
+            "attn_implementation='eager' (SDPA returns attentions=())."
+        )
     layers = tuple(a.detach().float().cpu() for a in layers)
     if layers[0].shape[-1] != len(tokens):
         raise ValueError(f"{len(tokens)} tokens for {layers[0].shape[-1]} attention positions.")
@@ -86,8 +92,10 @@ def offline_html(bertviz_html: str, vendor_url: str | None = None, rel: str = "_
         ValueError: The HTML does not look like bertviz 1.4's (a different bertviz version).
     """
     if _CDN_REQUIRE not in bertviz_html or _SCRIPT_OPEN not in bertviz_html:
-        raise ValueError("Unexpected bertviz HTML (this wrapper targets bertviz 1.4.x): "
-                         "pin bertviz==1.4.1 (constraints.txt) or pass offline=False.")  # fmt: skip
+        raise ValueError(
+            "Unexpected bertviz HTML (this wrapper targets bertviz 1.4.x): "
+            "pin bertviz==1.4.1 (constraints.txt) or pass offline=False."
+        )
     markup, script = bertviz_html.replace(_CDN_REQUIRE, "").split(_SCRIPT_OPEN, 1)
     script = script.rsplit("</script>", 1)[0]
     script, n = _REQUIRE_CONFIG.subn("", script, count=1)
@@ -95,11 +103,17 @@ def offline_html(bertviz_html: str, vendor_url: str | None = None, rel: str = "_
     if n != 1 or root is None:
         raise ValueError("Unexpected bertviz script (no require.config/root div): pin bertviz==1.4.1.")
     urls = [vendor_url] if vendor_url else None
-    loader = _LOADER.replace("ROOT_ID", json.dumps(root.group(1))).replace(
-        "FIXED_URLS", json.dumps(urls)).replace("REL_PATH", json.dumps(rel)).replace(
-        "FIX_HINT", json.dumps(FIX_HINT)).replace("BERTVIZ_JS", script)  # fmt: skip
-    return (f'<div class="dynmask-bertviz" data-mode="offline">{markup}</div>\n'
-            f'<script type="text/javascript">\n{loader}\n</script>\n')  # fmt: skip
+    loader = (
+        _LOADER.replace("ROOT_ID", json.dumps(root.group(1)))
+        .replace("FIXED_URLS", json.dumps(urls))
+        .replace("REL_PATH", json.dumps(rel))
+        .replace("FIX_HINT", json.dumps(FIX_HINT))
+        .replace("BERTVIZ_JS", script)
+    )
+    return (
+        f'<div class="dynmask-bertviz" data-mode="offline">{markup}</div>\n'
+        f'<script type="text/javascript">\n{loader}\n</script>\n'
+    )
 
 
 _LOADER = """(function () {
@@ -155,9 +169,11 @@ def _view(kind: str, attention, tokens, offline, vendor_url, batch_index, html_a
     if offline is None:
         offline = folder is not None or vendor_url is not None
     if offline and folder is None and vendor_url is None:
-        raise FileNotFoundError(f"The offline bertviz scripts (require.js, d3, jQuery) are not "
-                                f"installed ({default_vendor_dir()}): {FIX_HINT}, or pass offline=False "
-                                "to load them from the CDN (needs internet in the browser).")  # fmt: skip
+        raise FileNotFoundError(
+            f"The offline bertviz scripts (require.js, d3, jQuery) are not "
+            f"installed ({default_vendor_dir()}): {FIX_HINT}, or pass offline=False "
+            "to load them from the CDN (needs internet in the browser)."
+        )
     raw = getattr(bertviz, kind)(layers, tokens, html_action="return", **kwargs)
     if not offline:
         out = HTML(raw.data)
@@ -172,8 +188,16 @@ def _view(kind: str, attention, tokens, offline, vendor_url, batch_index, html_a
     return None
 
 
-def head_view(attention, tokens=None, *, offline: bool | None = None, vendor_url: str | None = None,
-              batch_index: int = 0, html_action: str = "view", **kwargs):  # fmt: skip
+def head_view(
+    attention,
+    tokens=None,
+    *,
+    offline: bool | None = None,
+    vendor_url: str | None = None,
+    batch_index: int = 0,
+    html_action: str = "view",
+    **kwargs,
+):
     """bertviz's head view, working offline (see the module docstring).
 
     Args:
@@ -196,7 +220,15 @@ def head_view(attention, tokens=None, *, offline: bool | None = None, vendor_url
     return _view("head_view", attention, tokens, offline, vendor_url, batch_index, html_action, kwargs)
 
 
-def model_view(attention, tokens=None, *, offline: bool | None = None, vendor_url: str | None = None,
-               batch_index: int = 0, html_action: str = "view", **kwargs):  # fmt: skip
+def model_view(
+    attention,
+    tokens=None,
+    *,
+    offline: bool | None = None,
+    vendor_url: str | None = None,
+    batch_index: int = 0,
+    html_action: str = "view",
+    **kwargs,
+):
     """bertviz's model view (all layers x heads), working offline; arguments as :func:`head_view`."""
     return _view("model_view", attention, tokens, offline, vendor_url, batch_index, html_action, kwargs)

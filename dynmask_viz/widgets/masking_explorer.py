@@ -7,6 +7,10 @@ epochs come from one vectorized call per scheme, and the figure is built once pe
 repainted in place (cell colours and texts) afterwards, with its layout frozen.
 
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*.
+
+Why this module is over ~300 lines: one class whose controls, text cache, layout cache and
+pixel-level repainting depend on each other. The masks come from :mod:`dynmask_viz.analysis`
+and the drawing from :mod:`dynmask_viz.plots` (the grid painter); what is left is the widget.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import torch
 
-from ..masking import MaskingConfig, MaskingVocab
 from ..analysis import EncodedText, EpochGrid, encode_texts, static_and_dynamic_grids
+from ..masking import MaskingConfig, MaskingVocab
 from ..plots.masking import build_grid_figure
 from ._base import Explorer
 from ._render import BlitRenderer
@@ -77,10 +81,14 @@ class ExplorerState:
         Two masks that both select nothing give the same input, so ``distinct_inputs`` can be
         below ``masks_drawn`` on short sentences with a small ``p``.
         """
-        return {kind: {"masks_drawn": grid.masks_drawn(self.epoch),
-                       "distinct_inputs": grid.distinct_inputs(self.epoch),
-                       "ever_masked": round(grid.ever_masked_share(self.epoch), 4)}
-                for kind, grid in (("static", self.static), ("dynamic", self.dynamic))}  # fmt: skip
+        return {
+            kind: {
+                "masks_drawn": grid.masks_drawn(self.epoch),
+                "distinct_inputs": grid.distinct_inputs(self.epoch),
+                "ever_masked": round(grid.ever_masked_share(self.epoch), 4),
+            }
+            for kind, grid in (("static", self.static), ("dynamic", self.dynamic))
+        }
 
 
 class MaskingExplorer(Explorer):
@@ -113,9 +121,20 @@ class MaskingExplorer(Explorer):
         last_update_s: Seconds the last :meth:`update` took.
     """
 
-    def __init__(self, text: str | None = None, tokenizer=None, *, seed: int = 0, epochs: int = 10,
-                 dupe_factor: int = 4, mlm_probability: float = 0.15, unit: str = "token",
-                 mode: str = "both", dpi: int = 80, max_length: int = 64) -> None:  # fmt: skip
+    def __init__(
+        self,
+        text: str | None = None,
+        tokenizer=None,
+        *,
+        seed: int = 0,
+        epochs: int = 10,
+        dupe_factor: int = 4,
+        mlm_probability: float = 0.15,
+        unit: str = "token",
+        mode: str = "both",
+        dpi: int = 80,
+        max_length: int = 64,
+    ) -> None:
         if not isinstance(epochs, int) or not 1 <= epochs <= 40:
             raise ValueError(f"epochs must be an int in [1, 40]; got {epochs!r}.")
         if mode not in MODES:
@@ -144,30 +163,47 @@ class MaskingExplorer(Explorer):
         self.last_update_s = 0.0
         style = {"description_width": "initial"}
         self.controls = {
-            "text": widgets.Text(value=text or DEFAULT_TEXT, description="sentence", continuous_update=False,
-                                 style=style, layout=widgets.Layout(width="95%")),
-            "epoch": widgets.IntSlider(value=epochs - 1, min=0, max=epochs - 1, description="show epochs 0..",
-                                       style=style),
-            "probability": widgets.FloatSlider(value=mlm_probability, min=0.05, max=0.5, step=0.05,
-                                               readout_format=".2f", description="mask probability p", style=style),
+            "text": widgets.Text(
+                value=text or DEFAULT_TEXT,
+                description="sentence",
+                continuous_update=False,
+                style=style,
+                layout=widgets.Layout(width="95%"),
+            ),
+            "epoch": widgets.IntSlider(
+                value=epochs - 1, min=0, max=epochs - 1, description="show epochs 0..", style=style
+            ),
+            "probability": widgets.FloatSlider(
+                value=mlm_probability,
+                min=0.05,
+                max=0.5,
+                step=0.05,
+                readout_format=".2f",
+                description="mask probability p",
+                style=style,
+            ),
             "unit": widgets.Dropdown(options=["token", "word", "span"], value=unit, description="unit"),
-            "dupe_factor": widgets.IntSlider(value=dupe_factor, min=1, max=10, description="dupe_factor (static)",
-                                             style=style),
+            "dupe_factor": widgets.IntSlider(
+                value=dupe_factor, min=1, max=10, description="dupe_factor (static)", style=style
+            ),
             "mode": widgets.ToggleButtons(options=list(MODES), value=mode, description="show", style=style),
-            "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed",
-                                           layout=widgets.Layout(width="160px")),
-        }  # fmt: skip
+            "seed": widgets.BoundedIntText(
+                value=seed, min=0, max=2**31 - 1, description="seed", layout=widgets.Layout(width="160px")
+            ),
+        }
         self.image = widgets.Image(format="png")
         self.summary = widgets.HTML()
         self._messages = self.summary
         c = self.controls
-        self.widget = widgets.VBox([
-            c["text"],
-            widgets.HBox([c["epoch"], c["probability"], c["unit"]]),
-            widgets.HBox([c["dupe_factor"], c["mode"], c["seed"]]),
-            self.summary,
-            self.image,
-        ])  # fmt: skip
+        self.widget = widgets.VBox(
+            [
+                c["text"],
+                widgets.HBox([c["epoch"], c["probability"], c["unit"]]),
+                widgets.HBox([c["dupe_factor"], c["mode"], c["seed"]]),
+                self.summary,
+                self.image,
+            ]
+        )
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.update()
@@ -197,11 +233,27 @@ class MaskingExplorer(Explorer):
         text = c["text"].strip() or DEFAULT_TEXT
         encoded = self._encode(text)
         config = MaskingConfig(mlm_probability=round(float(c["probability"]), 4), unit=c["unit"])
-        static, dynamic = static_and_dynamic_grids(encoded, self.tokenizer, config, epochs=self.epochs,
-                                                   dupe_factor=int(c["dupe_factor"]), seed=int(c["seed"]),
-                                                   vocab=self.vocab)  # fmt: skip
-        state = ExplorerState(text, static.tokens, config, int(c["seed"]), int(c["epoch"]), self.epochs,
-                              int(c["dupe_factor"]), c["mode"], static, dynamic)  # fmt: skip
+        static, dynamic = static_and_dynamic_grids(
+            encoded,
+            self.tokenizer,
+            config,
+            epochs=self.epochs,
+            dupe_factor=int(c["dupe_factor"]),
+            seed=int(c["seed"]),
+            vocab=self.vocab,
+        )
+        state = ExplorerState(
+            text,
+            static.tokens,
+            config,
+            int(c["seed"]),
+            int(c["epoch"]),
+            self.epochs,
+            int(c["dupe_factor"]),
+            c["mode"],
+            static,
+            dynamic,
+        )
         self._render(state)
         self._state = state  # only once it is shown: state and figure always agree
         self.last_update_s = time.perf_counter() - start
@@ -228,11 +280,12 @@ class MaskingExplorer(Explorer):
                 self._layouts.pop(next(iter(self._layouts)))  # forget the oldest
             figure, painters = build_grid_figure(grids, titles, upto=s.epoch, layout="rows")
             # Cell colours are written straight into the pixels (fill_cells), not drawn as images.
-            dynamic = lambda: [a for p in painters for a in p.dynamic_artists(overlay=False)]  # noqa: E731
+            dynamic = lambda: [a for p in painters for a in p.dynamic_artists(overlay=False)]
             renderer = BlitRenderer(figure, dynamic, painted=[p.overlay for p in painters], dpi=self.dpi)
             edges = [p.cell_edges(renderer.height) for p in painters]
-            cells = {id(t): (p, r, c)
-                     for p in painters for r, row in enumerate(p.texts) for c, t in enumerate(row)}  # fmt: skip
+            cells = {
+                id(t): (p, r, c) for p in painters for r, row in enumerate(p.texts) for c, t in enumerate(row)
+            }
             self._layouts[key] = (figure, painters, renderer, cells, edges)
         self._figure, self._painters, self._renderer, self._cells, edges = self._layouts[key]
         for painter, grid, title in zip(self._painters, grids, titles):
@@ -269,7 +322,8 @@ class MaskingExplorer(Explorer):
         )
         truncated = " (truncated)" if len(s.tokens) + 2 >= self.max_length else ""
         return (
-            f"<div style='font-size:90%'>{len(s.tokens)} tokens{truncated}, p={s.config.mlm_probability:.2f}, "
+            f"<div style='font-size:90%'>{len(s.tokens)} tokens{truncated}, "
+            f"p={s.config.mlm_probability:.2f}, "
             f"unit={s.config.unit}, epochs 0..{s.epoch}"
             "<table style='margin-top:4px'><tr><th></th><th>different masks drawn</th>"
             "<th>different inputs seen</th><th>tokens masked at least once</th></tr>"

@@ -29,8 +29,16 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = REPO / "artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # hidden tabs stay in the DOM
 _KERNEL_STATUS_JS = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -52,8 +60,10 @@ def require_chromium() -> None:
     """Skip without Chromium, except under CI (``CI`` set), where a missing browser fails."""
     if CHROMIUM.exists():
         return
-    msg = (f"{CHROMIUM} is missing: `apt-get install -y --no-install-recommends chromium` "
-           "(.ci/run does it); never `playwright install`.")  # fmt: skip
+    msg = (
+        f"{CHROMIUM} is missing: `apt-get install -y --no-install-recommends chromium` "
+        "(.ci/run does it); never `playwright install`."
+    )
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
         pytest.fail(f"CI is set and the browser tests cannot run: {msg}", pytrace=False)
     pytest.skip(msg)
@@ -111,8 +121,9 @@ class LabSession:
             else:
                 idle_since = None
             time.sleep(0.1)
-        raise TimeoutError(f"kernel not idle after {timeout_s} s (status {self.kernel_status()!r}); "
-                           f"server log: {self.log}")  # fmt: skip
+        raise TimeoutError(
+            f"kernel not idle after {timeout_s} s (status {self.kernel_status()!r}); server log: {self.log}"
+        )
 
     def execution_counts(self) -> list[int | None]:
         """Execution counts of the code cells of the current notebook (None = not run yet)."""
@@ -147,7 +158,8 @@ class LabSession:
         errors = self.errors()
         assert not errors, "a cell raised in the browser:\n" + "\n---\n".join(errors)[-4000:]
         assert all(self.execution_counts()), (
-            f"cells did not all run within {timeout_s} s: counts {self.execution_counts()}")  # fmt: skip
+            f"cells did not all run within {timeout_s} s: counts {self.execution_counts()}"
+        )
         self.wait_idle(timeout_s)
 
     def cell_output(self, index: int):
@@ -163,9 +175,15 @@ class LabSession:
 
 
 def _start_lab(root: Path, home: Path, port: int, token: str, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, DYNMASK_FAST="1", HF_HUB_OFFLINE="1", JUPYTER_CONFIG_DIR=str(home / "config"),
-               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_PLATFORM_DIRS="1")  # fmt: skip
+    env = dict(
+        os.environ,
+        DYNMASK_FAST="1",
+        HF_HUB_OFFLINE="1",
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env.pop("MPLBACKEND", None)
     settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
@@ -174,14 +192,24 @@ def _start_lab(root: Path, home: Path, port: int, token: str, log: Path) -> subp
     notebook = settings.parent / "notebook-extension"  # render every cell: no virtual scrolling
     notebook.mkdir()
     (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     with open(log, "wb") as out:
-        return subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _wait_ready(proc: subprocess.Popen, url: str, token: str, log: Path, timeout_s: float) -> None:
@@ -227,8 +255,12 @@ def lab_session(viewport=(1400, 1300), timeout_s: float = 120):
         _wait_ready(proc, url, token, log, timeout_s)
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": viewport[0], "height": viewport[1]})  # fmt: skip
+                str(tmp / "profile"),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": viewport[0], "height": viewport[1]},
+            )
             try:
                 page = context.pages[0] if context.pages else context.new_page()
                 page.set_default_timeout(timeout_s * 1000)
