@@ -84,14 +84,18 @@ def test_the_cli_exits_nonzero_on_a_violation(tmp_path):
     assert proc.returncode == 1 and "layer 'formulas' imports 'dynmask_viz.hf'" in proc.stdout
 
 
-def test_the_surface_lists_exactly_each_layers_public_names():
-    for layer, names in dynmask_viz.SURFACE.items():
-        module = importlib.import_module(f"dynmask_viz.{layer}")
-        fix = f"dynmask_viz.SURFACE[{layer!r}] is out of date: run python -m tools.surface"
-        assert sorted(names) == sorted(module.__all__), fix
-    every = [n for names in dynmask_viz.SURFACE.values() for n in names]
+def test_the_surface_is_each_layers_public_names_once():
+    homes = dynmask_viz.surface()
+    every = []
+    for layer in dynmask_viz.LAYERS:
+        names = importlib.import_module(f"dynmask_viz.{layer}").__all__
+        every += names
+        assert all(homes[name] == layer for name in names), layer
     twice = sorted({n for n in every if every.count(n) > 1})
     assert not twice, f"public names exported by two layers: {twice}"
+    assert sorted(homes) == sorted(every)
+    for name, layer in homes.items():  # every name resolves to its home's object
+        assert getattr(dynmask_viz, name) is getattr(importlib.import_module(f"dynmask_viz.{layer}"), name)
 
 
 def test_the_surface_resolves_lazily():
