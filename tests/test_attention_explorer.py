@@ -158,6 +158,24 @@ def test_painted_png_matches_a_full_matplotlib_draw(loaded, text):
     assert (diff > 30).mean() < 0.02, "the painted heatmaps are misaligned with the axes"
 
 
+@pytest.mark.parametrize("text", [TEXT, LONG])
+def test_panel_titles_are_inside_the_painted_image(loaded, text):
+    ex = AttentionExplorer(text, *loaded, rule="causal")
+    ex.set(layer=2)
+    fig = ex.figure
+    titles = [ax.title for ax in fig.axes]
+    assert [t.get_text().split("\n")[0] for t in titles] == [
+        "mask (blue = may attend)",
+        "without mask",
+        "with mask",
+        "with \u2212 without",
+    ]
+    renderer = fig.canvas.get_renderer()
+    for title in titles:  # laid out with the titles in place: none is cut off at the top
+        box = title.get_window_extent(renderer)
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, title.get_text()
+
+
 def test_threads_are_restored_after_an_update(loaded):
     before = torch.get_num_threads()
     ex = AttentionExplorer(TEXT, *loaded, threads=1)

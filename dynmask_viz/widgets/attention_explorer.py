@@ -322,9 +322,10 @@ class AttentionExplorer(Explorer):
         s = self._state
         for i, b in enumerate(self.token_buttons):
             b.button_style = "danger" if i in s.dropped else ""
-        if self._figure_key != tuple(s.tokens):
-            self._build(s.tokens)
-            self._figure_key = tuple(s.tokens)
+        if self._figure_key != tuple(s.tokens):  # a new token list: a new figure
+            side = min(max(2.6, 0.09 * len(s.tokens) + 0.9), 6.4)  # smaller than a notebook figure
+            self._painter = MaskEffectPainter(s.tokens, colorbars=False, cell_borders=False, side=side)
+            self._renderer, self._figure_key = None, tuple(s.tokens)
         vmax = max(float(s.without.max()), float(s.with_mask.max()), 1e-6)
         change = float(s.difference.abs().max())
         what = f"layer {s.layer}, " + ("mean of heads" if s.head is None else f"head {s.head}")
@@ -337,18 +338,15 @@ class AttentionExplorer(Explorer):
         )
         # A floor on the difference scale: tiny changes stay faint instead of filling it.
         self._painter.paint(s.mask, s.without, s.with_mask, titles=titles, diff_floor=0.05)
+        if self._renderer is None:
+            # Laid out once, with two-line titles in place, then frozen. The images are painted
+            # straight into the pixels (fill_cells): only the titles are drawn on each change.
+            self._renderer = BlitRenderer(
+                self._painter.figure, lambda: self._painter.titles, painted=self._painter.images, dpi=self.dpi
+            )
         self.image.value = self._renderer.png(prepaint=self._painter.fill_cells)
         empty = f"; {s.empty_rows} query row(s) had no key and attend to themselves" if s.empty_rows else ""
         self.status.value = (
             f"<small>{len(s.tokens)} tokens, rule <code>{html.escape(s.rule)}</code>, "
             f"{len(s.dropped)} dropped{empty}; forward passes so far: {s.forward_calls}</small>"
-        )
-
-    def _build(self, tokens: list[str]) -> None:
-        """New figure for a new token list: 1 x 4 panels up to 24 tokens, else 2 x 2."""
-        side = min(max(2.6, 0.09 * len(tokens) + 0.9), 6.4)  # smaller than a notebook figure
-        self._painter = MaskEffectPainter(tokens, colorbars=False, cell_borders=False, side=side)
-        # The images are painted straight into the pixels (fill_cells): only the titles are drawn.
-        self._renderer = BlitRenderer(
-            self._painter.figure, lambda: self._painter.titles, painted=self._painter.images, dpi=self.dpi
         )
