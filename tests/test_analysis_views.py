@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -30,8 +31,11 @@ def test_attention_view_picks_a_head_or_the_mean():
     result = _result(torch.ones(4, 4, dtype=torch.bool).tril())
     assert torch.equal(attention_view(result, 1, 2), result.attentions[0, 1, 2])
     torch.testing.assert_close(attention_view(result, -1), result.attentions[0, 1].mean(0))
+    assert torch.equal(attention_view(result, np.int64(1), 2), result.attentions[0, 1, 2])  # numpy ints too
     with pytest.raises(ValueError, match="layer 2 out of range"):
         attention_view(result, 2)
+    with pytest.raises(ValueError, match="layer must be an int"):
+        attention_view(result, 1.0)
     with pytest.raises(ValueError, match=r"head must be 'mean' or an int in \[-3, 3\)"):
         attention_view(result, 0, 3)
 

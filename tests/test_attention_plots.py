@@ -187,7 +187,7 @@ def test_figures_render_to_png():
     assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# --- exercise checks of chapters 01 and 03 (dynmask_viz.exercises_attention) ------------------
+# --- exercise checks of chapters 01 and 03 (dynmask_viz.teaching.exercises_attention) ------------------
 
 
 def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():

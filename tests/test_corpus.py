@@ -1,5 +1,5 @@
-"""Tests for dynmask_viz.corpus: wikitext cleaning, the real enwiki dump, splits, sentences,
-and the Rotten Tomatoes snippets. The real-data tests use the assets in the user cache."""
+"""Tests for dynmask_viz.assets.corpus and .wikitext: wikitext cleaning, the real enwiki dump,
+splits, sentences, and the Rotten Tomatoes snippets. The real-data tests use the assets in the user cache."""
 
 from __future__ import annotations
 

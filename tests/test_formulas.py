@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertModel
 
-from dynmask_viz.attention_masks import MaskError, causal, padding, sliding_window, to_additive
+from dynmask_viz.attention_masks import BLOCKED_BELOW, MaskError, causal, padding, sliding_window, to_additive
 from dynmask_viz.formulas import attention_from_hidden, attention_steps, demo_minus_inf_row
 from dynmask_viz.hf import to_hf_mask
 
@@ -75,6 +75,18 @@ def test_fully_masked_row_is_uniform_not_nan():
     assert torch.allclose(F.scaled_dot_product_attention(q, k, v, attn_mask=additive), s.output)
     zero_row = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)[1]
     assert torch.equal(zero_row, torch.zeros(10, dtype=torch.float64))
+
+
+def test_empty_rows_use_the_one_blocked_threshold():
+    # Any additive value <= BLOCKED_BELOW leaves a weight of exactly 0, so it counts as blocked,
+    # as in check_attention_mask and the figures: -1e9 masks block like finfo.min does.
+    q, k, v = qkv(lq=3, lk=4)
+    for blocked in (-1e9, BLOCKED_BELOW, torch.finfo(torch.float64).min, float("-inf")):
+        mask = torch.zeros(3, 4, dtype=torch.float64)
+        mask[1] = blocked
+        assert attention_steps(q, k, v, mask).empty_rows.tolist() == [False, True, False], blocked
+    mask = torch.full((3, 4), -100.0, dtype=torch.float64)  # strongly down-weighted, not blocked
+    assert not attention_steps(q, k, v, mask).empty_rows.any()
 
 
 def test_minus_inf_demo_gives_nan_only_in_the_empty_row():

@@ -110,3 +110,17 @@ def test_the_surface_resolves_lazily():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "no attribute 'no_such_name'" in proc.stdout
+
+
+def test_importing_a_layer_loads_only_what_it_needs():
+    code = (
+        "import sys\n"
+        "from dynmask_viz.hf import extract_attention, to_hf_mask\n"
+        "assert 'transformers' not in sys.modules, 'hf loads transformers only when a model is used'\n"
+        "import dynmask_viz.plots, dynmask_viz.teaching\n"
+        "assert 'dynmask_viz.experiments' not in sys.modules, 'figures load no training code'\n"
+        "from dynmask_viz.hf import MaskingEpochCallback\n"
+        "assert 'transformers' in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -8,6 +8,8 @@ Boolean convention: True = *the query may attend to the key*.
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 __all__ = ["attention_view", "mask_view"]
@@ -34,7 +36,11 @@ def attention_view(result, layer: int, head: int | str = "mean", index: int = 0)
     """
     example = result.example(index)  # [layers, heads, n, n]
     layers, heads = example.shape[:2]
-    if isinstance(layer, bool) or not isinstance(layer, int) or not -layers <= layer < layers:
+    try:
+        layer = operator.index(layer)  # any integer: int, numpy or torch integer scalars
+    except TypeError:
+        raise ValueError(f"layer must be an int in [-{layers}, {layers}); got {layer!r}.") from None
+    if not -layers <= layer < layers:
         raise ValueError(f"layer {layer} out of range: the model has {layers} layers.")
     _check_head(head, heads)
     return example[layer].mean(0) if head == "mean" else example[layer, head]

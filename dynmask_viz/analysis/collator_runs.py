@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..masking import MaskingVocab, candidate_mask, corruption_from_labels
-from ..masking.vocab import as_vocab
+from ..masking import MaskingVocab, as_vocab, candidate_mask, corruption_from_labels
 from .epoch_grids import EpochGrid, token_strings
 
 __all__ = ["CollatedEpochs", "collate_epochs", "masks_in_batches"]

@@ -44,7 +44,7 @@ def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64)
 
     Args:
         texts: One text or a list of texts.
-        tokenizer: A Hugging Face tokenizer with a mask token (e.g. ``assets.load_tokenizer()``).
+        tokenizer: A Hugging Face tokenizer with a mask token (e.g. ``hf.load_tokenizer()``).
         max_length: Longer texts are truncated to this many tokens (specials included).
 
     Returns:

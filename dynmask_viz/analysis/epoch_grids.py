@@ -24,10 +24,10 @@ from ..masking import (
     MaskingConfig,
     MaskingVocab,
     StaticMasking,
+    as_vocab,
     candidate_mask,
     word_ids_from_vocab,
 )
-from ..masking.vocab import as_vocab
 from .encoding import EncodedText, token_strings
 
 __all__ = ["EpochGrid", "epoch_grid_data", "grid_from_results", "static_and_dynamic_grids"]

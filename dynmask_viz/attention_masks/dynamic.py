@@ -2,7 +2,7 @@
 
 Every factory returns a :class:`MaskRule`; True = *may attend*. These rules can leave a query
 with no allowed key ("empty row"): check with :func:`empty_rows`, and see the
-``on_empty_row`` policy of :func:`dynmask_viz.hf_masks.to_hf_mask`.
+``on_empty_row`` policy of :func:`dynmask_viz.hf.to_hf_mask`.
 """
 
 from __future__ import annotations

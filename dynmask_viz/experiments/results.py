@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 
-SCHEMA = "dynmask-viz/pretraining-run/v1"
+# v2: the config is grouped (model / optim / probe); v1 records (flat config) still read.
+SCHEMA = "dynmask-viz/pretraining-run/v2"
+READABLE_SCHEMAS = ("dynmask-viz/pretraining-run/v1", SCHEMA)
 
 # key -> type(s) of a run record (results.json); nested records are checked one level down.
 RUN_SCHEMA = {
@@ -145,8 +147,8 @@ def validate_run(record: dict) -> list[str]:
     problems = _check("run", record, RUN_SCHEMA)
     if problems:
         return problems
-    if record["schema"] != SCHEMA:
-        problems.append(f"run: schema {record['schema']!r}, expected {SCHEMA!r}")
+    if record["schema"] not in READABLE_SCHEMAS:
+        problems.append(f"run: schema {record['schema']!r}, expected one of {READABLE_SCHEMAS}")
     for i, epoch in enumerate(record["epochs"]):
         problems += _check(f"epochs[{i}]", epoch, EPOCH_SCHEMA)
     problems += _check("provenance", record["provenance"], PROVENANCE_SCHEMA)

@@ -1,4 +1,4 @@
-"""The Hugging Face layer: the only part of the package that touches transformers models.
+"""The Hugging Face layer: how the package applies masks to, and reads from, transformers models.
 
 * Loading: :func:`load_model`, :func:`load_tokenizer` (offline default, safetensors only).
 * Masks for a model: :func:`to_hf_mask`, :func:`check_attention_mask` (refuses silent traps).
@@ -27,7 +27,6 @@ What transformers 5.23 does with ``attention_mask`` (verified on ``BertModel``):
   sdpa + bool (or ``-inf``) gives a zero output; eager + ``-inf`` gives NaN.
 """
 
-from .callback import MaskingEpochCallback
 from .check import MaskReport, check_attention_mask, validate_attention_mask
 from .extraction import CACHE, AttentionResult, ensure_eager, extract_attention
 from .loading import ModelUnavailableError, load_model, load_tokenizer
@@ -57,3 +56,13 @@ __all__ = [
     "to_hf_mask",
     "validate_attention_mask",
 ]
+
+
+def __getattr__(name: str):
+    # MaskingEpochCallback subclasses transformers.TrainerCallback, and importing that loads the
+    # Trainer's dependencies (accelerate...): only code that uses the callback pays for it.
+    if name == "MaskingEpochCallback":
+        from .callback import MaskingEpochCallback
+
+        return MaskingEpochCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -178,7 +178,7 @@ def _check_4d(report: MaskReport, mask, batch, heads, length, impl, model_dtype)
         report.fixes.append(FIX_4D)
         return everything
     report.semantics = (
-        "additive float: added to the scaled scores; 0 = attend, <= -1e4 (finfo.min) = blocked."
+        f"additive float: added to the scaled scores; 0 = attend, <= {BLOCKED_BELOW:g} (finfo.min) = blocked."
     )
     if mask.dtype != model_dtype:
         report.problems.append(
@@ -186,7 +186,7 @@ def _check_4d(report: MaskReport, mask, batch, heads, length, impl, model_dtype)
             "forward fails on mixed dtypes, and a cast turns finfo.min of a wider dtype to -inf."
         )
         report.fixes.append("Build it with to_additive(mask_bool, model.dtype) or to_hf_mask.")
-    allowed = mask > BLOCKED_BELOW
+    allowed = mask > BLOCKED_BELOW  # NaN compares False: never counted as allowed
     reweight = int(((mask != 0) & allowed).sum())
     if reweight:
         report.notes.append(f"{reweight} entries are neither 0 nor blocked: they re-weight keys.")

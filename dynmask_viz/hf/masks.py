@@ -13,7 +13,7 @@ from ..attention_masks import MaskError, MaskRule, fix_empty_rows, to_additive
 
 SUPPORTED_IMPLEMENTATIONS = ("eager", "sdpa")
 FIX_4D = (
-    "Build a 4-D mask with dynmask_viz.hf_masks.to_hf_mask(rule_or_bool_mask, model, "
+    "Build a 4-D mask with dynmask_viz.hf.to_hf_mask(rule_or_bool_mask, model, "
     "input_ids=input_ids, attention_mask=padding_mask): it returns [B, 1, Q, K] in the form "
     "this attention implementation needs (additive finfo.min for eager, bool for sdpa)."
 )

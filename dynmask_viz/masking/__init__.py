@@ -37,7 +37,7 @@ from .measures import (
 )
 from .schedules import DynamicMasking, StaticMasking, make_masking
 from .units import normalize_word_ids, span_ids_from_words, word_ids_from_offsets, word_ids_from_vocab
-from .vocab import MaskingVocab
+from .vocab import MaskingVocab, as_vocab
 
 __all__ = [
     "CORRUPTION_NAMES",
@@ -55,6 +55,7 @@ __all__ = [
     "RANDOM",
     "StaticMasking",
     "UNCHANGED",
+    "as_vocab",
     "candidate_mask",
     "corruption_breakdown",
     "corruption_from_labels",

@@ -79,7 +79,7 @@ class MaskingVocab:
             raise ValueError(
                 f"{type(tokenizer).__name__} has no mask token, so it cannot be used for masked "
                 "language modelling. Use an MLM tokenizer (BERT/RoBERTa style), or the offline "
-                "default: dynmask_viz.assets.load_tokenizer()."
+                "default: dynmask_viz.hf.load_tokenizer()."
             )
         return cls.build(
             mask_token_id=tokenizer.mask_token_id,

@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgba
 
 from ..analysis import EpochGrid
 from ..masking import UNCHANGED
-from ._style import CORRUPTION_COLORS, NOT_SEEN, OVERLAY_RGBA, TEXT_COLORS, renderable, short_token
+from ._style import CORRUPTION_COLORS, INK, NOT_SEEN, OVERLAY_RGBA, TEXT_COLORS, renderable, short_token
 
 __all__ = ["GridLayout", "GridPainter"]
 
@@ -187,6 +187,6 @@ class GridPainter:
             line.remove()
         # Static masking: a thick line where the cycle of dupe_factor masks starts again.
         starts = range(k, min(stop, n_rows), k) if k else ()
-        self._period_lines = [self.ax.axhline(b - 0.5, color="#222222", lw=2.2, zorder=3) for b in starts]
+        self._period_lines = [self.ax.axhline(b - 0.5, color=INK, lw=2.2, zorder=3) for b in starts]
         if title is not None:
             self.title.set_text(title)

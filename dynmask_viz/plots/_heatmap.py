@@ -11,7 +11,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ._style import BLOCKED_EDGE, MASK_COLORS, NotebookFigure, font_families, renderable, short_token
+from ._style import BLOCKED_EDGE, INK, MASK_COLORS, NotebookFigure, font_families, renderable, short_token
 
 MASK_CMAP = ListedColormap([MASK_COLORS["blocked"], MASK_COLORS["allowed"]])
 
@@ -91,7 +91,7 @@ def annotate_cells(
             dark = abs(v) > 0.55 * max(abs(lo), abs(hi))
         else:  # viridis: dark below about the middle
             dark = (v - lo) / max(hi - lo, 1e-12) < 0.5
-        ax.text(c, r, text, ha="center", va="center", fontsize=7.5, color="white" if dark else "#222222")
+        ax.text(c, r, text, ha="center", va="center", fontsize=7.5, color="white" if dark else INK)
 
 
 def draw_mask(ax, mask: np.ndarray, title: str | None, q_labels, k_labels, *, left=True, bottom=True) -> None:

@@ -35,10 +35,14 @@ OVERLAY_RGBA = np.array(
 )
 # Static vs dynamic masking, in every figure (epoch grids, exposure, experiment curves).
 SCHEME_COLORS = {"static": "#D55E00", "dynamic": "#0072B2"}
+# Theory next to a measurement of each scheme: darker, dashed.
+THEORY_COLORS = {"static": "#7a2e00", "dynamic": "black"}
 # Attention masks: True = may attend (blue), False = blocked (light grey), in every figure
 # and in the explorers.
 MASK_COLORS = {"allowed": "#0072B2", "blocked": "#ececec"}
 BLOCKED_EDGE = "#9a9a9a"  # outline of the light "blocked" patch in legends
+REFERENCE_LINE = "#9a9a9a"  # a reference level (similarity 1, ...)
+INK = "#222222"  # dark strokes and text on light cells
 BAD_COLOR = "#bdbdbd"  # blocked (additive mask) or NaN cells in value heatmaps
 # Several lines in one axes (one per mask rule): Okabe-Ito, in this order.
 LINE_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -104,7 +108,7 @@ def renderable(token: str) -> str:
 def legend_handles() -> list[Patch]:
     """One patch per corruption type, for ``fig.legend``."""
     return [
-        Patch(facecolor=CORRUPTION_COLORS[c], edgecolor="#9a9a9a", label=CORRUPTION_LABELS[c])
+        Patch(facecolor=CORRUPTION_COLORS[c], edgecolor=BLOCKED_EDGE, label=CORRUPTION_LABELS[c])
         for c in (UNCHANGED, MASKED, RANDOM, KEPT)
     ]
 

@@ -27,7 +27,7 @@ from ._heatmap import (
     token_axes,
     token_labels,
 )
-from ._style import BAD_COLOR, LINE_COLORS, NotebookFigure, short_token
+from ._style import BAD_COLOR, LINE_COLORS, REFERENCE_LINE, NotebookFigure, short_token
 
 __all__ = [
     "plot_attention",
@@ -249,7 +249,7 @@ def plot_layer_similarity(
     n = max(len(v) for v in curves.values())
     ax.set_xticks(range(n), ["emb"] + [str(i) for i in range(1, n)])
     ax.set(xlabel="hidden state (emb = embeddings, then layer)", ylabel=ylabel)
-    ax.axhline(1.0, color="#9a9a9a", lw=0.8, ls="--")
+    ax.axhline(1.0, color=REFERENCE_LINE, lw=0.8, ls="--")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "masked vs unmasked, layer by layer", fontsize=10)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from ..experiments.results import ROBERTA_TABLE1
 from ._style import SCHEME_COLORS
 
 
@@ -105,6 +104,8 @@ def plot_downstream(
         baseline: Median test accuracy of the probe on an untrained encoder (a dashed line).
         roberta: ``{condition: {task: score}}`` (default :data:`ROBERTA_TABLE1`), shown as a table.
     """
+    from ..experiments.results import ROBERTA_TABLE1  # here: importing plots loads no training code
+
     roberta = roberta or ROBERTA_TABLE1
     groups = _by_condition([r for r in runs if r.get("probe")])
     fig = Figure(figsize=(10, 3.8))

@@ -1,6 +1,6 @@
 """Statistics figures of MLM masking: the 80/10/10 split, exposure over epochs, counts.
 
-Data come from :mod:`dynmask_viz.masking_views` and :func:`dynmask_viz.masking.exposure`;
+Data come from :mod:`dynmask_viz.masking` (its measures) and :func:`dynmask_viz.masking.exposure`;
 each function returns a ``Figure`` and never shows it.
 """
 
@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..masking import KEPT, MASKED, RANDOM, CorruptionBreakdown, corruption_breakdown, times_masked_pmf
-from ._style import CORRUPTION_COLORS, SCHEME_COLORS, NotebookFigure
+from ._style import CORRUPTION_COLORS, LINE_COLORS, SCHEME_COLORS, THEORY_COLORS, NotebookFigure
 
 __all__ = ["plot_corruption_breakdown", "plot_exposure", "plot_exposure_histogram", "plot_selection_counts"]
 
@@ -89,7 +89,7 @@ def plot_exposure(stats_static, stats_dynamic, *, title: str | None = None) -> F
             x,
             theory,
             "--",
-            color="black" if kind == "dynamic" else "#7a2e00",
+            color=THEORY_COLORS[kind],
             lw=1.2,
             label=f"{name}, theory",
         )
@@ -176,7 +176,7 @@ def plot_selection_counts(
     Args:
         n_candidates: ``[B]`` candidate tokens per sequence.
         selected: Scheme name -> ``[E, B]`` tokens selected per sequence and draw (from
-            ``masking_views.selection_counts``), e.g. ``{"exact (BERT)": ..., "bernoulli": ...}``.
+            ``masking.selection_counts``), e.g. ``{"exact (BERT)": ..., "bernoulli": ...}``.
         p: Selection probability (draws the expected ``p * n`` line and its +-2 sd band).
         title: Figure title.
     """
@@ -190,7 +190,7 @@ def plot_selection_counts(
             -0.3, 0.3, counts.numel()
         )
         ax.scatter(
-            xs, counts.numpy().ravel(), s=6, alpha=0.35, color="#0072B2", label="one sequence, one draw"
+            xs, counts.numpy().ravel(), s=6, alpha=0.35, color=LINE_COLORS[0], label="one sequence, one draw"
         )
         ax.plot(n, p * n, color="black", lw=1, label=f"{p:g} \u00d7 n")
         ax.fill_between(

@@ -35,7 +35,7 @@ def _as_hf_attentions(attention, tokens, batch_index: int):
     """Normalize to bertviz's input: a tuple of ``[1, heads, q, k]`` tensors, plus tokens."""
     import torch
 
-    if hasattr(attention, "to_bertviz"):  # dynmask_viz.attention.AttentionResult (padding removed)
+    if hasattr(attention, "to_bertviz"):  # dynmask_viz.hf.AttentionResult (padding removed)
         attention, own_tokens = attention.to_bertviz(batch_index)
         tokens, batch_index = (own_tokens if tokens is None else tokens), 0
     elif hasattr(attention, "attentions") and not isinstance(attention, (tuple, list)):
@@ -203,7 +203,7 @@ def head_view(
     Args:
         attention: Hugging Face ``outputs.attentions`` (tuple of ``[batch, heads, q, k]`` tensors),
             a ``[layers, heads, q, k]`` tensor, or the result of
-            ``dynmask_viz.attention.extract_attention`` (padding removed), or any object with
+            ``dynmask_viz.hf.extract_attention`` (padding removed), or any object with
             ``.attentions`` (``[layers, heads, q, k]`` or ``[batch, layers, heads, q, k]``) and
             ``.tokens`` (flat, or one list per example).
         tokens: One string per position (default: ``attention.tokens``).
