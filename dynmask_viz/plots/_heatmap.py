@@ -114,14 +114,21 @@ def mask_legend(fig: Figure) -> None:
 
 
 def four_panel_layout(
-    n: int, panels: int = 4, *, side: float | None = None
+    n: int, panels: int = 4, *, side: float | None = None, gap: float = 0.75, room: float = 0.55
 ) -> tuple[Figure, np.ndarray, int]:
     """A figure of ``panels`` square heatmaps over ``n`` tokens: one row up to 24 tokens, else 2 x 2.
+
+    Args:
+        n: Tokens per axis.
+        panels: Number of heatmaps.
+        side: Panel side in inches (default: grows with ``n``).
+        gap: Width in inches beside each panel (labels, a colour bar).
+        room: Height in inches above and below each panel row (titles, rotated token labels).
 
     Returns:
         ``(figure, axes, columns)``.
     """
     rows, cols = (1, panels) if n <= 24 else (math.ceil(panels / 2), 2)
     side = panel_side(n) if side is None else side
-    fig = NotebookFigure(figsize=(cols * (side + 0.75), rows * (side + 0.55) + 0.5), layout="constrained")
+    fig = NotebookFigure(figsize=(cols * (side + gap), rows * (side + room) + 0.5), layout="constrained")
     return fig, fig.subplots(rows, cols, squeeze=False).ravel(), cols

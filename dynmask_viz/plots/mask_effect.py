@@ -58,7 +58,10 @@ class MaskEffectPainter:
         if n == 0:
             raise ValueError("MaskEffectPainter needs at least one token.")
         self.n = n
-        self.figure, axes, cols = four_panel_layout(n, side=side)
+        # Without colour bars the figure is narrower (a widget's image fits a notebook), and its
+        # panels, wider than `side`, need more height for titles and token labels.
+        gap, room = (0.75, 0.55) if colorbars else (0.3, 1.2)
+        self.figure, axes, cols = four_panel_layout(n, side=side, gap=gap, room=room)
         self.axes = list(axes)
         labels = token_labels(tokens, n)
         zeros = np.zeros((n, n))
