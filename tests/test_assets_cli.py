@@ -9,7 +9,7 @@ import sys
 import pytest
 from _asset_helpers import fake_asset
 
-from dynmask_viz.assets import ASSETS
+from dynmask_viz.assets import ASSETS, fetching
 from dynmask_viz.assets import __main__ as cli
 from dynmask_viz.assets import store as assets
 
@@ -36,17 +36,28 @@ def test_cli_fetch_list_verify(fake, monkeypatch, capsys):
     (root / "fake" / "sub" / "b.bin").write_bytes(b"bit rot")
     assert cli.main(["verify"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED" in out and "b.bin" in out
+    assert "FAILED" in out and "b.bin" in out and "does not match" in out
     with pytest.raises(SystemExit) as info:
         cli.main(["fetch", "nope"])
     assert info.value.code == 2
+
+
+def test_cli_fetch_repairs_a_damaged_copy(fake, monkeypatch, capsys):
+    """The repair command that every damage message names really repairs."""
+    spec, _, root = fake
+    monkeypatch.setattr(cli, "ASSETS", {"fake": spec})
+    assets.fetch_asset("fake", progress=False)
+    (root / "fake" / "a.txt").write_bytes(b"tampered\n")
+    assert cli.main(["fetch", "fake"]) == 0
+    assert (root / "fake" / "a.txt").read_bytes() == b"alpha\n"
+    assert cli.main(["verify"]) == 0
 
 
 def test_cli_fetch_offline_exits_nonzero(fake, monkeypatch, capsys):
     spec, _, _ = fake
     monkeypatch.setattr(cli, "ASSETS", {"fake": spec})
     monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
-    monkeypatch.setattr(assets, "_run_pip", lambda args, *, progress: (1, "no network"))
+    monkeypatch.setattr(fetching, "run_pip", lambda args, *, progress: (1, "no network"))
     assert cli.main(["fetch", "fake"]) == 1
     err = capsys.readouterr().err
     assert "fake: FAILED" in err and "DYNMASK_VIZ_WHEELS" in err

@@ -181,3 +181,61 @@ def test_threads_are_restored_after_an_update(loaded):
     ex = AttentionExplorer(TEXT, *loaded, threads=1)
     ex.set(rule="random_drop", mask_seed=5)
     assert torch.get_num_threads() == before and ex.threads == 1
+
+
+# ---- issue 9 section 3: set() refuses what the constructor refuses, never clamps -----------
+
+
+@pytest.fixture(scope="module")
+def shared_ex(loaded):
+    """One explorer for the refusal tests: a refused value changes nothing, so they can share it."""
+    return AttentionExplorer(TEXT, *loaded, rule="causal")
+
+
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"layer": 100}, r"layer must be an int in \[0, 5\]; got 100"),
+        ({"head": 12}, r"head must be an int in \[0, 11\]"),
+        ({"window": 0}, r"window must be an int in \[1, 16\]; got 0"),
+        ({"window": 2.5}, r"window must be an int in \[1, 16\]"),
+        ({"p": 0.95}, r"p must be a number in \[0.0, 0.9\]"),
+        ({"k": 0}, r"k must be an int in \[1, 64\]"),
+        ({"prefix_length": 65}, r"prefix_length must be an int in \[0, 64\]"),
+        ({"mask_seed": -1}, r"mask_seed must be an int in \[0, 2147483647\]"),
+        ({"rule": "nope"}, "rule must be one of"),
+        ({"per_head": 1}, "per_head must be True or False"),
+        ({"dropped": [1.5]}, "dropped must be a list of token indices"),
+    ],
+)
+def test_set_refuses_out_of_range_values_and_changes_nothing(shared_ex, values, fragment):
+    ex = shared_ex
+    before = ex.set(layer=2, head=3, rule="sliding_window", window=3)
+    controls = {name: w.value for name, w in ex.controls.items()}
+    with pytest.raises(ValueError, match=fragment):
+        ex.set(**{"average_heads": True, **values})  # the valid value beside it is not applied either
+    assert {name: w.value for name, w in ex.controls.items()} == controls
+    assert ex.state is before
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"layer": 100}, r"layer must be an int in \[0, 5\]; got 100"),
+        ({"head": -1}, r"head must be an int in \[0, 11\]"),
+        ({"max_length": 1}, "max_length must be an int >= 2"),
+        ({"threads": 0}, "threads must be an int >= 1 or None"),
+        ({"dpi": 0.5}, "dpi must be an int >= 1"),
+    ],
+)
+def test_constructor_refuses_like_set(loaded, kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        AttentionExplorer(TEXT, *loaded, **kwargs)
+
+
+def test_topk_larger_than_the_text_is_refused_not_clamped(ex):
+    n = len(ex.state.tokens)
+    with pytest.raises(ValueError, match=rf"topk_keys\(k\) must be <= the number of keys {n}"):
+        ex.set(rule="topk_keys", k=n + 1)
+    s = ex.set(rule="topk_keys", k=n)  # every key: the mask is full
+    assert bool(s.mask.bool().all())

@@ -207,3 +207,46 @@ def test_property_global_tokens(length, data):
     pos = data.draw(st.lists(st.integers(0, length - 1), max_size=3, unique=True))
     shape = (1, 1, length, length)
     assert torch.equal(global_tokens(pos).dense(*shape), ref_global(shape, pos))
+
+
+# ---- issue 9 section 3: refuse, never guess ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sizes, error, fragment",
+    [
+        ((1, 1, -1), MaskError, r"q_len must be an int >= 0; got -1"),
+        ((1, 1, 4, -2), MaskError, r"kv_len must be an int >= 0; got -2"),
+        ((1.5, 1, 4), TypeError, r"batch must be an int >= 0"),
+        ((1, True, 4), TypeError, r"heads must be an int >= 0"),
+    ],
+)
+def test_dense_refuses_bad_sizes(sizes, error, fragment):
+    with pytest.raises(error, match=fragment):
+        causal().dense(*sizes)
+
+
+def test_dense_of_empty_sizes_is_empty():
+    assert causal().dense(2, 1, 0).shape == (2, 1, 0, 0)
+    assert sliding_window(2).dense(0, 1, 3, 5).shape == (0, 1, 3, 5)
+
+
+@pytest.mark.parametrize(
+    "build, error, fragment",
+    [
+        (lambda: global_tokens("abc"), TypeError, r"global_tokens\(positions\) must be integers"),
+        (lambda: global_tokens([[0, 1], [2]]), TypeError, r"global_tokens\(positions\) must be integers"),
+        (lambda: document([["a", "b"]]), TypeError, r"document\(segment_ids\) must be integers"),
+        (
+            lambda: sliding_window(3, causal="no"),
+            TypeError,
+            r"sliding_window\(causal\) must be True or False",
+        ),
+        (lambda: causal().dense(1, 1, 4, device="nonsense"), MaskError, "device must be a torch.device"),
+        (lambda: causal().block_mask(1, 1, 0), MaskError, r"q_len must be an int >= 1"),
+        (lambda: causal().block_mask(1, 1, 4, block_size=0), MaskError, r"block_size must be an int >= 1"),
+    ],
+)
+def test_structural_rules_refuse_what_torch_would_misread(build, error, fragment):
+    with pytest.raises(error, match=fragment):
+        build()

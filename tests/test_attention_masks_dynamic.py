@@ -172,3 +172,76 @@ def test_rule_repr_and_callable_signature():
     assert isinstance(rule, MaskRule)
     q, k = torch.tensor(3), torch.tensor(1)
     assert bool(rule(torch.tensor(0), torch.tensor(0), q, k))
+
+
+# ---- issue 9 section 3: refuse, never guess ---------------------------------------------------
+
+
+def test_score_threshold_refuses_nan():
+    scores = torch.rand(1, 1, 4, 4)
+    with pytest.raises(MaskError, match=r"score_threshold\(threshold\) must be a number, not NaN"):
+        score_threshold(scores, float("nan"))
+    # The infinities have a meaning: keep every key / only infinite scores.
+    assert score_threshold(scores, float("-inf")).dense(1, 1, 4, 4).all()
+    assert not score_threshold(scores, float("inf")).dense(1, 1, 4, 4).any()
+
+
+@pytest.mark.parametrize(
+    "build, error, fragment",
+    [
+        (
+            lambda: keep_tokens(torch.ones(1, 4, dtype=torch.bool), keep_self="no"),
+            TypeError,
+            r"keep_tokens\(keep_self\)",
+        ),
+        (
+            lambda: drop_tokens(torch.zeros(1, 4, dtype=torch.bool), keep_self=1),
+            TypeError,
+            r"drop_tokens\(keep_self\)",
+        ),
+        (
+            lambda: random_drop(0.5, 0, per_head="False"),
+            TypeError,
+            r"random_drop\(per_head\) must be True or False",
+        ),
+        (
+            lambda: drop_stopwords(["the", "cat"], punctuation=0),
+            TypeError,
+            r"punctuation\) must be True or False",
+        ),
+        (
+            lambda: drop_stopwords(["the", "cat"], keep_self=None),
+            TypeError,
+            r"keep_self\) must be True or False",
+        ),
+        (
+            lambda: stopword_keep_mask(["the", "cat"], stopwords="the"),
+            TypeError,
+            "stopwords must be an iterable of words",
+        ),
+        (
+            lambda: stopword_keep_mask(["the", "cat"], stopwords=["the", 3]),
+            TypeError,
+            "stopwords must hold only str",
+        ),
+        (lambda: stopword_keep_mask([1, 2], tokenizer=object()), MaskError, "no tokenizer"),
+        (
+            lambda: topk_keys(torch.rand(1, 1, 4, 4), 2, within=torch.ones(3, 3, dtype=torch.bool)),
+            MaskError,
+            r"topk_keys\(within\) of shape \(3, 3\) does not broadcast",
+        ),
+        (
+            lambda: topk_keys(torch.rand(1, 1, 4, 4), 2, within=torch.ones(4, 4)),
+            MaskError,
+            r"topk_keys\(within\) must be a bool tensor",
+        ),
+    ],
+)
+def test_input_dependent_rules_refuse_stand_ins(build, error, fragment):
+    with pytest.raises(error, match=fragment):
+        build()
+
+
+def test_stopwords_given_as_a_set_still_work():
+    keep = stopword_keep_mask(["The", "cat", "sat"], stopwords={"CAT"})
+    assert keep.tolist() == [[True, False, True]]

@@ -240,3 +240,118 @@ def test_trainer_callback_is_a_real_trainer_callback():
     assert collator.epoch == 3
     with pytest.raises(TypeError, match="set_epoch"):
         MaskingEpochCallback(object())
+
+
+# ---- issue 9 section 3: empty rows, and features refused rather than guessed ---------------
+
+
+@pytest.mark.parametrize(
+    "features", [[[]], [{"input_ids": []}], [[], []], [{"input_ids": [], "example_id": 3}]]
+)
+def test_zero_length_rows_give_empty_columns(tokenizer, features):
+    out = MLMCollator(tokenizer, return_mask_info=True)(features)
+    batch = len(features)
+    for key in ("input_ids", "attention_mask", "labels", "masked", "corruption"):
+        assert tuple(out[key].shape) == (batch, 0), key
+    assert out["input_ids"].dtype == out["labels"].dtype == torch.int64
+
+
+def test_one_empty_row_among_others_is_all_padding(tokenizer):
+    row = tokenizer("hello world")["input_ids"]
+    out = MLMCollator(tokenizer, return_mask_info=True)([row, []])
+    assert out["input_ids"].shape == (2, len(row))
+    assert not out["attention_mask"][1].any() and not out["masked"][1].any()
+    assert (out["labels"][1] == -100).all()
+
+
+@pytest.mark.parametrize("column", ["attention_mask", "token_type_ids", "special_tokens_mask"])
+def test_per_token_columns_of_the_wrong_length_are_refused(tokenizer, column):
+    feats = [dict(r) for r in Indexed(tokenizer).rows[:2]]
+    for f in feats:  # the tokenizer gives no special_tokens_mask unless asked: add a right one
+        f.setdefault(column, [0] * len(f["input_ids"]))
+    n = len(feats[0]["input_ids"])
+    constant = 1 if column == "attention_mask" else 0
+    feats[0][column] = [constant] * (n + 3)  # all ones (zeros): the fast path used to skip the check
+    with pytest.raises(ValueError, match=rf"Feature 0's '{column}' has {n + 3} values .* {n} tokens"):
+        MLMCollator(tokenizer)(feats)
+    # One value too many in row 0 and one too few in row 1: the totals agree, the rows do not.
+    feats = [dict(r) for r in Indexed(tokenizer).rows[:2]]
+    for f in feats:
+        f.setdefault(column, [0] * len(f["input_ids"]))
+    feats[0][column] = list(feats[0][column]) + [constant]
+    feats[1][column] = list(feats[1][column])[:-1]
+    with pytest.raises(ValueError, match=rf"Feature 0's '{column}'"):
+        MLMCollator(tokenizer)(feats)
+
+
+@pytest.mark.parametrize("which", [0, 2])
+def test_example_id_on_only_some_features_is_refused(tokenizer, which):
+    feats = Indexed(tokenizer, with_ids=False).rows[:4]
+    feats = [dict(f, example_id=i) if i == which else f for i, f in enumerate(feats)]
+    with pytest.raises(ValueError, match="'example_id' is on some features but not on others"):
+        MLMCollator(tokenizer)(feats)
+
+
+def test_mismatched_feature_keys_are_refused(tokenizer):
+    feats = Indexed(tokenizer).rows[:3]
+    feats = [feats[0], {k: v for k, v in feats[1].items() if k != "token_type_ids"}, feats[2]]
+    with pytest.raises(ValueError, match=r"Feature 1 has different keys .*missing \['token_type_ids'\]"):
+        MLMCollator(tokenizer)(feats)
+
+
+@pytest.mark.parametrize("bad_id", [1.5, 2.0, "3", None, True, [1, 2]])
+def test_non_integer_example_ids_are_refused(tokenizer, bad_id):
+    feats = Indexed(tokenizer).rows[:3]
+    feats = [dict(f, example_id=bad_id) if i == 1 else f for i, f in enumerate(feats)]
+    with pytest.raises(TypeError, match="'example_id' must hold one integer id per feature"):
+        MLMCollator(tokenizer)(feats)
+
+
+def test_tensor_and_numpy_example_ids_are_read_exactly(tokenizer):
+    import numpy as np
+
+    feats = Indexed(tokenizer).rows[:3]
+    collator = MLMCollator(tokenizer, return_mask_info=True)
+    plain = collator(feats)
+    for convert in (torch.tensor, np.int64):
+        again = collator([dict(f, example_id=convert(f["example_id"])) for f in feats])
+        assert torch.equal(again["masked"], plain["masked"])
+
+
+@pytest.mark.parametrize(
+    "epoch, error, fragment",
+    [
+        (1.9, TypeError, "epoch must be an int >= 0"),
+        (True, TypeError, "epoch must be an int >= 0"),
+        ("2", TypeError, "epoch must be an int >= 0"),
+        (2**32, ValueError, r"epoch must be an int in \[0, 2\*\*32\)"),
+    ],
+)
+def test_set_epoch_refuses_non_integer_and_out_of_range_epochs(tokenizer, epoch, error, fragment):
+    collator = MLMCollator(tokenizer)
+    with pytest.raises(error, match=fragment):
+        collator.set_epoch(epoch)
+    assert collator.epoch == 0
+    collator.set_epoch(torch.tensor(3))  # a 0-d integer tensor is one epoch
+    assert collator.epoch == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragment",
+    [
+        ({"pad_to_multiple_of": 0}, ValueError, "pad_to_multiple_of must be an int >= 1 or None"),
+        ({"pad_to_multiple_of": 8.0}, ValueError, "pad_to_multiple_of must be an int >= 1 or None"),
+        ({"masking": MaskingConfig()}, TypeError, "masking must be a DynamicMasking or StaticMasking"),
+        ({"id_key": 0}, TypeError, "id_key must be a str"),
+        ({"config": {"mlm_probability": 0.2}}, TypeError, "must be a MaskingConfig"),
+    ],
+)
+def test_constructor_refuses_bad_arguments(tokenizer, kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
+        MLMCollator(tokenizer, **kwargs)
+
+
+@pytest.mark.parametrize("features", [[1, 2, 3], [{"input_ids": 5}], "text", {"input_ids": [1, 2]}])
+def test_features_that_are_not_a_list_of_rows_are_refused(tokenizer, features):
+    with pytest.raises(TypeError, match="MLMCollator expects a list of features|one value per token"):
+        MLMCollator(tokenizer)(features)

@@ -1,11 +1,15 @@
-"""ExperimentConfig: nested groups (model / optim / probe), presets, JSON round trip, old records."""
+"""ExperimentConfig: nested groups (model / optim / probe), presets, JSON round trip, old records,
+and the fingerprint that ties a run folder to its config."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dynmask_viz.experiments import (
     PRESETS,
@@ -14,7 +18,11 @@ from dynmask_viz.experiments import (
     OptimConfig,
     ProbeConfig,
     load_runs,
+    run_fingerprint,
+    validate_run,
 )
+from dynmask_viz.experiments.fingerprint import differences, record_fingerprint
+from dynmask_viz.experiments.results import SCHEMA
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "pretraining_cpu-tiny"
 
@@ -63,3 +71,101 @@ def test_bad_values_name_the_field():
     with pytest.raises(TypeError, match="ExperimentConfig.probe must be a ProbeConfig or a dict"):
         ExperimentConfig(probe=3)
     assert ProbeConfig().seeds == (0, 1, 2)
+
+
+# --- fingerprints ----------------------------------------------------------------------------
+
+META = {
+    "source_sha256": "ab" * 32,
+    "cache_key": "0123456789abcdef",
+    "train_sequences": 1073,
+    "validation_sequences": 1070,
+    "vocab_size": 4096,
+    "cache_path": "/anywhere/pretraining.pt",  # not an identity: left out
+    "train_titles": ["Anarchism"],
+}
+
+
+def _leaves(value, prefix=""):
+    if isinstance(value, dict):
+        return {k: v for key, inner in value.items() for k, v in _leaves(inner, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: value}
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_fingerprint_holds_every_field_that_shapes_a_run(name):
+    from dynmask_viz.experiments.fingerprint import NOT_FINGERPRINTED
+
+    config = PRESETS[name]
+    fields = run_fingerprint(config, META, probe=True)["fields"]
+    expected = {
+        k: v for k, v in _leaves(config.to_dict()).items() if k.split(".")[0] not in NOT_FINGERPRINTED
+    }
+    expected |= {f"data.{k}": META[k] for k in META if k not in ("cache_path", "train_titles")}
+    assert fields == expected
+    assert NOT_FINGERPRINTED == {"preset", "seeds", "device"}  # labels and runtime only
+    without_probe = run_fingerprint(config, META, probe=False)["fields"]
+    assert without_probe == {k: v for k, v in expected.items() if not k.startswith("probe.")}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 3),
+    batch_size=st.sampled_from([8, 16]),
+    condition=st.sampled_from(["static", "dynamic"]),
+    mlm_probability=st.sampled_from([0.15, 0.2]),
+    cosmetic=st.tuples(st.sampled_from(["cpu-tiny", "custom"]), st.sampled_from(["auto", "cpu"])),
+)
+def test_fingerprints_are_equal_exactly_when_the_runs_are(
+    seed, batch_size, condition, mlm_probability, cosmetic
+):
+    base = PRESETS["cpu-tiny"]
+    other = base.replace(
+        seed=seed,
+        condition=condition,
+        optim={"batch_size": batch_size},
+        masking=dataclasses.replace(base.masking, mlm_probability=mlm_probability),
+        preset=cosmetic[0],
+        device=cosmetic[1],
+        seeds=(seed, 9),
+    )
+    same_run = (seed, batch_size, condition, mlm_probability) == (0, 32, "dynamic", 0.15)
+    a, b = run_fingerprint(base, META, probe=True), run_fingerprint(other, META, probe=True)
+    assert (a["sha256"] == b["sha256"]) == same_run
+    assert (differences(a, b) == []) == same_run
+
+
+def test_records_without_a_fingerprint_still_load_and_get_one():
+    records = load_runs(RESULTS)  # schema v1 (flat config), committed before fingerprints
+    assert records and all("fingerprint" not in r for r in records)
+    for record in records:
+        config = ExperimentConfig.from_dict(record["config"])
+        assert record_fingerprint(record) == run_fingerprint(config, record["data"], probe=True)
+    v3 = dict(records[0], schema=SCHEMA)
+    assert any("fingerprint" in p for p in validate_run(v3))
+    v3["fingerprint"] = record_fingerprint(records[0])
+    assert validate_run(v3) == []
+    assert validate_run(dict(records[0], schema="dynmask-viz/pretraining-run/v2")) == []
+
+
+def test_committed_results_are_reusable_by_the_readme_command():
+    """`compare --preset cpu-tiny --out data/results/pretraining_cpu-tiny` (the data README's
+    reproduce command) must find every committed run and the baseline matching its config: a
+    missing or stale fingerprint there would refuse the command before anything runs."""
+    from types import SimpleNamespace
+
+    from dynmask_viz.experiments.folder import folder_problems
+    from dynmask_viz.experiments.runner import _stored_baseline
+
+    config = ExperimentConfig.from_preset("cpu-tiny")
+    meta = json.loads((RESULTS / "static_seed0" / "results.json").read_text())["data"]
+    problems = [
+        p
+        for seed in config.seeds
+        for condition in ("static", "dynamic")
+        for p in folder_problems(
+            RESULTS / f"{condition}_seed{seed}", config.replace(condition=condition, seed=seed), meta
+        )
+    ]
+    assert problems == []
+    assert _stored_baseline(config, SimpleNamespace(meta=meta), RESULTS / "baseline_probe.json") is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,24 @@ def test_folder_of_txt_files(tmp_path, monkeypatch):
     assert list((tmp_path / "cache" / "experiments").glob("pretraining_*.pt")), "token ids not cached"
     with pytest.raises(FileNotFoundError):
         load_pretraining_data(cfg.replace(source=str(tmp_path / "missing")))
+
+
+def test_token_cache_removes_temp_files_of_killed_writers_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "experiments"
+    cache.mkdir(parents=True)
+    dead = cache / "pretraining_0123.99999999.tmp"  # no such pid (above Linux's pid_max)
+    live = cache / f"pretraining_4567.{os.getpid()}.tmp"  # a writer still running
+    dead.write_bytes(b"half a file")
+    live.write_bytes(b"in progress")
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Masking tokens in a small text. " * 60, encoding="utf-8")
+    (folder / "b.txt").write_text("Another document about attention. " * 60, encoding="utf-8")
+    cfg = TINY.replace(source=str(folder), vocab_size=64, validation_fraction=0.5, limit_sequences=None)
+    load_pretraining_data(cfg.replace(train_fraction=1.0, optim={"batch_size": 2}))
+    assert not dead.exists() and live.exists()
+    assert len(list(cache.glob("pretraining_*.pt"))) == 1
 
 
 def test_probe_split_is_stratified_and_fixed():

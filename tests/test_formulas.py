@@ -7,7 +7,15 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig, BertModel
 
-from dynmask_viz.attention_masks import BLOCKED_BELOW, MaskError, causal, padding, sliding_window, to_additive
+from dynmask_viz.attention_masks import (
+    BLOCKED_BELOW,
+    MaskError,
+    causal,
+    fix_empty_rows,
+    padding,
+    sliding_window,
+    to_additive,
+)
 from dynmask_viz.formulas import attention_from_hidden, attention_steps, demo_minus_inf_row
 from dynmask_viz.hf import to_hf_mask
 
@@ -149,3 +157,63 @@ def test_attention_from_hidden_rejects_wrong_inputs(bert):
         attention_from_hidden(torch.nn.Linear(2, 2), hidden)
     with pytest.raises(MaskError, match="to_hf_mask"):
         attention_from_hidden(bert.encoder.layer[0], hidden, causal().dense(1, 1, 4, 4)[0, 0])
+
+
+# ---- half precision: a fully masked row is uniform, never NaN --------------------------------
+
+
+def negative_qkv(dtype, lq=4, lk=5, d=8, root=3.0):
+    """q = +root, k = -root in every dim: every scaled score is -root^2 sqrt(d) (about -25).
+
+    ``finfo(float16).min`` plus a score below -16 overflows to ``-inf``: a fully masked row
+    of such scores was all ``-inf``, hence NaN.
+    """
+    gen = torch.Generator().manual_seed(0)
+    q = torch.full((lq, d), root, dtype=dtype)
+    k = torch.full((lk, d), -root, dtype=dtype)  # equal scores: exact in every dtype
+    v = torch.randn(lk, d, generator=gen).to(dtype)
+    return q, k, v
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("policy", ["keep_self", "uniform", "raise"])
+@pytest.mark.parametrize("form", ["bool", "additive"])
+def test_half_precision_empty_rows_never_nan(dtype, policy, form):
+    q, k, v = negative_qkv(dtype, lq=5)
+    allowed = torch.ones(5, 5, dtype=torch.bool).tril()
+    allowed[2] = False  # query 2 may attend to nothing
+    if policy == "raise":
+        with pytest.raises(MaskError, match="attend to nothing"):
+            fix_empty_rows(allowed, policy)
+        return
+    fixed, _ = fix_empty_rows(allowed, policy)
+    given = fixed if form == "bool" else to_additive(fixed, dtype)
+    s = attention_steps(q, k, v, given)
+    assert not torch.isnan(s.weights).any() and not torch.isnan(s.output).any()
+    assert not torch.isinf(s.masked).any()  # blocked entries hold finfo.min, not -inf
+    torch.testing.assert_close(s.weights.sum(-1), torch.ones(5, dtype=dtype), atol=1e-2, rtol=0)
+    row = s.weights[2].float()
+    expected = torch.eye(5)[2] if policy == "keep_self" else torch.full((5,), 0.2)
+    torch.testing.assert_close(row, expected, atol=1e-3, rtol=0)
+    assert s.empty_rows.tolist() == [False, False, policy == "uniform", False, False]
+    # The rows with a key match float32 attention.
+    ref = attention_steps(q.float(), k.float(), v.float(), fixed)
+    torch.testing.assert_close(s.weights.float(), ref.weights, atol=1e-2, rtol=0)
+
+
+def test_blocked_scores_are_replaced_not_added():
+    q, k, v = qkv(lq=3, lk=4)
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    mask[1, 2:] = False
+    s = attention_steps(q, k, v, mask)
+    assert torch.equal(s.masked[1, 2:], torch.full((2,), F64_MIN, dtype=torch.float64))
+    assert torch.equal(s.masked[mask], s.scaled[mask])  # allowed: scaled + 0
+
+
+def test_mask_of_wrong_size_and_dtype_reports_both():
+    q, k, v = qkv(lq=8, lk=8)
+    with pytest.raises(MaskError) as err:
+        attention_steps(q, k, v, torch.ones(5, 5, dtype=torch.long).tril())
+    message = str(err.value)
+    assert "broadcast" in message and "mask.bool()" in message
+    assert message.index("broadcast") < message.index("mask.bool()")

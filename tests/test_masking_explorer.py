@@ -177,3 +177,64 @@ def test_update_is_fast(explorer):
         f"over {len(times)} changes"
     )
     assert median < 1.0  # target < 0.1 s; generous so that a busy CI machine does not flake
+
+
+# ---- issue 9 section 3: set() refuses what the constructor refuses, never clamps -----------
+
+
+@pytest.fixture(scope="module")
+def shared_explorer(tokenizer):
+    """One explorer for the refusal tests: a refused value changes nothing, so they can share it."""
+    return MaskingExplorer(tokenizer=tokenizer, seed=0, epochs=10)
+
+
+@pytest.mark.parametrize(
+    "values, fragment",
+    [
+        ({"probability": 0}, r"probability must be a number in \[0.05, 0.5\]; got 0"),
+        ({"probability": 0.9}, r"probability must be a number in \[0.05, 0.5\]"),
+        ({"probability": float("nan")}, r"probability must be a number in \[0.05, 0.5\]"),
+        ({"epoch": 100}, r"epoch must be an int in \[0, 9\]; got 100"),
+        ({"epoch": -1}, r"epoch must be an int in \[0, 9\]"),
+        ({"epoch": 2.5}, r"epoch must be an int in \[0, 9\]"),
+        ({"dupe_factor": 11}, r"dupe_factor must be an int in \[1, 10\]"),
+        ({"dupe_factor": 0}, r"dupe_factor must be an int in \[1, 10\]"),
+        ({"seed": -1}, r"seed must be an int in \[0, 2147483647\]"),
+        ({"seed": True}, r"seed must be an int in \[0, 2147483647\]"),
+        ({"unit": "sentence"}, r"unit must be one of \['token', 'word', 'span'\]"),
+        ({"mode": "all"}, r"mode must be one of \['both', 'static', 'dynamic'\]"),
+        ({"text": 42}, "text must be a str"),
+    ],
+)
+def test_set_refuses_out_of_range_values_and_changes_nothing(shared_explorer, values, fragment):
+    explorer = shared_explorer
+    before = explorer.set(epoch=5, probability=0.2, dupe_factor=3)
+    controls = {name: w.value for name, w in explorer.controls.items()}
+    with pytest.raises(ValueError, match=fragment):
+        explorer.set(**{"mode": "static", **values})  # the valid value beside it is not applied either
+    assert {name: w.value for name, w in explorer.controls.items()} == controls
+    assert explorer.state is before
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"mlm_probability": 0.0}, r"mlm_probability must be a number in \[0.05, 0.5\]"),
+        ({"dupe_factor": 0}, r"dupe_factor must be an int in \[1, 10\]"),
+        ({"seed": -1}, r"seed must be an int in \[0, 2147483647\]"),
+        ({"seed": 2**40}, r"seed must be an int in \[0, 2147483647\]"),
+        ({"epochs": True}, r"epochs must be an int in \[1, 40\]"),
+        ({"dpi": 0}, "dpi must be an int >= 1"),
+        ({"max_length": 2}, "max_length must be an int >= 3"),
+        ({"text": 3}, "text must be a str or None"),
+    ],
+)
+def test_constructor_refuses_like_set(tokenizer, kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        MaskingExplorer(tokenizer=tokenizer, **kwargs)
+
+
+def test_valid_edge_values_are_kept_exactly(explorer):
+    s = explorer.set(probability=0.05, epoch=0, dupe_factor=10, seed=2**31 - 1)
+    assert (s.config.mlm_probability, s.epoch, s.dupe_factor, s.seed) == (0.05, 0, 10, 2**31 - 1)
+    assert explorer.set(probability=0.5, epoch=9).config.mlm_probability == 0.5

@@ -29,28 +29,52 @@ PARAMS = sorted({p for ps in RULES.values() for p in ps})
 def build_rule(name: str, params: dict, tokens: list[str], scores: torch.Tensor | None) -> am.MaskRule:
     """The :class:`~dynmask_viz.attention_masks.MaskRule` for a rule name and its parameters.
 
+    Values are passed on as given (no casting, no clamping): the rule factories check them and
+    say which values are valid. ``prefix_length`` may exceed the number of tokens (the whole
+    text is then the prefix); ``k`` may not (``topk_keys`` refuses it).
+
     Args:
         name: A key of :data:`RULES`.
-        params: Control values (``window``, ``bidirectional``, ``prefix_length``, ``punctuation``,
-            ``k``, ``p``, ``mask_seed``, ``per_head``); missing ones are not needed.
+        params: Exactly the parameters :data:`RULES` lists for ``name`` (``window``,
+            ``bidirectional``, ``prefix_length``, ``punctuation``, ``k``, ``p``,
+            ``mask_seed``, ``per_head``), e.g. ``{"window": 3, "bidirectional": False}``.
         tokens: The ``L`` tokens (for ``drop_stopwords``).
         scores: ``[1, 1, L, L]`` float, what ``topk_keys`` ranks keys by (the unmasked attention,
             mean over layers and heads); only needed for ``topk_keys``.
+
+    Raises:
+        ValueError: Unknown rule name, missing or unknown parameters, or a value the rule refuses.
+        TypeError: A value of the wrong type (e.g. a float window).
     """
-    n, p = len(tokens), params
+    if not isinstance(name, str) or name not in RULES:
+        raise ValueError(f"Unknown mask rule {name!r}; choose one of {sorted(RULES)}.")
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of {list(RULES[name])}; got {type(params).__name__}.")
+    missing, unknown = sorted(set(RULES[name]) - set(params)), sorted(set(params) - set(RULES[name]))
+    if missing or unknown:
+        raise ValueError(
+            f"Rule {name!r} takes exactly the parameters {sorted(RULES[name])}; "
+            f"missing {missing}, unknown {unknown}."
+        )
+    p = params
+    if name == "sliding_window":
+        if not isinstance(p["bidirectional"], bool):  # `not "no"` would silently be False
+            raise TypeError(
+                f"sliding_window(bidirectional) must be True or False; got {p['bidirectional']!r}."
+            )
+        return am.sliding_window(p["window"], causal=not p["bidirectional"])
+    if name == "random_drop" and (isinstance(p["mask_seed"], bool) or not isinstance(p["mask_seed"], int)):
+        raise TypeError(f"random_drop(mask_seed) must be an int; got {p['mask_seed']!r}.")
+    if name == "topk_keys" and scores is None:
+        raise ValueError("build_rule('topk_keys') needs scores ([1, 1, L, L]) to rank the keys by.")
     builders = {
         "full": am.full,
         "causal": am.causal,
-        "sliding_window": lambda: am.sliding_window(int(p["window"]), causal=not p["bidirectional"]),
-        "prefix_lm": lambda: am.prefix_lm(min(int(p["prefix_length"]), n)),
-        "drop_stopwords": lambda: am.drop_stopwords([tokens], punctuation=bool(p["punctuation"])),
-        "topk_keys": lambda: am.topk_keys(scores, min(int(p["k"]), n)),
-        "random_drop": lambda: am.random_drop(
-            float(p["p"]), int(p["mask_seed"]), per_head=bool(p["per_head"])
-        ),
+        "prefix_lm": lambda: am.prefix_lm(p["prefix_length"]),
+        "drop_stopwords": lambda: am.drop_stopwords([tokens], punctuation=p["punctuation"]),
+        "topk_keys": lambda: am.topk_keys(scores, p["k"]),
+        "random_drop": lambda: am.random_drop(p["p"], p["mask_seed"], per_head=p["per_head"]),
     }
-    if name not in builders:
-        raise ValueError(f"Unknown mask rule {name!r}; choose one of {sorted(RULES)}.")
     return builders[name]()
 
 
@@ -70,6 +94,9 @@ class AppliedRule:
     """
 
     def __init__(self, rule: am.MaskRule, length: int, heads: int, dropped: Sequence[int] = ()) -> None:
+        bad = [i for i in dropped if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < length]
+        if bad:
+            raise ValueError(f"dropped must be token indices in [0, {length - 1}]; got {bad}.")
         if dropped:
             drop = torch.zeros(1, length, dtype=torch.bool)
             drop[0, list(dropped)] = True

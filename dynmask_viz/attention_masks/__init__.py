@@ -27,16 +27,8 @@ from .dynamic import (
     score_threshold,
     topk_keys,
 )
-from .rule import (
-    EMPTY_ROW_POLICIES,
-    MaskError,
-    MaskRule,
-    and_rules,
-    empty_rows,
-    fix_empty_rows,
-    not_rule,
-    or_rules,
-)
+from .empty import EMPTY_ROW_POLICIES, empty_rows, fix_empty_rows
+from .rule import MaskError, MaskRule, and_rules, not_rule, or_rules
 from .stopwords import ENGLISH_STOPWORDS, drop_stopwords, stopword_keep_mask
 from .structural import causal, document, full, global_tokens, padding, prefix_lm, sliding_window
 

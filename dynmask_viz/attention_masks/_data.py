@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 
 from .rule import MaskError
@@ -28,6 +29,13 @@ def as_int(name: str, value, minimum: int) -> int:
     if value < minimum:
         raise MaskError(f"{name} must be >= {minimum}; got {value}.")
     return int(value)
+
+
+def as_flag(name: str, value) -> bool:
+    """Validate a yes/no argument: a bool (numpy's too), never a truthy stand-in like ``"no"``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
 
 
 def as_bool_2d(name: str, value, meaning: str) -> torch.Tensor:
@@ -55,7 +63,12 @@ def as_bool_2d(name: str, value, meaning: str) -> torch.Tensor:
 
 def as_int_tensor(name: str, value, ndim: int, meaning: str) -> torch.Tensor:
     """Validate an integer tensor (or nested list) with ``ndim`` dims; return int64."""
-    tensor = torch.as_tensor(value)
+    try:
+        tensor = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):  # strings, ragged lists, objects
+        raise TypeError(
+            f"{name} must be integers ({meaning}): a tensor or (nested) list; got {value!r}."
+        ) from None
     if not isinstance(value, torch.Tensor) and tensor.numel() == 0:
         tensor = tensor.to(torch.int64)  # an empty list is float32 by default, but means "none"
     if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():

@@ -3,6 +3,12 @@
 Boolean convention: True = *the query may attend to the key*. An additive mask holds 0 where
 the query may attend and ``torch.finfo(dtype).min`` where it may not; it is *added* to the
 scaled scores before the softmax (as Hugging Face eager attention does).
+
+Half precision: ``finfo(float16).min`` is -65504, and adding a score below -16 to it
+overflows to ``-inf``; a row in which every key is blocked that way is NaN after the softmax.
+Code that owns the addition replaces blocked scores instead of adding to them
+(:func:`dynmask_viz.formulas.attention_steps`); a mask handed to a model keeps one finite
+key in every row (:func:`dynmask_viz.hf.to_hf_mask`).
 """
 
 from __future__ import annotations
@@ -38,8 +44,8 @@ def to_additive(mask_bool: torch.Tensor, dtype: torch.dtype = torch.float32) -> 
             f"{getattr(mask_bool, 'dtype', type(mask_bool).__name__)}. For a 0/1 mask pass "
             "mask.bool(); a float mask that is already additive needs no conversion."
         )
-    if not dtype.is_floating_point:
-        raise MaskError(f"to_additive needs a float dtype (the model's); got {dtype}.")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise MaskError(f"to_additive needs a float dtype (a torch.dtype: the model's); got {dtype!r}.")
     zero = torch.zeros((), dtype=dtype, device=mask_bool.device)
     return torch.where(mask_bool, zero, torch.finfo(dtype).min)
 

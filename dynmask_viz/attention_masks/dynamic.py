@@ -7,17 +7,18 @@ with no allowed key ("empty row"): check with :func:`empty_rows`, and see the
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
 
 from .._hashing import coordinate_hash
-from ._data import as_bool_2d, as_int, batch_sizes, take
+from ._data import as_bool_2d, as_flag, as_int, batch_sizes, take
 from .rule import MaskError, MaskRule
 
 
 def _key_rule(kept: torch.Tensor, keep_self: bool, name: str) -> MaskRule:
-    keep_self = bool(keep_self)
+    keep_self = as_flag(f"{name}(keep_self)", keep_self)
     if keep_self:
         fn = lambda b, h, q, k: take(kept, b, k) | (q == k)
     else:
@@ -97,7 +98,7 @@ def topk_keys(scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor |
         scores: float ``[B, H, Q, K]`` (or ``[Q, K]``), e.g. attention probabilities or logits.
             Size-1 batch/head dims are shared.
         k: Number of keys to keep per query, ``1 <= k <= K``.
-        within: Optional rule or bool mask (True = allowed, broadcastable to ``scores``) to
+        within: Optional rule or bool mask (True = allowed, broadcastable to ``[B, H, Q, K]``) to
             choose among: keys outside it are never selected, so a row keeps
             ``min(k, allowed keys)``. Without it, ``causal() & topk_keys(s, k)`` may keep
             fewer than ``k`` keys (those chosen among blocked future keys are removed).
@@ -110,7 +111,15 @@ def topk_keys(scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor |
     if isinstance(within, MaskRule):
         allowed = within.dense(*s.shape, device=s.device)
     elif isinstance(within, torch.Tensor):
-        allowed = torch.broadcast_to(within.to(torch.bool), s.shape)
+        if within.dtype != torch.bool:
+            raise MaskError(f"topk_keys(within) must be a bool tensor (True = allowed); got {within.dtype}.")
+        try:
+            allowed = torch.broadcast_to(within, s.shape)
+        except RuntimeError:
+            raise MaskError(
+                f"topk_keys(within) of shape {tuple(within.shape)} does not broadcast to the "
+                f"scores' shape {tuple(s.shape)} [B, H, Q, K]."
+            ) from None
     elif within is not None:
         raise TypeError("topk_keys(within) must be a MaskRule, a bool tensor or None.")
     work = torch.where(allowed, s, torch.tensor(float("-inf"), dtype=s.dtype, device=s.device))
@@ -126,11 +135,14 @@ def score_threshold(scores: torch.Tensor, threshold: float) -> MaskRule:
 
     Args:
         scores: float ``[B, H, Q, K]`` (or ``[Q, K]``); size-1 batch/head dims are shared.
-        threshold: Minimum score to keep a key (e.g. an attention probability like 0.05).
+        threshold: Minimum score to keep a key (e.g. an attention probability like 0.05); any
+            real number but NaN (``-inf`` keeps every key, ``inf`` only ``inf`` scores).
     """
     s = _scores_4d("score_threshold", scores)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(f"score_threshold(threshold) must be a real number; got {threshold!r}.")
+    if math.isnan(threshold):  # NaN compares False with everything: it would block every key
+        raise MaskError("score_threshold(threshold) must be a number, not NaN (NaN would block every key).")
     name = f"score_threshold(t={threshold:g})"
     return _score_rule(name, s >= threshold, {"threshold": threshold})
 
@@ -149,6 +161,7 @@ def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) <= 1.0:
         raise MaskError(f"random_drop(p) must be a probability in [0, 1]; got {p!r}.")
     seed = as_int("random_drop(seed)", seed, -(1 << 63))
+    per_head = as_flag("random_drop(per_head)", per_head)
     cut = round(float(p) * 2**32)  # kept iff hash >= cut, so P(kept) = 1 - p
     if per_head:
         fn = lambda b, h, q, k: coordinate_hash(seed, b, h, q, k) >= cut

@@ -1,4 +1,4 @@
-"""``MaskRule``: a named, composable FlexAttention ``mask_mod``, plus empty-row helpers.
+"""``MaskRule``: a named, composable FlexAttention ``mask_mod`` (empty rows: :mod:`.empty`).
 
 Boolean convention: everything here returns bool tensors where ``True`` = *the query may
 attend to the key*. A rule is a pure function of broadcastable index tensors
@@ -12,15 +12,13 @@ the same rule can be
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 
 MaskMod = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-EmptyRowPolicy = Literal["keep_self", "uniform", "raise"]
-EMPTY_ROW_POLICIES = ("keep_self", "uniform", "raise")
 
 # Operator precedence, used only to parenthesize composed names ("(a | b) & c").
 _PREC_OR, _PREC_AND, _PREC_NOT, _PREC_ATOM = 0, 1, 2, 3
@@ -102,7 +100,27 @@ class MaskRule:
                 )
 
     def _resolve_device(self, device: torch.device | str | None) -> torch.device:
-        return torch.device(device) if device is not None else (self.device or torch.device("cpu"))
+        if device is None:
+            return self.device or torch.device("cpu")
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError):
+            raise MaskError(
+                f"device must be a torch.device or a name like 'cpu' or 'cuda:0'; got {device!r}."
+            ) from None
+
+    def _sizes(self, batch, heads, q_len, kv_len, minimum: int = 0) -> tuple[int, int, int, int]:
+        """Validated sizes (``kv_len=None`` means ``q_len``), checked against the rule's data."""
+        kv_len = q_len if kv_len is None else kv_len
+        sizes = dict(zip(_DIMS, (batch, heads, q_len, kv_len)))
+        for dim, value in sizes.items():  # the dims are named like the parameters
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{self.name}: {dim} must be an int >= {minimum}; got {value!r}.")
+            if value < minimum:
+                raise MaskError(f"{self.name}: {dim} must be an int >= {minimum}; got {value}.")
+        out = tuple(int(v) for v in sizes.values())
+        self.check_sizes(*out)
+        return out
 
     def dense(
         self,
@@ -115,15 +133,14 @@ class MaskRule:
         """Materialize the rule by broadcasting ``arange`` tensors. True = may attend.
 
         Args:
-            batch, heads, q_len: Sizes of the mask.
-            kv_len: Number of keys; defaults to ``q_len`` (self-attention).
+            batch, heads, q_len: Sizes of the mask, ints >= 0.
+            kv_len: Number of keys, an int >= 0; defaults to ``q_len`` (self-attention).
             device: Defaults to the device of the rule's data, else CPU.
 
         Returns:
             bool ``[batch, heads, q_len, kv_len]`` (contiguous, safe to modify).
         """
-        kv_len = q_len if kv_len is None else kv_len
-        self.check_sizes(batch, heads, q_len, kv_len)
+        batch, heads, q_len, kv_len = self._sizes(batch, heads, q_len, kv_len)
         dev = self._resolve_device(device)
         b, h, q, k = (
             torch.arange(n, device=dev).view(*(n if i == d else 1 for i in range(4)))
@@ -152,7 +169,7 @@ class MaskRule:
         all values uniformly; see :func:`empty_rows`.
 
         Args:
-            batch, heads, q_len, kv_len: As in :meth:`dense`.
+            batch, heads, q_len, kv_len: As in :meth:`dense`, but >= 1.
             device: Defaults to the device of the rule's data, else CPU (not the
                 accelerator that ``create_block_mask`` would pick).
             block_size: FlexAttention block size.
@@ -162,8 +179,11 @@ class MaskRule:
         """
         from torch.nn.attention.flex_attention import create_block_mask
 
-        kv_len = q_len if kv_len is None else kv_len
-        self.check_sizes(batch, heads, q_len, kv_len)
+        batch, heads, q_len, kv_len = self._sizes(batch, heads, q_len, kv_len, minimum=1)
+        if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1:
+            raise MaskError(
+                f"block_size must be an int >= 1 (FlexAttention's default is 128); got {block_size!r}."
+            )
         return create_block_mask(
             self,
             batch,
@@ -228,69 +248,3 @@ def not_rule(rule: MaskRule) -> MaskRule:
         device=rule.device,
         precedence=_PREC_NOT,
     )
-
-
-def empty_rows(dense_mask: torch.Tensor) -> torch.Tensor:
-    """Report queries that may attend to nothing.
-
-    Such a row has no allowed key, so attention there is undefined. What the model then
-    computes depends on how the mask is applied: an additive mask with ``finfo(dtype).min``
-    everywhere gives equal scores, so eager softmax is *uniform* (the output is the mean of all
-    values, no NaN); ``-inf`` gives NaN; SDPA with a bool mask and FlexAttention give an
-    all-zero output (torch 2.13). See :func:`fix_empty_rows` for the policies we apply.
-
-    Args:
-        dense_mask: bool ``[..., Q, K]``, True = may attend.
-
-    Returns:
-        bool ``[..., Q]``, True where the query's row is entirely False.
-    """
-    if not isinstance(dense_mask, torch.Tensor) or dense_mask.dtype != torch.bool:
-        raise MaskError("empty_rows expects a bool tensor [..., Q, K] (True = may attend).")
-    if dense_mask.ndim < 2:
-        raise MaskError(f"empty_rows expects at least 2 dims [..., Q, K]; got {dense_mask.ndim}.")
-    return ~dense_mask.any(dim=-1)
-
-
-def fix_empty_rows(
-    dense_mask: torch.Tensor, on_empty_row: EmptyRowPolicy = "keep_self"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply an empty-row policy to a dense bool mask (True = may attend).
-
-    Policies:
-        ``"keep_self"`` (default): an empty query row may attend to its own position (key
-        index == query index), so its output is its own value vector. Needs ``Q == K``.
-        ``"uniform"``: leave the row empty; with ``finfo.min`` additive masks the softmax is
-        uniform over all keys (eager behaviour). Bool masks in SDPA would give zeros instead.
-        ``"raise"``: raise :class:`MaskError` naming the first empty rows.
-
-    Args:
-        dense_mask: bool ``[..., Q, K]``.
-        on_empty_row: One of the policies above.
-
-    Returns:
-        ``(mask, empty)``: the (possibly repaired) mask, a new tensor, and the bool ``[..., Q]``
-        report of which rows *were* empty before repair.
-    """
-    if on_empty_row not in EMPTY_ROW_POLICIES:
-        raise MaskError(f"on_empty_row must be one of {EMPTY_ROW_POLICIES}; got {on_empty_row!r}.")
-    empty = empty_rows(dense_mask)
-    mask = dense_mask.clone()
-    if not bool(empty.any()):
-        return mask, empty
-    where = [tuple(i) for i in empty.nonzero()[:5].tolist()]
-    if on_empty_row == "raise":
-        raise MaskError(
-            f"{int(empty.sum())} query row(s) may attend to nothing (first indices {where}). "
-            "Pass on_empty_row='keep_self' to let them attend to themselves, or 'uniform'."
-        )
-    if on_empty_row == "keep_self":
-        q_len, kv_len = mask.shape[-2:]
-        if q_len != kv_len:
-            raise MaskError(
-                f"on_empty_row='keep_self' needs a square mask (Q == K) so that a query has a "
-                f"key at its own position; got Q={q_len}, K={kv_len}. Use 'uniform' or 'raise'."
-            )
-        eye = torch.eye(q_len, dtype=torch.bool, device=mask.device)
-        mask |= empty.unsqueeze(-1) & eye
-    return mask, empty

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from ._data import as_flag
 from .dynamic import keep_tokens
 from .rule import MaskError, MaskRule
 
@@ -37,6 +38,26 @@ def _is_punctuation(text: str) -> bool:
     return all(unicodedata.category(ch).startswith("P") for ch in text)
 
 
+def _as_words(stopwords) -> frozenset[str]:
+    # A bare string is iterable too: "the" would silently mean the letters t, h and e.
+    if isinstance(stopwords, str) or not isinstance(stopwords, Iterable):
+        raise TypeError(
+            f"stopwords must be an iterable of words (e.g. a set of str); got {stopwords!r}. "
+            "For one word pass {word}."
+        )
+    try:
+        words = list(stopwords)
+    except TypeError:  # iterable in name only, e.g. a 0-d array
+        raise TypeError(
+            f"stopwords must be an iterable of words (e.g. a set of str); got {stopwords!r}."
+        ) from None
+    if not all(isinstance(w, str) for w in words):
+        raise TypeError(
+            f"stopwords must hold only str words; got {[w for w in words if not isinstance(w, str)][:3]!r}."
+        )
+    return frozenset(w.lower() for w in words)
+
+
 def _as_token_rows(tokens_or_ids, tokenizer) -> list[list[str]]:
     if isinstance(tokens_or_ids, torch.Tensor):
         tokens_or_ids = tokens_or_ids.tolist()
@@ -54,7 +75,7 @@ def _as_token_rows(tokens_or_ids, tokenizer) -> list[list[str]]:
         if all(isinstance(t, str) for t in row):
             out.append(list(row))
         elif all(isinstance(t, int) and not isinstance(t, bool) for t in row):
-            if tokenizer is None:
+            if not callable(getattr(tokenizer, "convert_ids_to_tokens", None)):
                 raise MaskError(
                     "drop_stopwords got token ids but no tokenizer to turn them into strings; "
                     "pass tokenizer=... (anything with convert_ids_to_tokens)."
@@ -94,8 +115,9 @@ def stopword_keep_mask(
     Returns:
         bool ``[B, L]``, True = keep the token as a key.
     """
+    punctuation = as_flag("stopword_keep_mask(punctuation)", punctuation)
     rows = _as_token_rows(tokens_or_ids, tokenizer)
-    words = ENGLISH_STOPWORDS if stopwords is None else frozenset(w.lower() for w in stopwords)
+    words = ENGLISH_STOPWORDS if stopwords is None else _as_words(stopwords)
     specials = set(getattr(tokenizer, "all_special_tokens", None) or ())
     keep = []
     for row in rows:
@@ -129,7 +151,7 @@ def drop_stopwords(
     :func:`keep_tokens`.
     """
     keep = stopword_keep_mask(tokens_or_ids, tokenizer, stopwords=stopwords, punctuation=punctuation)
-    rule = keep_tokens(keep, keep_self=keep_self)
+    rule = keep_tokens(keep, keep_self=as_flag("drop_stopwords(keep_self)", keep_self))
     name = "drop_stopwords(keep_self=True)" if keep_self else "drop_stopwords"
     return MaskRule(
         name=name,

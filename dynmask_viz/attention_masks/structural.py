@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ._data import as_bool_2d, as_int, as_int_tensor, batch_sizes, take
+from ._data import as_bool_2d, as_flag, as_int, as_int_tensor, batch_sizes, take
 from .rule import MaskError, MaskRule
 
 
@@ -56,6 +56,7 @@ def sliding_window(window: int, causal: bool = True) -> MaskRule:
         causal: Whether the window only looks back.
     """
     w = as_int("sliding_window(window)", window, 1)
+    causal = as_flag("sliding_window(causal)", causal)
     if causal:
         fn = lambda b, h, q, k: ((q - k) >= 0) & ((q - k) < w)
         name = f"sliding_window(w={w})"

@@ -10,12 +10,16 @@ Public API:
     run_probe: fine-tune the encoder on Rotten Tomatoes, median test accuracy over seeds.
     run_experiment, compare: pretrain + probe; both conditions x seeds + summary.
     load_run, load_runs, validate_run, summarize, ROBERTA_TABLE1: the result files.
+    run_fingerprint, RunMismatchError, CheckpointError: what ties a run folder to its config,
+        and the refusals when a folder cannot be reused or resumed.
 
 Command line: ``python -m dynmask_viz.experiments --help``.
 """
 
+from .checkpoint import CheckpointError
 from .config import ExperimentConfig, ModelConfig, OptimConfig, ProbeConfig
 from .data import PretrainingData, ProbeSplits, load_pretraining_data, probe_splits
+from .fingerprint import RunMismatchError, run_fingerprint
 from .model import SparseMLM, build_mlm, count_parameters, load_pretrained_mlm
 from .presets import PRESETS
 from .probe import run_probe
@@ -24,8 +28,10 @@ from .runner import compare, run_experiment
 from .train import epoch_permutation, step_example_ids, train
 
 __all__ = [
+    "CheckpointError",
     "PRESETS",
     "ROBERTA_TABLE1",
+    "RunMismatchError",
     "ExperimentConfig",
     "ModelConfig",
     "OptimConfig",
@@ -43,6 +49,7 @@ __all__ = [
     "load_runs",
     "probe_splits",
     "run_experiment",
+    "run_fingerprint",
     "run_probe",
     "step_example_ids",
     "summarize",

@@ -7,6 +7,10 @@ Examples::
     python -m dynmask_viz.experiments compare --preset cpu-tiny --seeds 0 1 2 \\
         --out data/results/pretraining_cpu-tiny
     torchrun --nproc-per-node 8 -m dynmask_viz.experiments run --preset gpu ...   # DDP
+
+A run folder is resumed (checkpoint) or reused (finished results) only by the config that
+wrote it; another config is refused with the fields that differ. To start over in the same
+folder, pass --fresh: it discards the folder's checkpoints and results first.
 """
 
 from __future__ import annotations
@@ -16,8 +20,36 @@ import json
 import os
 import sys
 
-from .config import ExperimentConfig
+from .checkpoint import CheckpointError
+from .config import SEED_LIMIT, ExperimentConfig
+from .fingerprint import RunMismatchError
 from .presets import PRESETS
+
+
+def _int_at_least(low: int, high: int | None = None):
+    """argparse type: an int in ``[low, high)``, refused with the bound otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value >= high):
+            bound = f">= {low}" if high is None else f"in [{low}, {high})"
+            raise argparse.ArgumentTypeError(f"must be {bound}; got {value}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1]; got {value}")
+    return value
 
 
 def _config(args) -> ExperimentConfig:
@@ -49,41 +81,17 @@ def _config(args) -> ExperimentConfig:
     return ExperimentConfig.from_preset(args.preset, **changes)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m dynmask_viz.experiments",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "compare"):
-        p = sub.add_parser(name)
-        p.add_argument("--preset", default="cpu-tiny", choices=sorted(PRESETS))
-        p.add_argument("--out", required=True, help="run folder (run) or comparison folder (compare)")
-        p.add_argument("--epochs", type=int)
-        p.add_argument("--max-steps", type=int, help="cap on optimizer steps (the schedule fits it)")
-        p.add_argument("--limit", dest="limit_sequences", type=int, help="cap on sequences per split")
-        p.add_argument("--train-fraction", type=float, help="data-poor regime: share of training text")
-        p.add_argument("--batch-size", type=int)
-        p.add_argument("--device")
-        p.add_argument("--probe-seeds", type=int, nargs="+")
-        p.add_argument("--probe-train-limit", type=int)
-        p.add_argument("--no-probe", action="store_true")
-        p.add_argument("--no-compile", action="store_true")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
-    run = sub.choices["run"]
-    run.add_argument("--condition", choices=("static", "dynamic"), default="dynamic")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--stop-after", type=int, help="checkpoint and stop after this step (resume later)")
-    sub.choices["compare"].add_argument("--seeds", type=int, nargs="+")
-    args = parser.parse_args(argv)
-    config = _config(args)
-
+def _run(args, config: ExperimentConfig) -> int:
     if args.command == "compare":
         from .runner import compare
 
         summary = compare(
-            config, args.out, seeds=args.seeds, baseline=not args.no_probe, progress=not args.quiet
+            config,
+            args.out,
+            seeds=args.seeds,
+            probe=not args.no_probe,
+            progress=not args.quiet,
+            fresh=args.fresh,
         )
         print(json.dumps(summary["conditions"], indent=2))
         return 0
@@ -98,12 +106,18 @@ def main(argv: list[str] | None = None) -> int:
             stop_after_steps=args.stop_after,
             progress=not args.quiet,
             probe=not args.no_probe,
+            fresh=args.fresh,
         )
         return 0
     from .runner import run_experiment
 
     record = run_experiment(
-        config, args.out, probe=not args.no_probe, stop_after_steps=args.stop_after, progress=not args.quiet
+        config,
+        args.out,
+        probe=not args.no_probe,
+        stop_after_steps=args.stop_after,
+        progress=not args.quiet,
+        fresh=args.fresh,
     )
     print(
         json.dumps(
@@ -111,6 +125,54 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dynmask_viz.experiments",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    positive, seed = _int_at_least(1), _int_at_least(0, SEED_LIMIT)
+    for name in ("run", "compare"):
+        p = sub.add_parser(name)
+        p.add_argument("--preset", default="cpu-tiny", choices=sorted(PRESETS))
+        p.add_argument("--out", required=True, help="run folder (run) or comparison folder (compare)")
+        p.add_argument("--epochs", type=positive)
+        p.add_argument("--max-steps", type=positive, help="cap on optimizer steps (the schedule fits it)")
+        p.add_argument("--limit", dest="limit_sequences", type=positive, help="cap on sequences per split")
+        p.add_argument("--train-fraction", type=_fraction, help="data-poor regime: share of training text")
+        p.add_argument("--batch-size", type=positive)
+        p.add_argument("--device")
+        p.add_argument("--probe-seeds", type=seed, nargs="+")
+        p.add_argument("--probe-train-limit", type=positive)
+        p.add_argument("--no-probe", action="store_true")
+        p.add_argument("--no-compile", action="store_true")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument(
+            "--fresh",
+            action="store_true",
+            help="discard the checkpoints and results in --out first and start over (without it, "
+            "a folder written with another config is refused)",
+        )
+    run = sub.choices["run"]
+    run.add_argument("--condition", choices=("static", "dynamic"), default="dynamic")
+    run.add_argument("--seed", type=seed, default=0)
+    run.add_argument(
+        "--stop-after", type=positive, help="checkpoint and stop after this step, >= 1 (resume later)"
+    )
+    sub.choices["compare"].add_argument("--seeds", type=seed, nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        config = _config(args)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))  # exits 2 with the usage line, like the checks above
+    try:
+        return _run(args, config)
+    except (RunMismatchError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,11 +25,27 @@ _CONDITIONS = ("static", "dynamic")
 _TOKENIZERS = ("trained", "default")
 _ATTN = ("eager", "sdpa")
 
+# Seeds feed torch.manual_seed after mixing (seed * 1_000_003 + epoch for the data order),
+# which must stay below 2**64: one 32-bit range for every seed keeps all of them valid.
+SEED_LIMIT = 2**32
+
 
 def _at_least_one(group: object, names: tuple[str, ...]) -> None:
     for name in names:
         if getattr(group, name) < 1:
             raise ValueError(f"{type(group).__name__}.{name} must be >= 1; got {getattr(group, name)}.")
+
+
+def _check_seed(where: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{where} must be an int in [0, 2**32); got {type(value).__name__} {value!r}.")
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{where} must be in [0, 2**32) (= {SEED_LIMIT}); got {value}. Pick a smaller seed.")
+
+
+def _optional_at_least_one(where: str, value) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{where} must be >= 1 or None (no cap); got {value}.")
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,12 @@ class ProbeConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "seeds", tuple(self.seeds))  # JSON gives lists
         _at_least_one(self, ("epochs", "batch_size", "max_len"))
+        if not self.seeds:
+            raise ValueError("ProbeConfig.seeds must hold at least one fine-tuning seed; got ().")
+        for seed in self.seeds:
+            _check_seed("ProbeConfig.seeds", seed)
+        _check_seed("ProbeConfig.split_seed", self.split_seed)
+        _optional_at_least_one("ProbeConfig.train_limit", self.train_limit)
 
 
 _GROUPS = {"model": ModelConfig, "optim": OptimConfig, "probe": ProbeConfig}
@@ -138,7 +160,9 @@ class ExperimentConfig:
         preset: Name of the preset this config came from (for the record only).
         condition: ``"static"`` (BERT: ``dupe_factor`` masks per sequence, cycled) or
             ``"dynamic"`` (RoBERTa: a fresh mask every epoch).
-        seed: Run seed: model init, data order, dropout and the training masks.
+        seed: Run seed: model init, data order, dropout and the training masks. Every seed
+            field (``seed``, ``seeds``, ``split_seed``, ``eval_mask_seed``, the probe's) is an
+            int in ``[0, 2**32)``.
         seeds: Seeds a ``compare`` runs (per condition).
         source: ``"wiki"`` (the 104 cleaned Wikipedia articles) or a folder of ``.txt`` files
             (one document per file).
@@ -149,7 +173,8 @@ class ExperimentConfig:
         validation_fraction: Share of documents held out for validation (split by document).
         split_seed: Seed of the document split (fixed across runs: all runs see the same split).
         train_fraction: Share of the training sequences used (< 1: data-poor regime).
-        limit_sequences: Cap on training (and validation) sequences, for tests and smoke runs.
+        limit_sequences: Cap on training (and validation) sequences (>= 1, or None), for tests
+            and smoke runs.
         masking: What is selected and how it is corrupted (default: RoBERTa's 15%, 80/10/10).
         dupe_factor: Distinct masks per sequence for ``static`` (BERT: 10).
         eval_mask_seed: Seed of the fixed validation masks (the same for every run and epoch).
@@ -211,10 +236,17 @@ class ExperimentConfig:
             raise ValueError(f"attn_implementation must be one of {_ATTN}; got {self.attn_implementation!r}.")
         if self.seq_len < 8:
             raise ValueError(f"seq_len must be >= 8 ([CLS] + text + [SEP]); got {self.seq_len}.")
+        for name in ("seed", "split_seed", "eval_mask_seed"):
+            _check_seed(name, getattr(self, name))
+        for seed in self.seeds:
+            _check_seed("seeds", seed)
+        _optional_at_least_one("limit_sequences", self.limit_sequences)
+        _optional_at_least_one("eval_sequences", self.eval_sequences)
+        _at_least_one(self, ("dupe_factor", "gap_sequences"))
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction}.")
         if not 0.0 < self.train_fraction <= 1.0:
             raise ValueError(f"train_fraction must be in (0, 1]; got {self.train_fraction}.")
-        if self.dupe_factor < 1:
-            raise ValueError(f"dupe_factor must be >= 1; got {self.dupe_factor}.")
         if self.fresh_mask_epoch < max(self.optim.epochs, self.dupe_factor):
             raise ValueError(
                 f"fresh_mask_epoch ({self.fresh_mask_epoch}) must exceed every mask index used in "

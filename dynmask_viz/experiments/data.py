@@ -181,6 +181,27 @@ def _build(config: ExperimentConfig, docs, source_sha: str) -> dict:
     }
 
 
+def _remove_dead_temps(folder: Path) -> None:
+    """Delete the cache's temporary files whose writer is gone (killed mid-write).
+
+    A writer's temp file is ``pretraining_<key>.<pid>.tmp``: it is removed only if no
+    process of that pid runs (POSIX; elsewhere nothing is removed), so a concurrent run's
+    file in progress is left alone.
+    """
+    if os.name != "posix" or not folder.is_dir():
+        return
+    for tmp in folder.glob("pretraining_*.tmp"):
+        pid = tmp.suffixes[-2][1:] if len(tmp.suffixes) >= 2 else ""
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # exists, but another user's
+
+
 def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -> PretrainingData:
     """Packed training/validation sequences for ``config`` (built once, then read from cache).
 
@@ -199,13 +220,16 @@ def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -
     if payload is None:
         payload = _build(config, docs, source_sha)
         if use_cache:
+            _remove_dead_temps(path.parent)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 torch.save(payload, tmp)
                 os.replace(tmp, path)  # never half a file, even with concurrent runs
-            except OSError:
+            except BaseException as exc:
                 tmp.unlink(missing_ok=True)
+                if not isinstance(exc, OSError):  # an unwritable cache is no error: ids are rebuilt
+                    raise
     tokenizer = _wrap(payload["tokenizer_json"]) if payload["tokenizer_json"] else load_tokenizer()
     train, val = payload["train"].long(), payload["validation"].long()
     if config.train_fraction < 1.0:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from .checkpoint import discard_run, run_lock
 from .config import ExperimentConfig
 from .train import train
 
@@ -24,8 +25,12 @@ def run_distributed(
     stop_after_steps: int | None = None,
     progress: bool = True,
     probe: bool = True,
+    fresh: bool = False,
 ) -> dict | None:
     """Train under ``torchrun`` (reads ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``); rank 0 probes.
+
+    ``fresh``: rank 0 discards the folder's checkpoints and results before any rank looks at
+    the folder (see :func:`~dynmask_viz.experiments.run_experiment`).
 
     Returns:
         The run record on rank 0, None on the other ranks.
@@ -40,6 +45,10 @@ def run_distributed(
         backend = "gloo"
     dist.init_process_group(backend)
     try:
+        if fresh and rank == 0:
+            with run_lock(out_dir):
+                discard_run(Path(out_dir))
+        dist.barrier()  # no rank reads the folder before it is cleared
         record = train(
             config,
             out_dir,

@@ -15,8 +15,10 @@ from pathlib import Path
 import torch
 
 # v2: the config is grouped (model / optim / probe); v1 records (flat config) still read.
-SCHEMA = "dynmask-viz/pretraining-run/v2"
-READABLE_SCHEMAS = ("dynmask-viz/pretraining-run/v1", SCHEMA)
+# v3: a "fingerprint" of what determined the run (see fingerprint.py); v1 and v2 still read
+# (their fingerprint is rebuilt from their config and data).
+SCHEMA = "dynmask-viz/pretraining-run/v3"
+READABLE_SCHEMAS = ("dynmask-viz/pretraining-run/v1", "dynmask-viz/pretraining-run/v2", SCHEMA)
 
 # key -> type(s) of a run record (results.json); nested records are checked one level down.
 RUN_SCHEMA = {
@@ -110,8 +112,12 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except Exception:
+        tmp.unlink(missing_ok=True)  # a kill leaves it instead: runs clean those up when they start
+        raise
     return path
 
 
@@ -152,6 +158,12 @@ def validate_run(record: dict) -> list[str]:
     for i, epoch in enumerate(record["epochs"]):
         problems += _check(f"epochs[{i}]", epoch, EPOCH_SCHEMA)
     problems += _check("provenance", record["provenance"], PROVENANCE_SCHEMA)
+    if record["schema"] == SCHEMA:
+        fingerprint = record.get("fingerprint")
+        if not isinstance(fingerprint, dict):
+            problems.append("run: missing key 'fingerprint' (required from schema v3)")
+        else:
+            problems += _check("fingerprint", fingerprint, {"sha256": str, "fields": dict})
     steps = record["steps"]
     if set(steps) != {"step", "loss", "lr"} or not len(steps["step"]) == len(steps["loss"]) == len(
         steps["lr"]
@@ -172,7 +184,15 @@ def load_run(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
-    record = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path} is damaged (not JSON: {exc}). Delete it (and curves.csv) and run again: the "
+            "run is then finished from its checkpoint, or retrained if there is none."
+        ) from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} does not hold a run record (a JSON object); delete it and run again.")
     problems = validate_run(record)
     if problems:
         raise ValueError(f"{path} does not match the run schema:\n  " + "\n  ".join(problems))

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .checkpoint import CheckpointError, clean_leftovers, find_checkpoint, read_manifest, run_lock
 from .config import ExperimentConfig
 from .data import load_pretraining_data
+from .fingerprint import (
+    FRESH_HINT,
+    RunMismatchError,
+    baseline_fingerprint,
+    check_fingerprint,
+    run_fingerprint,
+)
+from .folder import folder_problems
 from .probe import run_probe
-from .results import load_runs, summarize, summary_markdown, validate_run, write_json, write_text_atomic
+from .results import summarize, summary_markdown, validate_run, write_json, write_text_atomic
 from .train import train
 
 
@@ -20,56 +29,141 @@ def run_experiment(
     data=None,
     stop_after_steps: int | None = None,
     progress: bool = True,
+    fresh: bool = False,
 ) -> dict:
     """Pretrain (resuming any checkpoint in ``out_dir``), then probe; returns the run record.
 
-    A finished run (``results.json`` with a probe) is not redone. A run stopped by
-    ``stop_after_steps`` is returned without probe and without ``results.json``.
+    A finished run (``results.json`` with a probe) is returned as it is: neither training nor
+    the probe is redone, and the file is not rewritten. A finished run without a probe gets
+    one, and ``results.json`` is rewritten once, with it. A run stopped by
+    ``stop_after_steps`` is returned without probe and without ``results.json``. What the
+    folder holds is used only if it was written with this config (see :func:`train`).
+
+    Args:
+        fresh: Discard the folder's checkpoints and results first and start over.
+
+    Raises:
+        RunMismatchError: The folder holds a run of another config (the message lists the
+            differing fields and how to start fresh).
+        CheckpointError: Its checkpoint is damaged, or gone while the probe still needs it.
     """
     out_dir = Path(out_dir)
     data = data or load_pretraining_data(config)
-    record = train(config, out_dir, data=data, stop_after_steps=stop_after_steps, progress=progress)
-    if record["status"] != "complete" or not probe:
-        return record
-    if record.get("probe") is None:
-        record["probe"] = run_probe(config, data.tokenizer, out_dir / "checkpoint" / "model.safetensors")
-    problems = validate_run(record)
-    if problems:
-        raise RuntimeError("run record does not match its schema: " + "; ".join(problems))
-    write_json(out_dir / "results.json", record)
+    with run_lock(out_dir):
+        record = train(
+            config, out_dir, data=data, resume=not fresh, stop_after_steps=stop_after_steps, progress=progress
+        )
+        if record["status"] != "complete" or not probe or record.get("probe") is not None:
+            return record
+        folder = find_checkpoint(out_dir)
+        if folder is None:
+            raise CheckpointError(
+                f"{out_dir / 'results.json'} has no probe and the run's weights (checkpoint/) are "
+                f"gone, so it cannot be probed. {FRESH_HINT}"
+            )
+        manifest = read_manifest(folder)  # verified: the probe must read the final weights
+        if manifest.get("step") != record["steps"]["step"][-1]:
+            raise CheckpointError(
+                f"{folder} holds step {manifest.get('step')}, not the final step "
+                f"{record['steps']['step'][-1]} of {out_dir / 'results.json'}. {FRESH_HINT}"
+            )
+        record["probe"] = run_probe(config, data.tokenizer, folder / "model.safetensors")
+        record["fingerprint"] = run_fingerprint(config, data.meta, probe=True)
+        problems = validate_run(record)
+        if problems:
+            raise RuntimeError("run record does not match its schema: " + "; ".join(problems))
+        write_json(out_dir / "results.json", record)
     return record
 
 
+def _stored_baseline(config: ExperimentConfig, data, path: Path) -> dict | None:
+    """The baseline probe in ``path`` if it was computed for this config, None if absent.
+
+    Raises:
+        RunMismatchError: It was computed for another config, or has no fingerprint.
+        ValueError: It is damaged.
+    """
+    if not path.is_file():
+        return None
+    try:
+        base = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is damaged ({exc}); delete it to recompute the baseline.") from None
+    if not isinstance(base, dict) or "fingerprint" not in base:
+        raise RunMismatchError(
+            f"{path} has no fingerprint (written by an older version), so it cannot be checked "
+            "against this config; delete it to recompute the baseline (the runs are kept)."
+        )
+    check_fingerprint(base["fingerprint"], baseline_fingerprint(config, data.meta), what=str(path))
+    return base
+
+
+def _baseline(config: ExperimentConfig, data, path: Path, fresh: bool) -> dict:
+    """The probe of an untrained encoder, reused from ``path`` only if its fingerprint matches."""
+    base = None if fresh else _stored_baseline(config, data, path)
+    if base is None:
+        fingerprint = baseline_fingerprint(config, data.meta)
+        base = dict(run_probe(config, data.tokenizer, None), fingerprint=fingerprint)
+        write_json(path, base)
+    return base
+
+
 def compare(
-    config: ExperimentConfig, out_dir: str | Path, *, seeds=None, baseline: bool = True, progress: bool = True
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    seeds=None,
+    probe: bool = True,
+    baseline: bool = True,
+    progress: bool = True,
+    fresh: bool = False,
 ) -> dict:
     """Both conditions x seeds into ``out_dir/<condition>_seed<k>/``, then a summary.
 
     Writes ``summary.json`` and ``summary.md`` (and ``baseline_probe.json``: the probe with
-    an untrained encoder). Completed runs found in ``out_dir`` are reused, so an interrupted
-    comparison resumes where it stopped.
+    an untrained encoder). Runs found in ``out_dir`` are reused (finished) or resumed
+    (checkpointed), so an interrupted comparison resumes where it stopped; but only if they
+    were written with this config: every folder is checked before anything is trained, and
+    any mismatch is refused with the folders and fields at fault. The summary covers exactly
+    the runs asked for, never other folders lying in ``out_dir``.
+
+    Args:
+        probe: Fine-tune the probe on each pretrained model (False: pretraining only, the
+            summary has no probe column and no baseline is computed).
+        baseline: Also probe an untrained encoder (only when ``probe``).
+        fresh: Discard every run folder's checkpoints and results (and the baseline) first.
     """
     out_dir = Path(out_dir)
+    baseline = baseline and probe
     data = load_pretraining_data(config)
-    for seed in seeds if seeds is not None else config.seeds:
-        for condition in ("static", "dynamic"):
-            run_dir = out_dir / f"{condition}_seed{seed}"
-            done = run_dir / "results.json"
-            if done.is_file():
-                if json.loads(done.read_text()).get("probe") is not None:
-                    continue
-            run_experiment(
-                config.replace(condition=condition, seed=seed), run_dir, data=data, progress=progress
+    with run_lock(out_dir):  # one compare per folder; its summary and baseline written whole
+        clean_leftovers(out_dir)
+        return _compare(config, out_dir, data, seeds, probe, baseline, progress, fresh)
+
+
+def _compare(config, out_dir: Path, data, seeds, probe, baseline: bool, progress: bool, fresh: bool) -> dict:
+    plan = [
+        (config.replace(condition=condition, seed=seed), out_dir / f"{condition}_seed{seed}")
+        for seed in (seeds if seeds is not None else config.seeds)
+        for condition in ("static", "dynamic")
+    ]
+    if not fresh:
+        problems = [p for cfg, run_dir in plan for p in folder_problems(run_dir, cfg, data.meta)]
+        if baseline:
+            try:
+                _stored_baseline(config, data, out_dir / "baseline_probe.json")
+            except ValueError as exc:  # RunMismatchError included
+                problems.append(str(exc))
+        if problems:
+            raise RunMismatchError(
+                f"compare into {out_dir} refused, nothing was trained:\n\n" + "\n\n".join(problems)
             )
-    base = None
-    if baseline:
-        path = out_dir / "baseline_probe.json"
-        if path.is_file():
-            base = json.loads(path.read_text())
-        else:
-            base = run_probe(config, data.tokenizer, None)
-            write_json(path, base)
-    summary = summarize(load_runs(out_dir), base)
+    runs = [
+        run_experiment(cfg, run_dir, probe=probe, data=data, progress=progress, fresh=fresh)
+        for cfg, run_dir in plan
+    ]
+    base = _baseline(config, data, out_dir / "baseline_probe.json", fresh) if baseline else None
+    summary = summarize(runs, base)
     summary["config"] = config.to_dict()
     write_json(out_dir / "summary.json", summary)
     write_text_atomic(out_dir / "summary.md", summary_markdown(summary))

@@ -9,11 +9,15 @@ split over any number of ranks, sees the same batches with the same masks:
 * masks: ``masking(input_ids, epoch=e, example_ids=ids)`` is keyed on (seed, sequence index,
   ``masking.mask_epoch(e)``) — ``e % dupe_factor`` for static, ``e`` for dynamic;
 * dropout: the only consumer of the global RNG, forked for the run and saved in checkpoints.
+
+A resume is exact or refused: checkpoints are written whole or not at all and verified
+before they are loaded (:mod:`.checkpoint`), and only the run that wrote them (same
+fingerprint, :mod:`.fingerprint`; same device type and number of ranks) may continue them.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -22,10 +26,22 @@ import torch
 
 from .._device import pick_device
 from ..masking import make_masking, mask_batch
+from .checkpoint import (
+    CheckpointError,
+    clean_leftovers,
+    discard_run,
+    load_optimizer_file,
+    read_state,
+    run_lock,
+    save_checkpoint,
+)
 from .config import ExperimentConfig
 from .data import PretrainingData, load_pretraining_data
-from .model import SparseMLM, build_mlm, count_parameters, load_weights, save_weights
-from .results import SCHEMA, provenance, write_csv, write_json
+from .evaluation import evaluate_epoch, run_record
+from .fingerprint import run_fingerprint
+from .folder import finished_record, resumable_checkpoint, runtime_of
+from .model import SparseMLM, build_mlm, load_weights, save_weights
+from .results import write_csv, write_json
 from .schedule import linear_warmup_decay
 
 
@@ -42,34 +58,35 @@ def step_example_ids(
     return perm[step_in_epoch * batch_size : (step_in_epoch + 1) * batch_size][rank::world_size]
 
 
-@torch.no_grad()
-def masked_loss(
-    model: SparseMLM, input_ids: torch.Tensor, labels: torch.Tensor, *, batch_size: int, autocast: bool
-) -> tuple[float, float]:
-    """Mean loss and accuracy over the labelled positions of ``[N, L]`` masked sequences."""
-    was_training = model.training
-    model.eval()
-    loss, correct, count = 0.0, 0, 0
-    for i in range(0, len(input_ids), batch_size):
-        with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
-            s, c, n = model(input_ids[i : i + batch_size], labels[i : i + batch_size])
-        loss, correct, count = loss + float(s), correct + int(c), count + int(n)
-    model.train(was_training)
-    return loss / max(count, 1), correct / max(count, 1)
+def _load_checkpoint(folder: Path, mlm, optimizer, scheduler, device) -> dict:
+    """Load a verified checkpoint folder into the model, optimizer, scheduler and RNGs; its state."""
+    state = read_state(folder)
+    try:
+        load_weights(mlm, folder / "model.safetensors")
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(
+            f"{folder / 'model.safetensors'} does not fit this model ({type(exc).__name__}: {exc}); "
+            f"delete {folder} to restart training from step 0."
+        ) from None
+    saved = load_optimizer_file(folder, device)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["rng"]["cpu"])
+    if "cuda" in saved["rng"] and device.type == "cuda":
+        torch.cuda.set_rng_state(saved["rng"]["cuda"], device)
+    return state
 
 
-def _save_checkpoint(folder: Path, mlm, optimizer, scheduler, state: dict, device) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save_weights(mlm, folder / "model.safetensors")
+def _save(out_dir: Path, mlm, optimizer, scheduler, state: dict, device, meta: dict) -> None:
     rng = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(device)
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng},
-        folder / ".optim.tmp",
-    )
-    (folder / ".optim.tmp").replace(folder / "optimizer.pt")
-    write_json(folder / "state.json", state)  # written last: it marks the checkpoint complete
+    payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng}
+    writers = {
+        "model.safetensors": lambda path: save_weights(mlm, path),
+        "optimizer.pt": lambda path: torch.save(payload, path),
+    }
+    save_checkpoint(out_dir, writers, state, dict(meta, step=state["step"]))
 
 
 def train(
@@ -87,26 +104,60 @@ def train(
 
     Args:
         config: The run (condition, seed, sizes...).
-        out_dir: Run folder; an existing complete checkpoint there is resumed (``resume``).
+        out_dir: Run folder. What it holds is used only if it was written by this very run
+            (same fingerprint, :mod:`.fingerprint`): a finished ``results.json`` is returned
+            as it is, else a checkpoint is verified (:mod:`.checkpoint`) and resumed.
         data: Pre-loaded data (else :func:`load_pretraining_data`).
-        resume: Continue from ``out_dir/checkpoint`` if present.
-        stop_after_steps: Checkpoint and return after this global step (simulates a crash
-            or a time limit; the LR schedule still targets the full run).
+        resume: True: reuse or resume what ``out_dir`` holds (see above). False: start over,
+            discarding the folder's checkpoints and results first.
+        stop_after_steps: Checkpoint and return after this global step, an int >= 1
+            (simulates a crash or a time limit; the LR schedule still targets the full run).
+            At or beyond the run's length it changes nothing.
         progress: Show a tqdm bar (rank 0).
         rank, world_size: Distributed position (``torch.distributed`` must be initialised
-            when ``world_size > 1``).
+            when ``world_size > 1``). Only rank 0 writes, holding the folder's lock.
 
     Returns:
         The run record (also written as ``results.json`` once training is complete; its
         ``status`` is ``"stopped"`` for a run cut by ``stop_after_steps``).
+
+    Raises:
+        RunMismatchError: The folder's results or checkpoint belong to another config
+            (the message lists the differing fields and how to start fresh).
+        CheckpointError: The checkpoint is damaged, incomplete or of an older format.
+        ValueError: ``stop_after_steps`` is not an int >= 1, or ``results.json`` is damaged.
     """
+    if stop_after_steps is not None and (
+        isinstance(stop_after_steps, bool) or not isinstance(stop_after_steps, int) or stop_after_steps < 1
+    ):
+        raise ValueError(
+            f"stop_after_steps must be an int >= 1 (the global step to stop after) or None; "
+            f"got {stop_after_steps!r}."
+        )
+    out_dir = Path(out_dir)
+    data = data or load_pretraining_data(config)
+    with run_lock(out_dir) if rank == 0 else contextlib.nullcontext():
+        if rank == 0:
+            clean_leftovers(out_dir)
+            if not resume:
+                discard_run(out_dir)
+        if resume:
+            finished = finished_record(out_dir, config, data.meta)
+            if finished is not None:
+                return finished  # never rewritten: it may hold the probe
+        return _train(config, out_dir, data, resume, stop_after_steps, progress, rank, world_size)
+
+
+def _train(config, out_dir: Path, data, resume, stop_after_steps, progress, rank, world_size) -> dict:
+    """The loop of :func:`train`, once the folder has been checked."""
     import torch.distributed as dist
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    out_dir, device = Path(out_dir), pick_device(config.device)
-    ckpt = out_dir / "checkpoint"
-    data = data or load_pretraining_data(config)
+    device = pick_device(config.device)
+    fingerprint = run_fingerprint(config, data.meta, probe=False)
+    runtime = runtime_of(config, world_size)
+    found = resumable_checkpoint(out_dir, fingerprint, runtime) if resume else None
     masking = make_masking(config.condition, config.masking, seed=config.seed, dupe_factor=config.dupe_factor)
     train_ids = data.train.to(device)
     n, B = len(train_ids), config.optim.batch_size
@@ -158,15 +209,14 @@ def train(
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed + 7_919)  # dropout stream, distinct from the init seed
-        if resume and (ckpt / "state.json").is_file():
-            state = json.loads((ckpt / "state.json").read_text())
-            load_weights(mlm, ckpt / "model.safetensors")
-            saved = torch.load(ckpt / "optimizer.pt", map_location=device, weights_only=True)
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            torch.set_rng_state(saved["rng"]["cpu"])
-            if "cuda" in saved["rng"] and device.type == "cuda":
-                torch.cuda.set_rng_state(saved["rng"]["cuda"], device)
+        if found is not None:
+            state = _load_checkpoint(found[0], mlm, optimizer, scheduler, device)
+            if state["step"] != found[1].get("step") or not 0 < state["step"] <= total:
+                raise CheckpointError(
+                    f"{found[0] / 'state.json'} is at step {state['step']}, its manifest says "
+                    f"{found[1].get('step')} and the run has {total} steps; delete {found[0]} to "
+                    "restart training from step 0."
+                )
         step, perm, base_wall = state["step"], None, state["wall_s"]
         bar = tqdm(
             total=total,
@@ -204,7 +254,7 @@ def train(
             if i == per_epoch - 1 or step == total:  # end of an epoch (or of the run)
                 state["wall_s"] = base_wall + time.perf_counter() - start
                 state["epochs"].append(
-                    _evaluate(
+                    evaluate_epoch(
                         model,
                         config,
                         masking,
@@ -222,69 +272,16 @@ def train(
             state["step"] = step
             if rank == 0 and (i == per_epoch - 1 or step == total or step == stop_after_steps):
                 state["wall_s"] = base_wall + time.perf_counter() - start
-                _save_checkpoint(ckpt, mlm, optimizer, scheduler, state, device)
+                meta = {"fingerprint": fingerprint, "runtime": runtime, "config": config.to_dict()}
+                _save(out_dir, mlm, optimizer, scheduler, state, device, meta)
             if step == stop_after_steps and step < total:
                 break
         bar.close()
-    record = _record(
+    record = run_record(
         config, data, mlm, state, device, world_size, status="complete" if step >= total else "stopped"
     )
+    record["fingerprint"] = fingerprint
     if rank == 0 and step >= total:
-        write_json(out_dir / "results.json", record)
         write_csv(out_dir / "curves.csv", record["epochs"])
+        write_json(out_dir / "results.json", record)  # last: its presence means the run is finished
     return record
-
-
-def _evaluate(
-    model, config, masking, data, train_ids, gap_ids, fresh, val_batch, state, epoch, step, autocast
-) -> dict:
-    """Validation loss/accuracy on the fixed masks and the memorization gap, after ``epoch``."""
-    bs = 2 * config.optim.batch_size
-    previous = state["epochs"][-1]["step"] if state["epochs"] else 0
-    since = state["steps"]["loss"][previous:step]  # this epoch's step losses
-    val_loss, val_acc = masked_loss(
-        model, val_batch.input_ids, val_batch.labels, batch_size=bs, autocast=autocast
-    )
-    trained = masking(train_ids[gap_ids], data.vocab, epoch=epoch, example_ids=gap_ids)
-    trained_loss, _ = masked_loss(model, trained.input_ids, trained.labels, batch_size=bs, autocast=autocast)
-    fresh_loss, _ = masked_loss(model, fresh.input_ids, fresh.labels, batch_size=bs, autocast=autocast)
-    return {
-        "epoch": epoch,
-        "step": step,
-        "mask_epoch": int(masking.mask_epoch(epoch)),
-        "train_loss": sum(since) / max(len(since), 1),
-        "val_loss": val_loss,
-        "val_accuracy": val_acc,
-        "trained_mask_loss": trained_loss,
-        "fresh_mask_loss": fresh_loss,
-        "memorization_gap": fresh_loss - trained_loss,
-        "wall_s": float(state["wall_s"]),
-    }
-
-
-def _record(config, data, mlm, state, device, world_size, *, status: str) -> dict:
-    final = state["epochs"][-1] if state["epochs"] else {}
-    return {
-        "schema": SCHEMA,
-        "status": status,
-        "condition": config.condition,
-        "seed": config.seed,
-        "config": config.to_dict(),
-        "data": {k: v for k, v in data.meta.items() if not k.endswith("_titles") and k != "cache_path"}
-        | {
-            "seq_len": config.seq_len,
-            "tokens_per_epoch": (len(data.train) // config.optim.batch_size)
-            * config.optim.batch_size
-            * config.seq_len,
-        },
-        "model": count_parameters(mlm),
-        "epochs": state["epochs"],
-        "steps": state["steps"],
-        "final": {
-            k: final[k]
-            for k in ("val_loss", "val_accuracy", "memorization_gap", "trained_mask_loss", "fresh_mask_loss")
-        }
-        if final
-        else {},
-        "provenance": provenance(device, state["wall_s"], world_size),
-    }

@@ -2,7 +2,9 @@
 
 * Loading: :func:`load_model`, :func:`load_tokenizer` (offline default, safetensors only).
 * Masks for a model: :func:`to_hf_mask`, :func:`check_attention_mask` (refuses silent traps).
-* Attention extraction: :func:`extract_attention` -> :class:`AttentionResult` (eager, cached).
+* Attention extraction: :func:`extract_attention` -> :class:`AttentionResult` (eager; cached
+  by value, returning copies; refuses texts the model cannot take, or truncates them with a
+  :class:`TruncationWarning`; left padding handled).
 * Training: :class:`MaskingEpochCallback` (sets an ``MLMCollator``'s epoch in the Trainer).
 
 
@@ -23,12 +25,16 @@ What transformers 5.23 does with ``attention_mask`` (verified on ``BertModel``):
   keys, so nothing is masked (blocked keys only lose a factor e). Under **sdpa** it goes to
   ``F.scaled_dot_product_attention``: bool means True = may attend, float is added, an int
   mask raises. ``sdpa`` returns ``attentions=()`` with ``output_attentions=True``.
-* **Fully masked rows**: eager + ``finfo.min`` gives uniform weights (mean of the values);
-  sdpa + bool (or ``-inf``) gives a zero output; eager + ``-inf`` gives NaN.
+* **Fully masked rows**: eager + ``finfo.min`` gives uniform weights (mean of the values) in
+  float32; sdpa + bool (or ``-inf``) gives a zero output; eager + ``-inf`` gives NaN. In
+  float16 ``finfo.min`` plus a score below -16 overflows to ``-inf``, so a fully masked row
+  is NaN there too: ``to_hf_mask`` leaves no such row (every policy keeps a finite key).
 """
 
+from .cache import CACHE
 from .check import MaskReport, check_attention_mask, validate_attention_mask
-from .extraction import CACHE, AttentionResult, ensure_eager, extract_attention
+from .encoding import TruncationWarning
+from .extraction import AttentionResult, ensure_eager, extract_attention
 from .loading import ModelUnavailableError, load_model, load_tokenizer
 from .masks import (
     SUPPORTED_IMPLEMENTATIONS,
@@ -46,6 +52,7 @@ __all__ = [
     "MaskReport",
     "MaskingEpochCallback",
     "ModelUnavailableError",
+    "TruncationWarning",
     "attn_implementation",
     "check_attention_mask",
     "ensure_eager",

@@ -95,15 +95,16 @@ def _check_2d(report: MaskReport, mask: torch.Tensor, batch: int, length: int):
     )
     report.semantics = "cast to bool: nonzero = real token (may attend), 0 = padding (blocked)."
     values_ok = mask.dtype == torch.bool or bool(((mask == 0) | (mask == 1)).all())
-    if not values_ok:
-        report.problems.append(
-            "2-D mask holds values other than 0/1. transformers casts it to bool, so every "
-            "nonzero value (also finfo.min or -inf of an additive mask) counts as a real token "
-            "and 0 as padding: an additive mask is read inverted."
-        )
-        report.fixes += [FIX_PADDING, FIX_4D]
+    values_problem = (
+        "2-D mask holds values other than 0/1. transformers casts it to bool, so every "
+        "nonzero value (also finfo.min or -inf of an additive mask) counts as a real token "
+        "and 0 as padding: an additive mask is read inverted."
+    )
     if tuple(mask.shape) == (batch, length):
-        if values_ok and bool(mask.bool().all()):
+        if not values_ok:
+            report.problems.append(values_problem)
+            report.fixes += [FIX_PADDING, FIX_4D]
+        elif bool(mask.bool().all()):
             report.notes.append("all ones: transformers builds no mask (same as None).")
         return mask.bool()[:, None, None, :]
     rows, cols = mask.shape
@@ -127,8 +128,11 @@ def _check_2d(report: MaskReport, mask: torch.Tensor, batch: int, length: int):
             f"Silently, only {used} used, as the key padding of every query of its example; "
             f"rows {batch}..{rows - 1} are ignored."
         )
+    # The most fundamental problem first: a mask of the wrong shape is wrong whatever it holds.
     report.problems.append(" ".join(why))
     report.fixes += [FIX_4D, FIX_PADDING]
+    if not values_ok:
+        report.problems.append(values_problem)
     if rows >= batch and cols == length:
         return mask[:batch].bool()[:, None, None, :]  # what the model will actually do
     return None

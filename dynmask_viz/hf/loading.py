@@ -1,7 +1,9 @@
 """Load models and tokenizers: the offline default, local folders, or Hub names when cached.
 
 Safetensors only, never ``trust_remote_code``, eager attention by default (this package
-inspects attention weights, which SDPA never materialises in transformers 5).
+inspects attention weights, which SDPA never materialises in transformers 5). The offline
+default is checked against its pinned sha256 before use, so a damaged or tampered file is
+refused rather than loaded.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..assets import default_model_dir
+from ..assets import ASSETS, asset_dir, asset_path, default_model_dir
 
 __all__ = ["ModelUnavailableError", "load_model", "load_tokenizer"]
 
@@ -21,9 +23,15 @@ class ModelUnavailableError(OSError):
 def _resolve(name_or_path: str | os.PathLike | None) -> tuple[str, bool]:
     """Map a user argument to (what to pass to from_pretrained, whether it is a Hub name)."""
     if name_or_path is None or name_or_path == "minilm":
-        return str(default_model_dir()), False
+        return str(default_model_dir()), False  # checked against its pins (asset_path)
     local = Path(name_or_path).expanduser()
-    return (str(local), False) if local.is_dir() else (str(name_or_path), True)
+    if not local.is_dir():
+        return str(name_or_path), True
+    for name in ASSETS:
+        # The cached asset folder given by path gets the same check as the default.
+        if local.resolve() == asset_dir(name).resolve():
+            return str(asset_path(name)), False
+    return str(local), False
 
 
 def _from_pretrained(loader, name_or_path, **kwargs):
@@ -50,6 +58,8 @@ def load_tokenizer(name_or_path: str | os.PathLike | None = None):
 
     Raises:
         ModelUnavailableError: A Hub name that cannot be loaded (offline, not cached).
+        AssetIntegrityError: The offline default (or its cache folder given as a path) has a
+            file that does not match its pinned sha256; nothing is loaded from it.
     """
     from transformers import AutoTokenizer  # heavy import: only when a model is wanted
 
@@ -80,6 +90,10 @@ def load_model(
 
     Raises:
         ModelUnavailableError: A Hub name that cannot be loaded (offline, not cached).
+        AssetIntegrityError: The offline default (or its cache folder given as a path) has a
+            file, e.g. ``model.safetensors``, that does not match its pinned sha256: it is
+            refused, never loaded. Each file is hashed once per process (see
+            :mod:`dynmask_viz.assets.integrity`); the message names the repair command.
     """
     if model_class is None:
         from transformers import AutoModel as model_class

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import chain
 
-import numpy as np
 import torch
 
+from ._checks import check_epoch, is_int
+from ._features import (
+    PADDED,
+    check_lengths,
+    columns_of,
+    example_ids_of,
+    flatten,
+    pad,
+    row_lengths,
+    valid_positions,
+)
 from .config import MaskingConfig
 from .core import MaskedBatch, candidate_mask
 from .schedules import DynamicMasking, StaticMasking
@@ -44,14 +53,19 @@ class MLMCollator:
           punctuation is a word of its own), else ``offset_mapping``. ``"offsets"`` uses
           Hugging Face's rule on ``offset_mapping`` (a word continues while tokens touch, so
           ``"fed."`` is one word), ``"vocab"`` and ``"word_ids"`` force those sources.
+        * Refused, never guessed: features with different keys (an id on only some of them),
+          a per-token key whose length differs from its row's ``input_ids`` (an all-ones
+          ``attention_mask`` included), non-integer ids or example ids (``1.5`` is not read
+          as 1). Zero-length rows are fine: ``[[]]`` gives ``[1, 0]`` tensors.
 
     Args:
         tokenizer: A Hugging Face tokenizer with a mask token.
         masking: ``DynamicMasking`` (default) or ``StaticMasking``.
         config: Shortcut for ``DynamicMasking(config, seed)`` when ``masking`` is not given.
         seed: Seed used with ``config``.
-        pad_to_multiple_of: Pad the length up to a multiple of this (e.g. 8 for tensor cores).
-        id_key: Feature key holding the example id.
+        pad_to_multiple_of: Pad the length up to a multiple of this, an int >= 1 (e.g. 8 for
+            tensor cores), or None.
+        id_key: Feature key holding the example id (an int in ``[0, 2**32)`` per feature).
         word_boundaries: ``"auto"``, ``"word_ids"``, ``"vocab"`` or ``"offsets"`` (see above).
         return_mask_info: Also return ``masked`` ([B, L] bool) and ``corruption`` (int8).
     """
@@ -68,14 +82,24 @@ class MLMCollator:
         word_boundaries: str = "auto",
         return_mask_info: bool = False,
     ) -> None:
-        if word_boundaries not in _WORD_BOUNDARIES:
+        if not isinstance(word_boundaries, str) or word_boundaries not in _WORD_BOUNDARIES:
             raise ValueError(f"word_boundaries must be one of {_WORD_BOUNDARIES}; got {word_boundaries!r}.")
         if masking is not None and config is not None:
             raise ValueError(
                 "Pass either masking=... or config=..., not both (the masking holds its config)."
             )
+        if masking is not None and not isinstance(masking, (DynamicMasking, StaticMasking)):
+            raise TypeError(
+                f"masking must be a DynamicMasking or StaticMasking (or None); got {type(masking).__name__}."
+            )
+        if pad_to_multiple_of is not None and (not is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
+            raise ValueError(
+                f"pad_to_multiple_of must be an int >= 1 or None (no rounding); got {pad_to_multiple_of!r}."
+            )
+        if not isinstance(id_key, str):
+            raise TypeError(f"id_key must be a str (the feature key of the example id); got {id_key!r}.")
         self.tokenizer = tokenizer
-        self.masking = masking or DynamicMasking(config or MaskingConfig(), seed)
+        self.masking = masking or DynamicMasking(MaskingConfig() if config is None else config, seed)
         self.vocab = MaskingVocab.from_tokenizer(tokenizer)
         self.pad_to_multiple_of = pad_to_multiple_of
         self.id_key = id_key
@@ -90,9 +114,19 @@ class MLMCollator:
         return int(self._epoch)
 
     def set_epoch(self, epoch: int) -> None:
-        """Set the training epoch (0-based); the next batches use its masks."""
-        if int(epoch) < 0:
+        """Set the training epoch (0-based, an int in ``[0, 2**32)``); the next batches use its masks.
+
+        Raises:
+            TypeError: ``epoch`` is not an int (``1.9`` is refused, not read as 1).
+            ValueError: ``epoch`` is negative or ``>= 2**32``.
+        """
+        if isinstance(epoch, torch.Tensor) and epoch.dim() == 0 and not epoch.dtype.is_floating_point:
+            epoch = int(epoch)  # a 0-d integer tensor holds one epoch
+        if not is_int(epoch):
+            raise TypeError(f"epoch must be an int >= 0 (0-based training epoch); got {epoch!r}.")
+        if epoch < 0:
             raise ValueError(f"epoch must be >= 0; got {epoch}.")
+        check_epoch("epoch", epoch)
         self._epoch.fill_(int(epoch))
 
     def __call__(self, features: Sequence) -> dict[str, torch.Tensor]:
@@ -107,37 +141,48 @@ class MLMCollator:
 
     def collate(self, features: Sequence) -> tuple[dict[str, torch.Tensor], MaskedBatch]:
         """Pad ``features`` and mask them; returns the padded columns and the full result."""
+        if isinstance(features, (str, bytes, Mapping)) or not isinstance(features, Sequence):
+            raise TypeError(
+                "MLMCollator expects a list of features (dicts with 'input_ids', or id sequences); "
+                f"got {type(features).__name__}."
+            )
         if len(features) == 0:
-            raise ValueError("MLMCollator got an empty list of features.")
+            raise ValueError(
+                "MLMCollator got an empty list of features: there is no batch to pad (a DataLoader "
+                "never yields one; for an empty [0, L] tensor call mask_batch directly)."
+            )
         if isinstance(features[0], Mapping):
-            if "input_ids" not in features[0]:
-                raise KeyError(f"Features need an 'input_ids' key; got keys {sorted(features[0])}.")
-            columns = {key: [f[key] for f in features] for key in features[0]}
+            columns = columns_of(features, self.id_key)
         else:
             columns = {"input_ids": list(features)}
         rows = columns["input_ids"]
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        lengths = row_lengths("input_ids", rows)
         length = int(lengths.max())
         if self.pad_to_multiple_of:
             length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
         pad_id = self.vocab.pad_token_id if self.vocab.pad_token_id is not None else 0
-        where = _valid_positions(lengths, length, self.left_padding)
+        where = valid_positions(lengths, length, self.left_padding)
+        for key in PADDED:  # every per-token column must have one value per token, row by row
+            if key in columns:
+                check_lengths(key, columns[key], lengths)
 
-        batch: dict[str, torch.Tensor] = {"input_ids": _pad(rows, pad_id, where)}
+        batch: dict[str, torch.Tensor] = {"input_ids": pad("input_ids", rows, pad_id, where)}
         real = torch.from_numpy(where)
         if "attention_mask" in columns:
-            batch["attention_mask"] = _pad(columns["attention_mask"], 0, where, constant=1)
+            batch["attention_mask"] = pad("attention_mask", columns["attention_mask"], 0, where, constant=1)
         else:
             batch["attention_mask"] = real.to(torch.int64)
         if "token_type_ids" in columns:
             pad_type = getattr(self.tokenizer, "pad_token_type_id", 0)
-            batch["token_type_ids"] = _pad(columns["token_type_ids"], pad_type, where, constant=0)
+            batch["token_type_ids"] = pad(
+                "token_type_ids", columns["token_type_ids"], pad_type, where, constant=0
+            )
         special = None
         if "special_tokens_mask" in columns:
-            special = _pad(columns["special_tokens_mask"], 1, where, constant=0)
+            special = pad("special_tokens_mask", columns["special_tokens_mask"], 1, where, constant=0)
         example_ids = None
         if self.id_key in columns:
-            example_ids = torch.as_tensor(np.asarray(columns[self.id_key], dtype=np.int64))
+            example_ids = example_ids_of(self.id_key, columns[self.id_key])
 
         ids = batch["input_ids"]
         word_ids = None
@@ -165,12 +210,14 @@ class MLMCollator:
                 rule = "offsets"
         if rule == "word_ids" and "word_ids" in columns:
             rows = [[-1 if w is None else w for w in row] for row in columns["word_ids"]]
-            return _pad(rows, -1, where)
+            return pad("word_ids", rows, -1, where)
         _, candidates = candidate_mask(ids, self.vocab, attention_mask, special)
         if rule == "vocab" and self.vocab.word_start is not None:
             return word_ids_from_vocab(ids, self.vocab.word_start, candidates)
         if rule == "offsets" and "offset_mapping" in columns:
-            flat = torch.from_numpy(_flatten(columns["offset_mapping"], pairs=True).reshape(-1, 2))
+            flat = torch.from_numpy(
+                flatten("offset_mapping", columns["offset_mapping"], pairs=True).reshape(-1, 2)
+            )
             if where.all():
                 offsets = flat.reshape(*where.shape, 2)
             else:
@@ -183,44 +230,3 @@ class MLMCollator:
             "or 'offset_mapping' (tokenizer(..., return_offsets_mapping=True)) to the features, "
             "or use a vocabulary with word markers (##, \u0120, \u2581)."
         )
-
-
-def _valid_positions(lengths: np.ndarray, length: int, left: bool) -> np.ndarray:
-    """``[B, length]`` bool, True where a row's real tokens go after padding."""
-    positions = np.arange(length)[None, :]
-    if left:
-        return positions >= (length - lengths)[:, None]
-    return positions < lengths[:, None]
-
-
-def _flatten(rows, pairs: bool = False) -> np.ndarray:
-    first = rows[0]
-    if isinstance(first, (torch.Tensor, np.ndarray)):
-        return np.concatenate([np.asarray(r, dtype=np.int64).reshape(-1) for r in rows])
-    # chain.from_iterable + fromiter is the fastest pure-Python flattening (C iterators).
-    flat = chain.from_iterable(rows)
-    if pairs:
-        flat = chain.from_iterable(flat)
-    return np.fromiter(flat, dtype=np.int64)
-
-
-def _pad(rows, pad_value: int, where: np.ndarray, constant: int | None = None) -> torch.Tensor:
-    """Pad ragged rows into a ``[B, L]`` int64 tensor, real values where ``where`` is True.
-
-    With ``constant``, rows that hold only that value (e.g. an all-ones attention mask) are
-    recognised by ``list.count`` without converting them element by element.
-    """
-    if constant is not None and isinstance(rows[0], list):
-        if all(row.count(constant) == len(row) for row in rows):
-            return torch.from_numpy(np.where(where, constant, pad_value).astype(np.int64))
-    out = np.full(where.shape, pad_value, dtype=np.int64)
-    flat = _flatten(rows)
-    if flat.size != int(where.sum()):
-        raise ValueError(
-            "Feature columns have inconsistent lengths: every key must have one value per token."
-        )
-    if where.all():
-        out = flat.reshape(where.shape)
-    else:
-        out[where] = flat
-    return torch.from_numpy(out)

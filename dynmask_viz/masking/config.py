@@ -10,7 +10,17 @@ Unit = Literal["token", "word", "span"]
 Count = Literal["bernoulli", "exact"]
 
 _UNITS = ("token", "word", "span")
+# Longest span allowed, in words: far beyond any sequence here, small enough that the mean
+# span length (a sum over lengths) and the span tensors stay cheap and in range.
+MAX_SPAN_WORDS = 1 << 16
 _COUNTS = ("bernoulli", "exact")
+
+
+def _not_a_number(value) -> bool:
+    """True unless ``value`` is a real number (bools, strings and NaN are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    return isinstance(value, float) and math.isnan(value)
 
 
 @dataclass(frozen=True)
@@ -32,11 +42,12 @@ class MaskingConfig:
             ``[SEP]`` (at least 1, at most ``max_predictions`` and the maskable tokens), as
             BERT's ``create_pretraining_data.py`` does. (fairseq, used by RoBERTa, draws
             ``int(p * n + U[0, 1))`` positions: between the two, an exact count on average.)
-        max_predictions: Cap on predictions per sequence for ``count="exact"`` (BERT used 20
-            for 128-token and 80 for 512-token sequences). ``None`` means no cap.
+        max_predictions: Cap on predictions per sequence for ``count="exact"``, an int >= 1
+            (BERT used 20 for 128-token and 80 for 512-token sequences; ``True`` is refused,
+            not read as 1). ``None`` means no cap.
         span_geometric_p: Parameter of the span-length distribution, a geometric distribution
             truncated to ``1..max_span_words`` and renormalised (SpanBERT: p=0.2, mean 3.8).
-        max_span_words: Longest span, in words (SpanBERT: 10).
+        max_span_words: Longest span, in words, 1..65536 (SpanBERT: 10).
     """
 
     mlm_probability: float = 0.15
@@ -51,12 +62,7 @@ class MaskingConfig:
     def __post_init__(self) -> None:
         for name in ("mlm_probability", "mask_replace_prob", "random_replace_prob"):
             value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not 0.0 <= value <= 1.0
-                or math.isnan(value)
-            ):
+            if _not_a_number(value) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"MaskingConfig.{name} must be a number in [0, 1]; got {value!r}.")
         if self.mask_replace_prob + self.random_replace_prob > 1.0 + 1e-9:
             raise ValueError(
@@ -64,12 +70,14 @@ class MaskingConfig:
                 f"(got {self.mask_replace_prob} + {self.random_replace_prob}); the remainder is "
                 "the share of selected tokens left unchanged. BERT uses 0.8 and 0.1."
             )
-        if self.unit not in _UNITS:
+        if not isinstance(self.unit, str) or self.unit not in _UNITS:
             raise ValueError(f"MaskingConfig.unit must be one of {_UNITS}; got {self.unit!r}.")
-        if self.count not in _COUNTS:
+        if not isinstance(self.count, str) or self.count not in _COUNTS:
             raise ValueError(f"MaskingConfig.count must be one of {_COUNTS}; got {self.count!r}.")
         if self.max_predictions is not None and (
-            not isinstance(self.max_predictions, int) or self.max_predictions < 1
+            isinstance(self.max_predictions, bool)  # True is an int, not a count
+            or not isinstance(self.max_predictions, int)
+            or self.max_predictions < 1
         ):
             raise ValueError(
                 f"MaskingConfig.max_predictions must be a positive int or None; got {self.max_predictions!r}."
@@ -79,13 +87,17 @@ class MaskingConfig:
                 "MaskingConfig.max_predictions only applies to count='exact' (BERT's scheme); "
                 "set count='exact' or leave max_predictions=None."
             )
-        if not 0.0 < self.span_geometric_p <= 1.0:
+        p = self.span_geometric_p
+        if _not_a_number(p) or not 0.0 < p <= 1.0:
+            raise ValueError(f"MaskingConfig.span_geometric_p must be a number in (0, 1]; got {p!r}.")
+        if (
+            isinstance(self.max_span_words, bool)
+            or not isinstance(self.max_span_words, int)
+            or not 1 <= self.max_span_words <= MAX_SPAN_WORDS
+        ):
             raise ValueError(
-                f"MaskingConfig.span_geometric_p must be in (0, 1]; got {self.span_geometric_p!r}."
-            )
-        if not isinstance(self.max_span_words, int) or self.max_span_words < 1:
-            raise ValueError(
-                f"MaskingConfig.max_span_words must be an int >= 1; got {self.max_span_words!r}."
+                f"MaskingConfig.max_span_words must be an int in [1, {MAX_SPAN_WORDS}]; "
+                f"got {self.max_span_words!r}."
             )
 
     @property
@@ -119,7 +131,7 @@ class MaskingConfig:
         """
         try:
             preset = MASKING_PRESETS[name]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable name (a list) is no preset either
             raise ValueError(
                 f"Unknown masking preset {name!r}; choose one of {sorted(MASKING_PRESETS)}."
             ) from None

@@ -18,8 +18,9 @@ from .._hashing import (
     rehash,
     to_unsigned,
 )
+from ._checks import check_epoch, check_example_ids, check_seed, check_token_ids
+from ._select import select, unit_ids
 from .config import MaskingConfig
-from .units import normalize_word_ids, span_of_words
 from .vocab import MaskingVocab, as_vocab
 
 IGNORE_INDEX = -100  # label of positions without a prediction (Hugging Face / PyTorch default)
@@ -62,6 +63,13 @@ class MaskedBatch:
 
 
 def _check_2d(name: str, tensor: torch.Tensor | None, shape: torch.Size) -> None:
+    if tensor is not None and not isinstance(tensor, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape {tuple(shape)} or None; got {type(tensor).__name__}."
+        )
+    if tensor is not None and (tensor.dtype.is_floating_point or tensor.dtype.is_complex):
+        kind = "integer word indices" if name == "word_ids" else "bool or 0/1 integers"
+        raise TypeError(f"{name} must hold {kind}; got dtype {tensor.dtype} (floats are not truncated).")
     if tensor is not None and tuple(tensor.shape) != tuple(shape):
         raise ValueError(
             f"{name} must have the shape of input_ids {tuple(shape)} (batch, seq_len); "
@@ -125,11 +133,15 @@ def mask_batch(
         vocab: A :class:`MaskingVocab` (or a Hugging Face tokenizer, converted on each call:
             build the vocab once in hot loops).
         config: What to select and how to corrupt it; default ``MaskingConfig()`` (RoBERTa).
-        seed: Experiment seed.
-        example_ids: ``[B]`` non-negative int ids (e.g. dataset indices). ``None``: ids are
-            hashed from the token content (padding ignored), so identical sequences share masks.
-        mask_epoch: int or ``[B]``: which mask to draw. Dynamic masking passes the epoch,
-            static masking ``epoch % dupe_factor`` (see :mod:`.schedules`).
+        seed: Experiment seed, any int.
+        example_ids: ``[B]`` integer ids in ``[0, 2**32)`` (e.g. dataset indices), one per
+            row: float ids are refused, not truncated, and other shapes are not reshaped.
+            ``None``: ids are hashed from the token content (padding ignored), so identical
+            sequences share masks.
+        mask_epoch: int or integer tensor ``[]``/``[B]`` in ``[0, 2**32)``: which mask to draw
+            (ids and epochs are hashed modulo 2**32, so larger epochs are refused). Dynamic
+            masking passes the epoch, static masking ``epoch % dupe_factor`` (see
+            :mod:`.schedules`).
         attention_mask: ``[B, L]``, 1/True on real tokens. Default: ``input_ids != pad``.
         special_tokens_mask: ``[B, L]``, 1/True on tokens never to select, on top of the
             vocab's special ids.
@@ -137,21 +149,22 @@ def mask_batch(
             ``unit="word"`` and ``unit="span"``. See :func:`.units.word_ids_from_offsets`.
 
     Returns:
-        A :class:`MaskedBatch`.
+        A :class:`MaskedBatch`. An empty batch (``B == 0``) or zero-length rows (``L == 0``)
+        give a result of the same ``[B, L]`` shape with nothing selected.
 
     Raises:
-        ValueError: On shapes or dtypes that cannot be right, with what was expected.
+        TypeError: On an argument of the wrong type (float ids or epochs, a non-config).
+        ValueError: On shapes or values that cannot be right, with what was expected.
     """
-    config = config or MaskingConfig()
-    vocab = as_vocab(vocab)
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
-        got = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
-        raise ValueError(
-            f"input_ids must be a 2-D tensor (batch, seq_len); got {got}. "
-            "For one sequence use input_ids[None] or MLMCollator for lists of features."
+    config = MaskingConfig() if config is None else config
+    if not isinstance(config, MaskingConfig):
+        raise TypeError(
+            f"config must be a MaskingConfig or None; got {type(config).__name__}. "
+            "Build one with MaskingConfig(...) or MaskingConfig.from_preset(name)."
         )
-    if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
-        raise ValueError(f"input_ids must hold integer token ids; got dtype {input_ids.dtype}.")
+    vocab = as_vocab(vocab)
+    check_token_ids(input_ids)
+    seed = check_seed(seed)
     batch, length = input_ids.shape
     device = input_ids.device
     ids = input_ids.to(torch.int64)
@@ -161,17 +174,15 @@ def mask_batch(
         ("word_ids", word_ids),
     ):
         _check_2d(name, tensor, input_ids.shape)
+    check_epoch("mask_epoch", mask_epoch, batch)
+    if batch == 0 or length == 0:
+        return _empty_result(input_ids, example_ids, mask_epoch)
 
     real, candidates = candidate_mask(ids, vocab, attention_mask, special_tokens_mask)
 
     if example_ids is None:
         example_ids = content_ids(ids, real)
-    example_ids = torch.as_tensor(example_ids, dtype=torch.int64, device=device).reshape(-1)
-    if example_ids.numel() != batch:
-        raise ValueError(f"example_ids must have one id per row ({batch}); got {example_ids.numel()}.")
-    low, high = torch.aminmax(example_ids)
-    if int(low) < 0 or int(high) > 0xFFFFFFFF:
-        raise ValueError("example_ids must be integers in [0, 2**32), e.g. dataset indices.")
+    example_ids = check_example_ids(example_ids, batch, device)
     epochs = torch.as_tensor(mask_epoch, dtype=torch.int64, device=device).expand(batch).clone()
     streams = (
         (STREAM_SELECT, STREAM_CORRUPT, STREAM_SPAN)
@@ -185,8 +196,8 @@ def mask_batch(
         positions = torch.arange(length, device=device, dtype=torch.int32).expand(batch, length)
     else:
         positions = real.to(torch.int32).cumsum(1, dtype=torch.int32) - 1
-    units = _unit_ids(config, positions, candidates, word_ids)
-    selected, u = _select(config, units, candidates, keys, real)
+    units = unit_ids(config, positions, candidates, word_ids)
+    selected, u = select(config, units, candidates, keys, real)
 
     # 80/10/10 is decided per selected token, as in BERT and Hugging Face. For token units with
     # Bernoulli selection the selection word itself decides: given u < p * 2**32, u is uniform
@@ -216,88 +227,25 @@ def mask_batch(
     )
 
 
-def _unit_ids(config, positions, candidates, word_ids) -> torch.Tensor:
-    """``[B, L]`` unit index of each token: its position (token unit) or its word (word/span).
+def _empty_result(input_ids: torch.Tensor, example_ids, mask_epoch) -> MaskedBatch:
+    """The result for ``B == 0`` or ``L == 0``: nothing to select, every tensor of the right shape.
 
-    Values on non-candidates are meaningless (-1 for words): selection always ANDs candidates.
+    Without ``example_ids`` a zero-length row gets the content id of a row with no real token
+    (the id a fully padded row gets), so the result is the same as for any other row.
     """
-    if config.unit == "token":
-        return positions
-    if word_ids is None:
-        raise ValueError(
-            f"unit={config.unit!r} needs word_ids ([B, L], -1 where none) to keep word pieces "
-            "together. Pass word_ids (from a fast tokenizer's encoding.word_ids(), or "
-            "units.word_ids_from_offsets from return_offsets_mapping=True), or use MLMCollator, "
-            "which derives them from 'word_ids' or 'offset_mapping' features."
-        )
-    return normalize_word_ids(word_ids.to(device=positions.device, dtype=torch.int64), candidates)
-
-
-def _select(config, units, candidates, keys, real) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Selection for prediction: ``([B, L] bool, True = selected; the token words or None)``.
-
-    The second value is the per-token selection word when it may also decide the 80/10/10
-    split (token units, Bernoulli selection), else None.
-    """
-    batch, length = units.shape
-    select_keys = keys[0][:, None]
-    spans = None
-    if config.unit == "span":
-        spans = span_of_words(
-            keys[2], length, geometric_p=config.span_geometric_p, max_words=config.max_span_words
-        )
-    if config.count == "bernoulli":
-        # Every token of a unit hashes the same counter, so units are selected as a whole.
-        if spans is not None:
-            units = spans.gather(1, units.clamp(min=0))
-        u = keyed_uniform32(select_keys, units)
-        selected = candidates & below(u, config.mlm_probability)
-        return selected, (u if config.unit == "token" else None)
-    counters = torch.arange(length, device=units.device).expand(batch, length)
-    if spans is None:
-        unit_score = to_unsigned(keyed_uniform32(select_keys, counters))
-    else:
-        # Words in span order: spans ranked by their hash, words in reading order within a
-        # span, so the greedy pass below keeps spans contiguous and cuts only the last one.
-        unit_score = (to_unsigned(keyed_uniform32(select_keys, spans)) << 20) | counters
-    return _select_exact(config, units, candidates, unit_score, real.sum(1)), None
-
-
-def _select_exact(config, units, candidates, unit_score, n_tokens) -> torch.Tensor:
-    """BERT's scheme: go through the units in random order, take each one that still fits.
-
-    The budget is BERT's ``min(max_predictions, max(1, round(p * n)))`` with ``n`` the real tokens
-    (``[CLS]`` and ``[SEP]`` included, as in BERT), and at most the maskable tokens (p=0 means
-    none); like ``create_pretraining_data.py``, a unit that would overflow
-    the budget is skipped and the next one is tried, so the cap is never exceeded. The first
-    pass takes the longest prefix of the random order that fits (all of it for token units);
-    each further pass takes, per row, the first remaining unit that fits, which is exactly
-    the greedy rule since the remaining budget only shrinks. Passes loop over rounds, not
-    tokens or examples: their number is the most units any row takes after its first skip.
-    """
-    batch, length = units.shape
-    n_candidates = candidates.sum(1)
-    budget = torch.round(n_tokens.to(torch.float64) * config.mlm_probability).to(torch.int64)
-    if config.mlm_probability > 0:  # BERT's max(1, ...); p=0 means no masking at all
-        budget = budget.clamp(min=1)
-    if config.max_predictions is not None:
-        budget = budget.clamp(max=config.max_predictions)
-    budget = torch.minimum(budget, n_candidates)
-
-    unit_size = torch.zeros((batch, length), dtype=torch.int64, device=units.device)
-    unit_size.scatter_add_(1, units.clamp(min=0), candidates.to(torch.int64))
-    score = unit_score.masked_fill(unit_size == 0, torch.iinfo(torch.int64).max)
-    order = torch.argsort(score, dim=1, stable=True)
-    size_in_order = unit_size.gather(1, order)
-    taken = (size_in_order.cumsum(1) <= budget[:, None]) & (size_in_order > 0)
-    remaining = budget - (size_in_order * taken).sum(1)
-    while True:
-        fits = ~taken & (size_in_order > 0) & (size_in_order <= remaining[:, None])
-        rows = fits.any(1).nonzero().flatten()
-        if rows.numel() == 0:
-            break
-        first = fits[rows].to(torch.int8).argmax(1)
-        taken[rows, first] = True
-        remaining[rows] -= size_in_order[rows, first]
-    unit_taken = torch.zeros_like(taken).scatter_(1, order, taken)
-    return candidates & unit_taken.gather(1, units.clamp(min=0))
+    batch, _ = input_ids.shape
+    device = input_ids.device
+    if example_ids is None:
+        nothing = torch.zeros((batch, 1), dtype=torch.int64, device=device)
+        example_ids = content_ids(nothing, nothing.to(torch.bool))
+    example_ids = check_example_ids(example_ids, batch, device)
+    none = torch.zeros(input_ids.shape, dtype=torch.bool, device=device)
+    return MaskedBatch(
+        input_ids=input_ids.clone(),
+        labels=torch.full(input_ids.shape, IGNORE_INDEX, dtype=torch.int64, device=device),
+        masked=none,
+        replaced_by_mask=none.clone(),
+        replaced_by_random=none.clone(),
+        example_ids=example_ids,
+        mask_epoch=torch.as_tensor(mask_epoch, dtype=torch.int64, device=device).expand(batch).clone(),
+    )

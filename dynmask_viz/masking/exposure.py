@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._checks import check_count, check_probability
 from .core import candidate_mask
 from .vocab import as_vocab
 
@@ -18,10 +19,15 @@ def theoretical_ever_masked(p: float, epochs: int, distinct_masks: int | None = 
     RoBERTa's setup (p=0.15, 40 epochs): static with 10 masks 0.803, dynamic 0.998.
 
     Args:
-        p: Masking probability per token.
-        epochs: Number of epochs.
-        distinct_masks: Number of distinct masks (``dupe_factor`` for static); ``None`` = dynamic.
+        p: Masking probability per token, in ``[0, 1]``.
+        epochs: Number of epochs, an int >= 0.
+        distinct_masks: Number of distinct masks (``dupe_factor`` for static), an int >= 1;
+            ``None`` = dynamic.
     """
+    p = check_probability("p", p)
+    epochs = check_count("epochs", epochs, 0)
+    if distinct_masks is not None:
+        distinct_masks = check_count("distinct_masks", distinct_masks, 1)
     chances = epochs if distinct_masks is None else min(epochs, distinct_masks)
     return 1.0 - (1.0 - p) ** chances
 
@@ -80,8 +86,7 @@ def exposure(masking, input_ids: torch.Tensor, vocab, epochs: int, **kwargs) -> 
         epochs: Number of epochs to simulate (>= 1).
         **kwargs: Passed to :func:`mask_batch` (``example_ids``, ``word_ids``, ...).
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1; got {epochs}.")
+    epochs = check_count("epochs", epochs, 1)
     counts = torch.zeros(input_ids.shape, dtype=torch.int64, device=input_ids.device)
     ever = torch.zeros(input_ids.shape, dtype=torch.bool, device=input_ids.device)
     curve = []

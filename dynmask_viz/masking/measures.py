@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._checks import check_count, check_probability
 from .config import MaskingConfig
 from .core import KEPT, MASKED, RANDOM, MaskedBatch, candidate_mask
 from .schedules import DynamicMasking
@@ -119,7 +120,7 @@ def selection_counts(
         input_ids: ``[B, L]`` token ids (sequence ``i`` is keyed as example ``i``).
         vocab: ``MaskingVocab`` or tokenizer.
         config: The masking configuration.
-        epochs: Number of dynamic masks drawn per sequence.
+        epochs: Number of dynamic masks drawn per sequence, an int >= 1.
         seed: Masking seed.
         attention_mask, word_ids: As in :func:`~dynmask_viz.masking.mask_batch`.
 
@@ -127,6 +128,7 @@ def selection_counts(
         ``(n_candidates [B], n_selected [epochs, B])``, both int64.
     """
     vocab = as_vocab(vocab)
+    epochs = check_count("epochs", epochs, 1)
     masking = DynamicMasking(config, seed)
     ex = torch.arange(input_ids.shape[0])
     kw = dict(example_ids=ex, attention_mask=attention_mask, word_ids=word_ids)
@@ -142,9 +144,18 @@ def times_masked_pmf(p: float, epochs: int, distinct_masks: int | None = None) -
     (only multiples of ``n_j`` when ``k`` divides ``epochs``). Dynamic (``None``) is
     ``Binomial(epochs, p)``. Exact for token units with ``count="bernoulli"``.
 
+    Args:
+        p: Selection probability, in ``[0, 1]``.
+        epochs: Number of epochs, an int >= 0.
+        distinct_masks: Distinct masks cycled (static), an int >= 1; ``None`` = dynamic.
+
     Returns:
         ``[epochs + 1]`` float64, probability of being selected ``0..epochs`` times.
     """
+    p = check_probability("p", p)
+    epochs = check_count("epochs", epochs, 0)
+    if distinct_masks is not None:
+        distinct_masks = check_count("distinct_masks", distinct_masks, 1)
     k = epochs if distinct_masks is None else min(epochs, distinct_masks)
     pmf = torch.zeros(epochs + 1, dtype=torch.float64)
     pmf[0] = 1.0

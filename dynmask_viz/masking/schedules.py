@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._checks import check_epoch, check_seed, is_int
 from .config import MaskingConfig
 from .core import MaskedBatch, mask_batch
 from .vocab import MaskingVocab
@@ -17,6 +18,14 @@ class _Masking:
     seed: int = 0
 
     kind = "base"
+
+    def __post_init__(self) -> None:
+        # Checked here, not at the first batch: a wrong config would otherwise fail mid-training.
+        if not isinstance(self.config, MaskingConfig):
+            raise TypeError(
+                f"{type(self).__name__}(config) must be a MaskingConfig; got {type(self.config).__name__}."
+            )
+        object.__setattr__(self, "seed", check_seed(self.seed))  # frozen: a numpy int as int
 
     def mask_epoch(self, epoch: int | torch.Tensor) -> int | torch.Tensor:
         """Index of the mask drawn in training epoch ``epoch`` (0-based)."""
@@ -35,9 +44,12 @@ class _Masking:
         example_ids: torch.Tensor | None = None,
         **kwargs,
     ) -> MaskedBatch:
-        """Mask a batch for training epoch ``epoch``; other arguments as in :func:`mask_batch`."""
-        if isinstance(epoch, int) and epoch < 0:
-            raise ValueError(f"epoch must be >= 0; got {epoch}.")
+        """Mask a batch for training epoch ``epoch``; other arguments as in :func:`mask_batch`.
+
+        ``epoch`` is an int or an integer tensor ``[]``/``[B]`` in ``[0, 2**32)``; floats are
+        refused rather than truncated.
+        """
+        check_epoch("epoch", epoch)
         return mask_batch(
             input_ids,
             vocab,
@@ -86,7 +98,8 @@ class StaticMasking(_Masking):
     kind = "static"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dupe_factor, int) or self.dupe_factor < 1:
+        super().__post_init__()
+        if not is_int(self.dupe_factor) or self.dupe_factor < 1:
             raise ValueError(f"dupe_factor must be an int >= 1; got {self.dupe_factor!r}.")
 
     def mask_epoch(self, epoch):
@@ -97,10 +110,17 @@ class StaticMasking(_Masking):
 
 
 def make_masking(kind: str, config: MaskingConfig | None = None, *, seed: int = 0, dupe_factor: int = 10):
-    """Build ``StaticMasking`` or ``DynamicMasking`` by name (for configs, CLIs and widgets)."""
-    config = config or MaskingConfig()
+    """Build ``StaticMasking`` or ``DynamicMasking`` by name (for configs, CLIs and widgets).
+
+    Args:
+        kind: ``"static"`` or ``"dynamic"``.
+        config: The masking config; default ``MaskingConfig()``.
+        seed: Experiment seed, any int.
+        dupe_factor: Distinct static masks, an int >= 1 (ignored for ``"dynamic"``).
+    """
+    config = MaskingConfig() if config is None else config
+    if not isinstance(kind, str) or kind not in ("static", "dynamic"):
+        raise ValueError(f"Unknown masking kind {kind!r}; expected 'static' or 'dynamic'.")
     if kind == "dynamic":
         return DynamicMasking(config, seed)
-    if kind == "static":
-        return StaticMasking(config, seed, dupe_factor)
-    raise ValueError(f"Unknown masking kind {kind!r}; expected 'static' or 'dynamic'.")
+    return StaticMasking(config, seed, dupe_factor)

@@ -100,11 +100,13 @@ class MaskingVocab:
             ValueError: If an id is outside ``[0, vocab_size)``: the ids do not belong to
                 this vocabulary (wrong tokenizer?).
         """
+        if input_ids.numel() == 0:  # aminmax has no identity: nothing to look up anyway
+            return torch.zeros(input_ids.shape, dtype=torch.bool, device=input_ids.device)
         low, high = torch.aminmax(input_ids)
         if int(low) < 0 or int(high) >= self.vocab_size:
             raise ValueError(
-                f"input_ids hold ids in [{int(low)}, {int(high)}], outside this vocabulary "
-                f"[0, {self.vocab_size}). Were they made by another tokenizer?"
+                f"input_ids must be ids in this vocabulary's [0, {self.vocab_size}); got ids in "
+                f"[{int(low)}, {int(high)}], outside this vocabulary. Were they made by another tokenizer?"
             )
         return self.special_table.to(input_ids.device)[input_ids]
 

@@ -24,7 +24,6 @@ import html
 import time
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -33,46 +32,14 @@ import torch
 from ..analysis import PARAMS, RULES, AppliedRule, attention_view, build_rule, mask_view
 from ..hf import extract_attention, load_model, load_tokenizer
 from ..plots.mask_effect import MaskEffectPainter
-from ._base import Explorer
+from ._base import Explorer, check_control, check_int
 from ._render import BlitRenderer
+from .states import AttentionState
 
 __all__ = ["AttentionExplorer", "AttentionState"]
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 _PASSES_KEPT = 16
-
-
-@dataclass(frozen=True)
-class AttentionState:
-    """What the explorer shows. Matrices are ``[L, L]`` float, rows = queries, columns = keys.
-
-    Attributes:
-        text, model_name, tokens: The input and its ``L`` tokens.
-        rule: Name of the rule applied (with parameters and dropped tokens), e.g. ``"causal"``.
-        params: Values of the rule's parameter controls.
-        dropped: Indices of the tokens dropped as keys.
-        layer, head: What is shown; ``head`` is None when heads are averaged.
-        mask: Share of the shown heads allowed to attend (1 = allowed, True = may attend).
-        without, with_mask: Attention weights without / with the mask.
-        difference: ``with_mask - without``.
-        empty_rows: Queries the rule left with no key (they attend to themselves instead).
-        forward_calls: Forward passes requested so far by this explorer.
-    """
-
-    text: str
-    model_name: str
-    tokens: list[str]
-    rule: str
-    params: dict
-    dropped: tuple[int, ...]
-    layer: int
-    head: int | None
-    mask: torch.Tensor
-    without: torch.Tensor
-    with_mask: torch.Tensor
-    difference: torch.Tensor
-    empty_rows: int
-    forward_calls: int
 
 
 class AttentionExplorer(Explorer):
@@ -119,8 +86,12 @@ class AttentionExplorer(Explorer):
         dpi: int = 80,
         threads: int | None = 1,
     ) -> None:
-        if rule not in RULES:
-            raise ValueError(f"rule must be one of {sorted(RULES)}; got {rule!r}.")
+        check_int("max_length", max_length, 2)
+        check_int("dpi", dpi, 1)
+        if threads is not None:
+            check_int("threads", threads, 1, "or None (keep torch's setting)")
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"text must be a str or None (the default sentence); got {text!r}.")
         self.max_length, self.dpi, self.threads = max_length, dpi, threads
         self._models: dict[str, tuple] = {}
         name = "minilm" if model is None else model
@@ -149,17 +120,20 @@ class AttentionExplorer(Explorer):
                 layout=widgets.Layout(width="70%"),
             ),
             "model": widgets.Text(value=name, description="model", continuous_update=False),
-            "layer": widgets.IntSlider(value=layer, min=0, max=max(layer, 5), description="layer"),
-            "head": widgets.IntSlider(value=head, min=0, max=max(head, 11), description="head"),
+            # Placeholder ranges until the model is known; the given values are checked below.
+            "layer": widgets.IntSlider(value=0, min=0, max=0, description="layer"),
+            "head": widgets.IntSlider(value=0, min=0, max=0, description="head"),
             "average_heads": widgets.Checkbox(value=False, description="average heads", indent=False),
-            "rule": widgets.Dropdown(options=list(RULES), value=rule, description="mask rule"),
+            "rule": widgets.Dropdown(options=list(RULES), value="causal", description="mask rule"),
             "window": widgets.IntSlider(value=3, min=1, max=16, description="window"),
             "bidirectional": widgets.Checkbox(value=False, description="both sides", indent=False),
             "prefix_length": widgets.IntSlider(
-                value=4, min=0, max=max_length, description="prefix length", style=st
+                value=min(4, max_length), min=0, max=max_length, description="prefix length", style=st
             ),
             "punctuation": widgets.Checkbox(value=True, description="drop punctuation too", indent=False),
-            "k": widgets.IntSlider(value=3, min=1, max=max_length, description="top-k keys", style=st),
+            "k": widgets.IntSlider(
+                value=min(3, max_length), min=1, max=max_length, description="top-k keys", style=st
+            ),
             "p": widgets.FloatSlider(value=0.3, min=0.0, max=0.9, step=0.05, description="drop p"),
             "mask_seed": widgets.BoundedIntText(
                 value=0, min=0, max=2**31 - 1, description="seed", layout=widgets.Layout(width="150px")
@@ -181,6 +155,10 @@ class AttentionExplorer(Explorer):
                 self.image,
             ]
         )
+        self._set_controls({"rule": rule})  # before loading a model: fail fast
+        # Layer and head are checked against the model (the one check that set() uses too).
+        bounds = self._apply_bounds(self._model(name)[0])
+        self._set_controls({"layer": layer, "head": head}, bounds=bounds)
         for control in c.values():
             control.observe(self._on_change, names="value")
         self.update()
@@ -190,22 +168,48 @@ class AttentionExplorer(Explorer):
     def set(self, **values) -> AttentionState:
         """Set controls (and ``dropped=[indices]``) at once, then update once.
 
+        Values are checked as the constructor checks them, never clamped: ``layer`` and
+        ``head`` in the model's range (of the new model when ``model`` is given too),
+        ``window`` in ``[1, 16]``, ``prefix_length`` and ``k`` up to ``max_length``, ``p`` in
+        ``[0, 0.9]``, ``mask_seed`` in ``[0, 2**31 - 1]``, ``rule`` a key of :data:`RULES`,
+        flags True/False, ``text`` and ``model`` str.
+
         Raises:
-            ValueError: On an unknown control name or a token index out of range.
+            ValueError: On an unknown control name, a value out of its range (the message
+                gives the valid values; no control is changed) or a token index out of range.
         """
         dropped = values.get("dropped")
+        if dropped is not None and (
+            not isinstance(dropped, (list, tuple))
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in dropped)
+        ):
+            raise ValueError(f"dropped must be a list of token indices (ints); got {dropped!r}.")
+        model = bounds = None
+        if "model" in values:  # layer and head are checked against the model switched to
+            name = check_control("model", self.controls["model"], values["model"]).strip() or "minilm"
+            model = self._model(name)[0]
+            bounds = self._bounds(model)
+        checked = self._check_controls(values, extra=("dropped",), bounds=bounds)
+        tokens = None
+        if dropped is not None:  # indices into the tokens of the (possibly new) text and model
+            name = checked.get("model", self.controls["model"].value).strip() or "minilm"
+            tokenizer = self._model(name)[1]
+            text = checked.get("text", self.controls["text"].value).strip() or DEFAULT_TEXT
+            ids = tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
+            tokens = tokenizer.convert_ids_to_tokens(ids)
+            bad = [i for i in dropped if not 0 <= i < len(tokens)]
+            if bad:
+                raise ValueError(
+                    f"dropped must be token indices in [0, {len(tokens) - 1}]; got {bad} (out of range)."
+                )
         self._hold = True
-        try:
-            self._set_controls(values, extra=("dropped",))
-            if dropped is not None:  # the token buttons of the (possibly new) text and model
-                name = self.controls["model"].value.strip() or "minilm"
-                tokenizer = self._model(name)[1]
-                text = self.controls["text"].value.strip() or DEFAULT_TEXT
-                ids = tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
-                self._sync_tokens(tokenizer.convert_ids_to_tokens(ids))
-                bad = [i for i in dropped if not 0 <= i < len(self.token_buttons)]
-                if bad:
-                    raise ValueError(f"dropped indices {bad} out of range 0..{len(self.token_buttons) - 1}.")
+        try:  # every value is valid: now change the controls
+            if model is not None:  # the new model's ranges first, so nothing is clamped
+                self._apply_bounds(model)
+            for control, value in checked.items():
+                self.controls[control].value = value
+            if tokens is not None:
+                self._sync_tokens(tokens)
                 for i, button in enumerate(self.token_buttons):
                     button.value = i in set(dropped)
         finally:
@@ -230,6 +234,8 @@ class AttentionExplorer(Explorer):
         v = {name: w.value for name, w in self.controls.items()}
         v["model"] = v["model"].strip() or "minilm"
         model, tokenizer = self._model(v["model"])
+        self._apply_bounds(model)  # a model switched to in the text box moves the sliders into range
+        v["layer"], v["head"] = self.controls["layer"].value, self.controls["head"].value
         text = v["text"].strip() or DEFAULT_TEXT
         base = self._pass((v["model"], text), model, tokenizer, text, None)
         tokens = base.tokens[0]
@@ -248,8 +254,8 @@ class AttentionExplorer(Explorer):
             rule_name, empty, dense = str(applied.rule), applied.empty_rows, applied.dense
         masked = self._pass(key, model, tokenizer, text, dense)
         self._empty[key], self._applied[key] = empty, rule_name
-        layer = min(int(v["layer"]), base.num_layers - 1)
-        head = None if v["average_heads"] else min(int(v["head"]), heads - 1)
+        layer = v["layer"]
+        head = None if v["average_heads"] else v["head"]
         shown = "mean" if head is None else head
         without, with_mask = attention_view(base, layer, shown), attention_view(masked, layer, shown)
         mask = mask_view(masked, shown)  # per-head masks averaged: the share of heads allowed
@@ -276,11 +282,21 @@ class AttentionExplorer(Explorer):
     def _model(self, name: str):
         if name not in self._models:
             self._models[name] = (load_model(name), load_tokenizer(name))
-        model, tokenizer = self._models[name]
+        return self._models[name]
+
+    @staticmethod
+    def _bounds(model) -> dict:
+        """The valid ``(min, max)`` of the layer and head controls for ``model``."""
         config = model.config
-        self.controls["layer"].max = config.num_hidden_layers - 1
-        self.controls["head"].max = config.num_attention_heads - 1
-        return model, tokenizer
+        return {"layer": (0, config.num_hidden_layers - 1), "head": (0, config.num_attention_heads - 1)}
+
+    def _apply_bounds(self, model) -> dict:
+        """Set the layer and head sliders' ranges to ``model``'s; returns them."""
+        bounds = self._bounds(model)
+        for control, (low, high) in bounds.items():
+            self.controls[control].max = high  # lowering max moves a larger value down with it
+            self.controls[control].min = low
+        return bounds
 
     def _pass(self, key, model, tokenizer, text, mask):
         if key in self._passes:

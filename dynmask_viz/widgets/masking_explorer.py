@@ -7,25 +7,20 @@ epochs come from one vectorized call per scheme, and the figure is built once pe
 repainted in place (cell colours and texts) afterwards, with its layout frozen.
 
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*.
-
-Why this module is over ~300 lines: one class whose controls, text cache, layout cache and
-pixel-level repainting depend on each other. The masks come from :mod:`dynmask_viz.analysis`
-and the drawing from :mod:`dynmask_viz.plots` (the grid painter); what is left is the widget.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import ipywidgets as widgets
-import torch
 
 from ..analysis import EncodedText, EpochGrid, encode_texts, static_and_dynamic_grids
 from ..masking import MaskingConfig, MaskingVocab
 from ..plots.masking import build_grid_figure
-from ._base import Explorer
+from ._base import Explorer, check_int
 from ._render import BlitRenderer
+from .states import ExplorerState
 
 __all__ = ["ExplorerState", "MaskingExplorer", "DEFAULT_TEXT"]
 
@@ -35,60 +30,6 @@ DEFAULT_TEXT = (
     "voluntary institutions."
 )
 MODES = ("both", "static", "dynamic")
-
-
-@dataclass(frozen=True)
-class ExplorerState:
-    """What the explorer shows (a snapshot; grids hold all ``epochs`` rows).
-
-    Attributes:
-        text: The sentence.
-        tokens: Its ``L`` tokens (special tokens dropped).
-        config: The :class:`MaskingConfig` (probability, unit; 80/10/10).
-        seed: Masking seed.
-        epoch: Last epoch shown (rows ``0..epoch``).
-        epochs: Rows of each grid.
-        dupe_factor: Distinct static masks.
-        mode: ``"both"``, ``"static"`` or ``"dynamic"``.
-        static: :class:`EpochGrid` of static masking (``[epochs, L]`` tensors).
-        dynamic: :class:`EpochGrid` of dynamic masking.
-    """
-
-    text: str
-    tokens: list[str]
-    config: MaskingConfig
-    seed: int
-    epoch: int
-    epochs: int
-    dupe_factor: int
-    mode: str
-    static: EpochGrid
-    dynamic: EpochGrid
-
-    @property
-    def static_masked(self) -> torch.Tensor:
-        """``[epoch + 1, L]`` bool, True = selected, static masking, epochs shown so far."""
-        return self.static.masked[: self.epoch + 1]
-
-    @property
-    def dynamic_masked(self) -> torch.Tensor:
-        """``[epoch + 1, L]`` bool, True = selected, dynamic masking, epochs shown so far."""
-        return self.dynamic.masked[: self.epoch + 1]
-
-    def exposure(self) -> dict:
-        """Per scheme, up to ``epoch``: masks drawn, distinct corrupted inputs, share ever masked.
-
-        Two masks that both select nothing give the same input, so ``distinct_inputs`` can be
-        below ``masks_drawn`` on short sentences with a small ``p``.
-        """
-        return {
-            kind: {
-                "masks_drawn": grid.masks_drawn(self.epoch),
-                "distinct_inputs": grid.distinct_inputs(self.epoch),
-                "ever_masked": round(grid.ever_masked_share(self.epoch), 4),
-            }
-            for kind, grid in (("static", self.static), ("dynamic", self.dynamic))
-        }
 
 
 class MaskingExplorer(Explorer):
@@ -103,14 +44,19 @@ class MaskingExplorer(Explorer):
     Args:
         text: The sentence (default: the first sentence of the Wikipedia asset).
         tokenizer: Hugging Face tokenizer with a mask token (default ``hf.load_tokenizer()``).
-        seed: Masking seed.
+        seed: Masking seed, an int in ``[0, 2**31 - 1]``.
         epochs: Number of epochs (rows), 1..40.
         dupe_factor: Initial number of static masks (1..10); BERT used 10 over 40 epochs.
         mlm_probability: Initial selection probability (0.05..0.5).
         unit: Initial unit, ``"token"``, ``"word"`` or ``"span"``.
         mode: ``"both"``, ``"static"`` or ``"dynamic"``.
-        dpi: Resolution of the rendered PNG.
-        max_length: Longer sentences are truncated to this many tokens.
+        dpi: Resolution of the rendered PNG, an int >= 1.
+        max_length: Longer sentences are truncated to this many tokens (an int >= 3: two
+            special tokens and one word).
+
+    Raises:
+        ValueError: On a value out of range; the message names it and gives the valid values
+            (the same check as :meth:`set`).
 
     Attributes:
         controls: Name -> widget: ``text``, ``epoch``, ``probability``, ``unit``,
@@ -135,22 +81,12 @@ class MaskingExplorer(Explorer):
         dpi: int = 80,
         max_length: int = 64,
     ) -> None:
-        if not isinstance(epochs, int) or not 1 <= epochs <= 40:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 40:
             raise ValueError(f"epochs must be an int in [1, 40]; got {epochs!r}.")
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
-        # Sliders would silently clamp out-of-range values: refuse them instead.
-        if not isinstance(dupe_factor, int) or not 1 <= dupe_factor <= 10:
-            raise ValueError(f"dupe_factor must be an int in [1, 10]; got {dupe_factor!r}.")
-        if not 0.05 <= mlm_probability <= 0.5:
-            raise ValueError(f"mlm_probability must be in [0.05, 0.5]; got {mlm_probability!r}.")
-        MaskingConfig(unit=unit)  # validates the unit with the engine's own message
-        if tokenizer is None:
-            from ..hf import load_tokenizer
-
-            tokenizer = load_tokenizer()
-        self.tokenizer = tokenizer
-        self.vocab = MaskingVocab.from_tokenizer(tokenizer)  # once: it reads the whole vocabulary
+        check_int("dpi", dpi, 1)
+        check_int("max_length", max_length, 3)
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"text must be a str or None (the default sentence); got {text!r}.")
         self.epochs, self.dpi, self.max_length = epochs, dpi, max_length
         self._encoded: dict[str, EncodedText] = {}
         # (mode, text) -> (figure, painters, renderer, cells, cell edges): switching back is instant.
@@ -174,7 +110,7 @@ class MaskingExplorer(Explorer):
                 value=epochs - 1, min=0, max=epochs - 1, description="show epochs 0..", style=style
             ),
             "probability": widgets.FloatSlider(
-                value=mlm_probability,
+                value=0.15,
                 min=0.05,
                 max=0.5,
                 step=0.05,
@@ -182,15 +118,32 @@ class MaskingExplorer(Explorer):
                 description="mask probability p",
                 style=style,
             ),
-            "unit": widgets.Dropdown(options=["token", "word", "span"], value=unit, description="unit"),
+            "unit": widgets.Dropdown(options=["token", "word", "span"], value="token", description="unit"),
             "dupe_factor": widgets.IntSlider(
-                value=dupe_factor, min=1, max=10, description="dupe_factor (static)", style=style
+                value=4, min=1, max=10, description="dupe_factor (static)", style=style
             ),
-            "mode": widgets.ToggleButtons(options=list(MODES), value=mode, description="show", style=style),
+            "mode": widgets.ToggleButtons(options=list(MODES), value="both", description="show", style=style),
             "seed": widgets.BoundedIntText(
-                value=seed, min=0, max=2**31 - 1, description="seed", layout=widgets.Layout(width="160px")
+                value=0, min=0, max=2**31 - 1, description="seed", layout=widgets.Layout(width="160px")
             ),
         }
+        # The given values go through the same check as set(): a slider would silently clamp them.
+        self._set_controls(
+            {
+                "probability": mlm_probability,
+                "unit": unit,
+                "dupe_factor": dupe_factor,
+                "mode": mode,
+                "seed": seed,
+            },
+            labels={"probability": "mlm_probability"},
+        )
+        if tokenizer is None:  # loaded once every argument is known to be valid
+            from ..hf import load_tokenizer
+
+            tokenizer = load_tokenizer()
+        self.tokenizer = tokenizer
+        self.vocab = MaskingVocab.from_tokenizer(tokenizer)  # once: it reads the whole vocabulary
         self.image = widgets.Image(format="png")
         self.summary = widgets.HTML()
         self._messages = self.summary
@@ -213,10 +166,15 @@ class MaskingExplorer(Explorer):
     def set(self, **values) -> ExplorerState:
         """Set several controls at once, then re-render once.
 
-        Example: ``explorer.set(probability=0.3, unit="word", epoch=5)``.
+        Example: ``explorer.set(probability=0.3, unit="word", epoch=5)``. Valid values:
+        ``text`` a str, ``epoch`` an int in ``[0, epochs - 1]``, ``probability`` in
+        ``[0.05, 0.5]``, ``unit`` ``"token"``/``"word"``/``"span"``, ``dupe_factor`` an int in
+        ``[1, 10]``, ``mode`` ``"both"``/``"static"``/``"dynamic"``, ``seed`` an int in
+        ``[0, 2**31 - 1]``: the same as the constructor's.
 
         Raises:
-            ValueError: On a name that is not a control.
+            ValueError: On a name that is not a control, or a value out of its range (nothing
+                is clamped; the message gives the valid range and nothing is changed).
         """
         self._hold = True
         try:
@@ -232,7 +190,11 @@ class MaskingExplorer(Explorer):
         c = {name: w.value for name, w in self.controls.items()}
         text = c["text"].strip() or DEFAULT_TEXT
         encoded = self._encode(text)
-        config = MaskingConfig(mlm_probability=round(float(c["probability"]), 4), unit=c["unit"])
+        # Slider steps come back as 0.15000000000000002: that float noise is rounded away, but a
+        # value set on purpose between the steps (0.0546875) is kept exactly as given.
+        p = float(c["probability"])
+        p = round(p, 4) if abs(round(p, 4) - p) < 1e-9 else p
+        config = MaskingConfig(mlm_probability=p, unit=c["unit"])
         static, dynamic = static_and_dynamic_grids(
             encoded,
             self.tokenizer,
@@ -265,7 +227,7 @@ class MaskingExplorer(Explorer):
         if text not in self._encoded:
             encoded = encode_texts(text, self.tokenizer, max_length=self.max_length)
             if not encoded.maskable(self.vocab).any():
-                raise ValueError("The sentence has no tokens that can be masked; type some words.")
+                raise ValueError(f"text {text!r} has no tokens that can be masked; type some words.")
             if len(self._encoded) > 32:  # a small cache: typing many sentences must not grow forever
                 self._encoded.clear()
             self._encoded[text] = encoded

@@ -1,0 +1,140 @@
+"""Turning a list of features into padded columns, for :class:`MLMCollator`: refuse, never guess.
+
+Every feature must have the same keys, every per-token key one value per token (row by row,
+not just in total) and example ids must be integers: a mismatch is an error that names the
+feature and the key, never a silent misalignment or truncation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import chain
+
+import numpy as np
+import torch
+
+# Feature keys with one value per token, padded like input_ids.
+PADDED = ("attention_mask", "token_type_ids", "special_tokens_mask", "offset_mapping", "word_ids")
+
+
+def columns_of(features: Sequence[Mapping], id_key: str) -> dict[str, list]:
+    """Column lists of dict features; every feature must have the same keys (none is guessed)."""
+    keys = list(features[0])
+    if "input_ids" not in keys:
+        raise KeyError(f"Features need an 'input_ids' key; got keys {sorted(keys)}.")
+    expected = set(keys)
+    for i, feature in enumerate(features):
+        if not isinstance(feature, Mapping):
+            raise TypeError(f"Feature {i} is a {type(feature).__name__}, feature 0 a dict: mix neither.")
+        if feature.keys() != expected:
+            missing, extra = sorted(expected - set(feature)), sorted(set(feature) - expected)
+            if id_key in missing or id_key in extra:
+                raise ValueError(
+                    f"{id_key!r} is on some features but not on others (feature {i} differs from "
+                    f"feature 0): give every feature an id, or none (then masks are keyed on the "
+                    "token content)."
+                )
+            raise ValueError(
+                f"Feature {i} has different keys from feature 0 (missing {missing}, extra {extra}); "
+                "every feature must have the same keys."
+            )
+    return {key: [f[key] for f in features] for key in keys}
+
+
+def row_lengths(key: str, rows) -> np.ndarray:
+    """``[B]`` lengths of a column's rows (each a sequence, tensor or array)."""
+    try:
+        return np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    except TypeError:
+        bad = next((i for i, row in enumerate(rows) if not hasattr(row, "__len__") or _is_scalar(row)), 0)
+        raise TypeError(
+            f"Feature {bad}'s {key!r} must be a sequence with one value per token; got "
+            f"{type(rows[bad]).__name__}. For a single sequence pass [ids], not ids."
+        ) from None
+
+
+def _is_scalar(row) -> bool:
+    return isinstance(row, (torch.Tensor, np.ndarray)) and row.ndim == 0
+
+
+def check_lengths(key: str, rows, lengths: np.ndarray) -> None:
+    """Refuse a column whose rows do not have one value per token of ``input_ids``."""
+    got = row_lengths(key, rows)
+    bad = np.flatnonzero(got != lengths)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"Feature {i}'s {key!r} has {int(got[i])} values but its input_ids has "
+            f"{int(lengths[i])} tokens: every per-token key must have one value per token."
+        )
+
+
+def example_ids_of(key: str, values: list) -> torch.Tensor:
+    """``[B]`` int64 example ids from a feature column; non-integers are refused, not truncated."""
+    try:  # 0-d tensors (a dataset's torch format) hold one id each
+        array = np.asarray([v.item() if isinstance(v, torch.Tensor) else v for v in values])
+    except (TypeError, ValueError, RuntimeError):  # ragged or multi-element: not one id each
+        array = np.asarray(values, dtype=object)
+    flags = any(isinstance(v, (bool, np.bool_)) for v in values)  # numpy reads [0, True] as ints
+    if array.ndim != 1 or array.dtype.kind not in "iu" or flags:
+        raise TypeError(
+            f"Feature key {key!r} must hold one integer id per feature (e.g. the dataset index, "
+            f"in [0, 2**32)); got {values[:3]!r}{'...' if len(values) > 3 else ''}."
+        )
+    return torch.as_tensor(array.astype(np.int64))
+
+
+def valid_positions(lengths: np.ndarray, length: int, left: bool) -> np.ndarray:
+    """``[B, length]`` bool, True where a row's real tokens go after padding."""
+    positions = np.arange(length)[None, :]
+    if left:
+        return positions >= (length - lengths)[:, None]
+    return positions < lengths[:, None]
+
+
+def flatten(key: str, rows, pairs: bool = False) -> np.ndarray:
+    """The values of ragged rows, one after the other, as int64; non-integers are refused."""
+    first = rows[0]
+    if isinstance(first, (torch.Tensor, np.ndarray)):
+        arrays = [np.asarray(r).reshape(-1) for r in rows]
+        if any(a.dtype.kind not in "iub" for a in arrays):
+            raise TypeError(f"{key!r} must hold integers; got {[str(a.dtype) for a in arrays][:3]}.")
+        return np.concatenate(arrays).astype(np.int64, copy=False)
+    # chain.from_iterable + fromiter is the fastest pure-Python flattening (C iterators). Read
+    # as float64 (exact for ids below 2**53) so that 1.5 is refused instead of truncated to 1.
+    flat = chain.from_iterable(rows)
+    if pairs:
+        flat = chain.from_iterable(flat)
+    try:
+        values = np.fromiter(flat, dtype=np.float64)
+    except (TypeError, ValueError):  # strings, None, nested lists
+        raise TypeError(f"{key!r} must hold integers, one per token (pairs for offsets).") from None
+    ints = values.astype(np.int64)
+    if not np.array_equal(ints, values):
+        raise TypeError(
+            f"{key!r} must hold integers; got non-integer values such as "
+            f"{values[ints != values][:3].tolist()}."
+        )
+    return ints
+
+
+def pad(key: str, rows, pad_value: int, where: np.ndarray, constant: int | None = None) -> torch.Tensor:
+    """Pad ragged rows into a ``[B, L]`` int64 tensor, real values where ``where`` is True.
+
+    With ``constant``, rows that hold only that value (e.g. an all-ones attention mask) are
+    recognised by ``list.count`` without converting them element by element.
+    """
+    if constant is not None and all(isinstance(row, list) for row in rows):
+        if all(row.count(constant) == len(row) for row in rows):
+            return torch.from_numpy(np.where(where, constant, pad_value).astype(np.int64))
+    out = np.full(where.shape, pad_value, dtype=np.int64)
+    flat = flatten(key, rows)
+    if flat.size != int(where.sum()):
+        raise ValueError(
+            "Feature columns have inconsistent lengths: every key must have one value per token."
+        )
+    if where.all():
+        out = flat.reshape(where.shape)
+    else:
+        out[where] = flat
+    return torch.from_numpy(out)
