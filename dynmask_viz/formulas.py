@@ -101,7 +101,12 @@ def _additive(mask, dtype: torch.dtype, target: tuple, device: torch.device) -> 
 def _check_qkv(q, k, v) -> None:
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.ndim < 2 or not t.is_floating_point():
-            raise MaskError(f"{name} must be a float tensor [..., L, d]; got {t!r:.60}.")
+            got = (
+                f"a {t.dtype} tensor of shape {tuple(t.shape)}"
+                if isinstance(t, torch.Tensor)
+                else type(t).__name__
+            )
+            raise MaskError(f"{name} must be a float tensor [..., L, d]; got {got}.")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise MaskError(
             f"shapes do not fit: q {tuple(q.shape)} and k {tuple(k.shape)} need the same d; "

@@ -223,7 +223,10 @@ def test_set_refuses_out_of_range_values_and_changes_nothing(shared_ex, values, 
     [
         ({"layer": 100}, r"layer must be an int in \[0, 5\]; got 100"),
         ({"head": -1}, r"head must be an int in \[0, 11\]"),
-        ({"max_length": 1}, "max_length must be an int >= 2"),
+        ({"max_length": 2}, r"max_length must be an int in \[3, 512\]"),
+        ({"max_length": 1}, r"max_length must be an int in \[3, 512\]"),
+        ({"max_length": 513}, r"max_length must be an int in \[3, 512\]"),
+        ({"max_length": 2.5}, "max_length must be an int"),
         ({"threads": 0}, "threads must be an int >= 1 or None"),
         ({"dpi": 0.5}, "dpi must be an int >= 1"),
     ],
@@ -231,6 +234,39 @@ def test_set_refuses_out_of_range_values_and_changes_nothing(shared_ex, values, 
 def test_constructor_refuses_like_set(loaded, kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         AttentionExplorer(TEXT, *loaded, **kwargs)
+
+
+def test_max_length_minimum_is_the_tokenizers_true_minimum(loaded):
+    """max_length=2 passed the constructor, then failed at encoding (the minimum there is 3)."""
+    with pytest.raises(ValueError, match=r"max_length must be an int in \[3, 512\].*got 2\.") as info:
+        AttentionExplorer(TEXT, *loaded, max_length=2)
+    assert "special tokens" in str(info.value)
+    ex = AttentionExplorer(TEXT, *loaded, max_length=3)  # the true minimum works
+    assert ex.state.tokens == ["[CLS]", "the", "[SEP]"]
+
+
+def test_set_refuses_a_model_that_max_length_does_not_fit(loaded):
+    model, tokenizer = loaded
+
+    class NoRoom:  # the same tokenizer, but one that adds 3 special tokens per text
+        def __init__(self, inner):
+            self._inner = inner
+
+        def num_special_tokens_to_add(self, pair=False):
+            return 3
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
+        def __call__(self, *args, **kwargs):
+            return self._inner(*args, **kwargs)
+
+    ex = AttentionExplorer(TEXT, model, tokenizer, max_length=3)
+    ex._models["roomless"] = (model, NoRoom(tokenizer))
+    before = {name: w.value for name, w in ex.controls.items()}
+    with pytest.raises(ValueError, match=r"max_length \(3\) does not fit model 'roomless'.*\[4, 512\]"):
+        ex.set(model="roomless")
+    assert {name: w.value for name, w in ex.controls.items()} == before
 
 
 def test_topk_larger_than_the_text_is_refused_not_clamped(ex):

@@ -10,7 +10,14 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from dynmask_viz.attention_masks import causal, drop_stopwords, keep_tokens, sliding_window
+from dynmask_viz.attention_masks import (
+    causal,
+    drop_stopwords,
+    global_tokens,
+    keep_tokens,
+    prefix_lm,
+    sliding_window,
+)
 from dynmask_viz.formulas import attention_from_hidden
 from dynmask_viz.hf import CACHE, EmptyRowWarning, extract_attention, load_model, load_tokenizer
 
@@ -222,6 +229,46 @@ def test_left_padding_examples_are_the_real_tokens(left_tokenizer):
     torch.testing.assert_close(
         batch.outputs.hidden_states[-1][1, real], alone.outputs.hidden_states[-1][0], atol=1e-5, rtol=0
     )
+
+
+@pytest.mark.parametrize("decoder", [False, True], ids=["bert", "gpt2"])
+@pytest.mark.parametrize(
+    "rule",
+    [prefix_lm(3), global_tokens([0]), causal(), sliding_window(3), prefix_lm(2) | global_tokens([1])],
+    ids=str,
+)
+def test_left_padding_rules_read_each_texts_own_positions(left_tokenizer, decoder, rule):
+    """A rule of absolute positions (prefix_lm, global_tokens) used to be read in the padded
+    slots: the short text's prefix fell on padding (silently) and its global token vanished."""
+    model = (tiny_gpt2 if decoder else tiny_bert)(left_tokenizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        batch = extract_attention(model, left_tokenizer, [TEXT, SHORT], mask=rule, use_cache=False)
+        alone = extract_attention(model, left_tokenizer, SHORT, mask=rule, use_cache=False)
+    assert not batch.padding_mask[1, 0]
+    assert torch.equal(batch.mask_of(1), alone.mask_of(0))
+    torch.testing.assert_close(batch.example(1), alone.example(0), atol=1e-5, rtol=0)
+
+
+def test_left_padding_refuses_a_rule_of_positions_and_slot_data(left_tokenizer):
+    model = tiny_bert(left_tokenizer)
+    ids = left_tokenizer([TEXT, SHORT], padding=True, return_tensors="pt")["input_ids"]
+    rule = prefix_lm(2) & keep_tokens(torch.ones_like(ids, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"absolute positions and per-slot data.*padding_side = 'right'"):
+        extract_attention(model, left_tokenizer, [TEXT, SHORT], mask=rule, use_cache=False)
+
+
+def test_padding_queries_outside_a_window_are_not_empty_rows(model, tokenizer):
+    """Right padding plus a window: the padding queries past a short text see no real key.
+    They were counted as empty rows (a warning; refused under on_empty_row='raise')."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EmptyRowWarning)
+        result = extract_attention(model, tokenizer, [TEXT, SHORT], mask=sliding_window(2), use_cache=False)
+        extract_attention(
+            model, tokenizer, [TEXT, SHORT], mask=sliding_window(2), on_empty_row="raise", use_cache=False
+        )
+    alone = extract_attention(model, tokenizer, SHORT, mask=sliding_window(2), use_cache=False)
+    torch.testing.assert_close(result.example(1), alone.example(0), atol=1e-5, rtol=0)
 
 
 def test_right_padding_examples_unchanged(model, tokenizer):

@@ -250,3 +250,32 @@ def test_dense_of_empty_sizes_is_empty():
 def test_structural_rules_refuse_what_torch_would_misread(build, error, fragment):
     with pytest.raises(error, match=fragment):
         build()
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [prefix_lm(2), global_tokens([0, 2]), ~prefix_lm(1) | global_tokens([1]), causal(), sliding_window(2)],
+    ids=str,
+)
+def test_dense_with_starts_reads_each_texts_own_positions(rule):
+    """Left padding: example b's real tokens start at slot starts[b]; its mask there must be
+    the mask of the text alone, for every rule (shift-invariant ones are unchanged anyway)."""
+    length, starts = 7, torch.tensor([0, 3])
+    shifted = rule.dense(2, 1, length, starts=starts)
+    for b, start in enumerate(starts.tolist()):
+        n = length - start
+        alone = rule.dense(1, 1, n)[0, 0]
+        assert torch.equal(shifted[b, 0, start:, start:], alone)
+    assert rule.absolute == ("prefix_lm" in rule.name or "global" in rule.name)
+
+
+def test_dense_starts_is_checked_and_mixed_rules_are_refused():
+    rule = prefix_lm(2)
+    for bad in ([0, 1], torch.tensor([0.0, 1.0]), torch.tensor([0]), torch.tensor([0, -1])):
+        with pytest.raises(MaskError, match="starts must be None or a non-negative int tensor"):
+            rule.dense(2, 1, 5, starts=bad)
+    mixed = rule & padding(torch.ones(2, 5, dtype=torch.long))
+    assert mixed.absolute and mixed.reads_slots
+    assert torch.equal(mixed.dense(2, 1, 5, starts=torch.tensor([0, 0])), rule.dense(2, 1, 5))
+    with pytest.raises(MaskError, match="absolute positions and per-slot data"):
+        mixed.dense(2, 1, 5, starts=torch.tensor([0, 2]))

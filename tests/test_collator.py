@@ -355,3 +355,28 @@ def test_constructor_refuses_bad_arguments(tokenizer, kwargs, error, fragment):
 def test_features_that_are_not_a_list_of_rows_are_refused(tokenizer, features):
     with pytest.raises(TypeError, match="MLMCollator expects a list of features|one value per token"):
         MLMCollator(tokenizer)(features)
+
+
+@pytest.mark.parametrize("value", [2, -1, 7])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_attention_mask_values_other_than_0_1_are_refused(tokenizer, value, as_tensor):
+    """2, -1 or 7 used to be read as 1 (a real token), against the documented 0/1 contract."""
+    feats = [dict(r) for r in Indexed(tokenizer).rows[:3]]
+    mask = list(feats[1]["attention_mask"])
+    mask[2] = value
+    feats[1]["attention_mask"] = torch.tensor(mask) if as_tensor else mask
+    if as_tensor:
+        for f in (feats[0], feats[2]):
+            f["attention_mask"] = torch.tensor(f["attention_mask"])
+    with pytest.raises(ValueError, match=rf"Feature 1's 'attention_mask' holds {value}.*0/1.*True/False"):
+        MLMCollator(tokenizer)(feats)
+
+
+def test_bool_and_0_1_attention_masks_are_still_read_alike(tokenizer):
+    feats = [dict(r) for r in Indexed(tokenizer).rows[:2]]
+    feats[1]["attention_mask"] = [1] * (len(feats[1]["input_ids"]) - 2) + [0, 0]
+    as_bools = [dict(f, attention_mask=[bool(v) for v in f["attention_mask"]]) for f in feats]
+    ints, bools = MLMCollator(tokenizer)(feats), MLMCollator(tokenizer)(as_bools)
+    assert ints["attention_mask"].tolist()[1][-2:] == [0, 0]
+    for key in ints:
+        assert torch.equal(ints[key], bools[key]), key

@@ -217,3 +217,12 @@ def test_mask_of_wrong_size_and_dtype_reports_both():
     message = str(err.value)
     assert "broadcast" in message and "mask.bool()" in message
     assert message.index("broadcast") < message.index("mask.bool()")
+
+
+def test_a_non_float_q_is_described_by_dtype_and_shape_not_values():
+    q = torch.arange(12).reshape(1, 3, 4)
+    with pytest.raises(
+        MaskError,
+        match=r"q must be a float tensor \[\.\.\., L, d\]; got a torch.int64 tensor of shape \(1, 3, 4\)\.$",
+    ):
+        attention_steps(q, q.float(), q.float())

@@ -148,7 +148,9 @@ def test_dense_bool_masks_broadcast_over_batch_with_clear_errors(eager, batch):
 def test_empty_rows_keep_self_uniform_and_raise(eager, sdpa, batch):
     ids, real = batch  # example 1: 5 real tokens, then 3 padding
     nothing = keep_tokens(torch.zeros(2, 8, dtype=torch.bool))  # every row is empty
-    with pytest.warns(EmptyRowWarning, match="16 query row"):
+    # 13 = 8 + 5 real queries; the 3 padding queries are never read: they attend to
+    # themselves silently, under every policy (not a problem of the mask).
+    with pytest.warns(EmptyRowWarning, match="13 query row"):
         mask = to_hf_mask(nothing, eager, ids, real)
     out = run(eager, ids, mask, output_attentions=True)
     assert not bool(torch.isnan(out.last_hidden_state).any())
@@ -160,9 +162,10 @@ def test_empty_rows_keep_self_uniform_and_raise(eager, sdpa, batch):
         uniform_sdpa = to_hf_mask(nothing, sdpa, ids, real, on_empty_row="uniform")
     att = run(eager, ids, uniform, output_attentions=True).attentions[0]
     assert torch.allclose(att[0], torch.full_like(att[0], 1 / 8))
-    # Only over the real keys: never onto padding, whatever the query.
-    expected = torch.tensor([0.2] * 5 + [0.0] * 3).expand(4, 8, 8)
-    assert torch.allclose(att[1], expected)
+    # Only over the real keys: never onto padding. Padding queries attend to themselves.
+    expected = torch.tensor([0.2] * 5 + [0.0] * 3).expand(4, 5, 8)
+    assert torch.allclose(att[1, :, :5], expected)
+    assert torch.equal(att[1, :, 5:, 5:], torch.eye(3).expand(4, 3, 3))
     # sdpa would give zeros for an empty bool row; additive keeps it uniform like eager.
     assert uniform_sdpa.dtype == torch.float32
     assert torch.allclose(
@@ -361,3 +364,10 @@ def test_check_reports_empty_rows_and_their_effect(eager):
     assert report.empty_rows == 1 and "uniform" in report.explain()
     with pytest.raises(MaskError, match=r"\[batch, seq_len\]"):
         check_attention_mask(eager, ids[0], None)
+
+
+def test_broadcast_message_lists_each_valid_size_once(eager):
+    ids = torch.ones(1, 4, dtype=torch.long)
+    with pytest.raises(MaskError, match=r"its first dim must be 1, its second 1 or 4\.") as info:
+        to_hf_mask(torch.ones(3, 1, 4, 4, dtype=torch.bool), eager, ids)
+    assert "1 or 1" not in str(info.value)

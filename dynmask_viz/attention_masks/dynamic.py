@@ -153,6 +153,11 @@ def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:
     Deterministic from the explicit ``seed`` via :func:`coordinate_hash` (never the global
     RNG), so ``.dense()``, ``create_mask`` and ``create_block_mask`` agree exactly.
 
+    The pattern is keyed by the pair's slot coordinates ``(b, h, q, k)``: the same text gets a
+    different pattern as example 1 of a batch than alone, or shifted by left padding. That is
+    what keeps it a pure function FlexAttention can use; to compare a batch with single-text
+    runs, use a rule that does not depend on the batch index.
+
     Args:
         p: Drop probability in ``[0, 1]`` (resolution ``2**-32``).
         seed: Any Python int.

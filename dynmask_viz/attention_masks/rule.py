@@ -48,6 +48,11 @@ class MaskRule:
             materialization is needed instead of ``[B, 1, Q, K]``).
         device: Device of the data the rule was built on (``None`` for pure index rules).
         precedence: Operator precedence of the top-level operation, for naming only.
+        absolute: Whether the rule reads ``q_idx``/``kv_idx`` as absolute positions in the text
+            (``prefix_lm``, ``global_tokens`` by position), not only their difference
+            (``causal``, ``sliding_window``) or slots of the data it was built on. With left
+            padding such a rule must be evaluated at each text's own positions
+            (:meth:`reads_slots` tells whether it also reads per-slot data).
     """
 
     name: str
@@ -57,6 +62,7 @@ class MaskRule:
     per_head: bool = False
     device: torch.device | None = None
     precedence: int = field(default=_PREC_ATOM, repr=False)
+    absolute: bool = False
 
     def __call__(
         self, b: torch.Tensor, h: torch.Tensor, q_idx: torch.Tensor, kv_idx: torch.Tensor
@@ -87,6 +93,11 @@ class MaskRule:
 
     def __invert__(self) -> MaskRule:
         return not_rule(self)
+
+    @property
+    def reads_slots(self) -> bool:
+        """Whether the rule reads per-token data (``[.., L]`` tensors) indexed by slot."""
+        return any(dim in ("q_len", "kv_len") for dim, _, _ in self.sizes)
 
     def check_sizes(self, batch: int, heads: int, q_len: int, kv_len: int) -> None:
         """Raise :class:`MaskError` if the rule's data does not fit these sizes."""
@@ -129,6 +140,8 @@ class MaskRule:
         q_len: int,
         kv_len: int | None = None,
         device: torch.device | str | None = None,
+        *,
+        starts: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Materialize the rule by broadcasting ``arange`` tensors. True = may attend.
 
@@ -136,6 +149,12 @@ class MaskRule:
             batch, heads, q_len: Sizes of the mask, ints >= 0.
             kv_len: Number of keys, an int >= 0; defaults to ``q_len`` (self-attention).
             device: Defaults to the device of the rule's data, else CPU.
+            starts: Optional int ``[batch]``: the slot of each example's first real token
+                (left padding). An :attr:`absolute` rule is then evaluated at each text's own
+                positions ``slot - start`` (slots before the start read as position 0: they
+                are padding, blocked by the padding mask anyway), so a left-padded text gets
+                the mask it gets alone. Other rules ignore it (``causal`` and
+                ``sliding_window`` depend only on ``q - k``; data rules are read by slot).
 
         Returns:
             bool ``[batch, heads, q_len, kv_len]`` (contiguous, safe to modify).
@@ -146,6 +165,27 @@ class MaskRule:
             torch.arange(n, device=dev).view(*(n if i == d else 1 for i in range(4)))
             for d, n in enumerate((batch, heads, q_len, kv_len))
         )
+        if starts is not None and (
+            not isinstance(starts, torch.Tensor)
+            or tuple(starts.shape) != (batch,)
+            or starts.is_floating_point()
+            or starts.dtype == torch.bool
+            or bool((starts < 0).any())
+        ):
+            raise MaskError(
+                f"starts must be None or a non-negative int tensor [batch={batch}] (the first "
+                f"real slot of each example); got {starts!r}."
+            )
+        if starts is not None and self.absolute and bool(starts.any()):
+            if self.reads_slots:
+                raise MaskError(
+                    f"{self.name} reads absolute positions and per-slot data at once, so with "
+                    "left padding it is ambiguous which to shift. Pad on the right "
+                    "(tokenizer.padding_side = 'right'), or give the positions as per-slot data "
+                    "too, e.g. global_tokens(bool [B, L] flags) built from the padded batch."
+                )
+            shift = starts.to(dev).view(batch, 1, 1, 1)
+            q, k = (q - shift).clamp_min(0), (k - shift).clamp_min(0)
         out = self.fn(b, h, q, k)
         if out.dtype != torch.bool:
             raise MaskError(f"rule {self.name!r} returned {out.dtype}; a mask_mod returns bool.")
@@ -221,6 +261,7 @@ def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
         per_head=any(r.per_head for r in rules),
         device=next((r.device for r in rules if r.device is not None), None),
         precedence=prec,
+        absolute=any(r.absolute for r in rules),
     )
 
 
@@ -247,4 +288,5 @@ def not_rule(rule: MaskRule) -> MaskRule:
         per_head=rule.per_head,
         device=rule.device,
         precedence=_PREC_NOT,
+        absolute=rule.absolute,
     )

@@ -85,12 +85,14 @@ def prefix_lm(prefix_length: int | torch.Tensor) -> MaskRule:
             params={"prefix_length": n.tolist()},
             sizes=batch_sizes("prefix_lm", n, ("batch",)),
             device=n.device,
+            absolute=True,
         )
     n_int = as_int("prefix_lm(prefix_length)", prefix_length, 0)
     return MaskRule(
         name=f"prefix_lm(n={n_int})",
         fn=lambda b, h, q, k: (q >= k) | (k < n_int),
         params={"prefix_length": n_int},
+        absolute=True,
     )
 
 
@@ -146,4 +148,5 @@ def global_tokens(positions) -> MaskRule:
         fn=lambda b, h, q, k: is_global(q) | is_global(k),
         params={"positions": pos.tolist()},
         device=pos.device,
+        absolute=True,
     )

@@ -12,6 +12,8 @@ Public API:
     load_run, load_runs, validate_run, summarize, ROBERTA_TABLE1: the result files.
     run_fingerprint, RunMismatchError, CheckpointError: what ties a run folder to its config,
         and the refusals when a folder cannot be reused or resumed.
+    ExperimentError: base of every expected, user-caused error (those two included, a damaged
+        results.json, a locked folder, too little data): its message says what to do.
 
 Command line: ``python -m dynmask_viz.experiments --help``.
 """
@@ -19,6 +21,7 @@ Command line: ``python -m dynmask_viz.experiments --help``.
 from .checkpoint import CheckpointError
 from .config import ExperimentConfig, ModelConfig, OptimConfig, ProbeConfig
 from .data import PretrainingData, ProbeSplits, load_pretraining_data, probe_splits
+from .errors import ExperimentError
 from .fingerprint import RunMismatchError, run_fingerprint
 from .model import SparseMLM, build_mlm, count_parameters, load_pretrained_mlm
 from .presets import PRESETS
@@ -29,6 +32,7 @@ from .train import epoch_permutation, step_example_ids, train
 
 __all__ = [
     "CheckpointError",
+    "ExperimentError",
     "PRESETS",
     "ROBERTA_TABLE1",
     "RunMismatchError",

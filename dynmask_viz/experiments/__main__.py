@@ -11,6 +11,9 @@ Examples::
 A run folder is resumed (checkpoint) or reused (finished results) only by the config that
 wrote it; another config is refused with the fields that differ. To start over in the same
 folder, pass --fresh: it discards the folder's checkpoints and results first.
+
+Expected errors (a refused or damaged run folder, a folder locked by another run, too little
+data, an unavailable device) end with a one-line ``error: ...`` and exit status 1.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ import json
 import os
 import sys
 
-from .checkpoint import CheckpointError
-from .config import SEED_LIMIT, ExperimentConfig
-from .fingerprint import RunMismatchError
+from .config import DEVICE_FORMS, SEED_LIMIT, ExperimentConfig, check_device
+from .errors import DeviceError, ExperimentError
 from .presets import PRESETS
 
 
@@ -50,6 +52,35 @@ def _fraction(text: str) -> float:
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1]; got {value}")
     return value
+
+
+def _device(text: str) -> str:
+    """argparse type: a device name (only its form; what the machine has is checked later)."""
+    try:
+        check_device(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {DEVICE_FORMS}; got {text!r}") from None
+    return text
+
+
+def _check_available(device: str) -> None:
+    """Refuse a valid device name that this machine does not have, before any data is loaded.
+
+    Raises:
+        DeviceError: CUDA or MPS is not available, or there is no GPU of that index.
+    """
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda" and not torch.cuda.is_available():
+        problem = "CUDA is not available on this machine"
+    elif kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        problem = f"this machine has {torch.cuda.device_count()} GPU(s), cuda:0 and up"
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        problem = "MPS is not available on this machine"
+    else:
+        return
+    raise DeviceError(f"--device {device}: {problem}; use --device cpu or auto (CUDA if present).")
 
 
 def _config(args) -> ExperimentConfig:
@@ -144,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--limit", dest="limit_sequences", type=positive, help="cap on sequences per split")
         p.add_argument("--train-fraction", type=_fraction, help="data-poor regime: share of training text")
         p.add_argument("--batch-size", type=positive)
-        p.add_argument("--device")
+        p.add_argument("--device", type=_device, help=f"{DEVICE_FORMS} (default: the preset's)")
         p.add_argument("--probe-seeds", type=seed, nargs="+")
         p.add_argument("--probe-train-limit", type=positive)
         p.add_argument("--no-probe", action="store_true")
@@ -169,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))  # exits 2 with the usage line, like the checks above
     try:
+        _check_available(config.device)
         return _run(args, config)
-    except (RunMismatchError, CheckpointError) as exc:
+    except ExperimentError as exc:  # expected and explained; anything else is a bug: traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import ExperimentError, RunLockedError
 from .fingerprint import FRESH_HINT
 from .results import write_json
 
@@ -47,7 +48,7 @@ FILES = ("model.safetensors", "optimizer.pt", "state.json")
 _LOCKS: dict = {}  # folder -> its FileLock
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ExperimentError, RuntimeError):
     """A checkpoint or result file is damaged, incomplete or of an unknown format."""
 
 
@@ -56,7 +57,8 @@ def run_lock(out_dir: str | Path):
     """Hold the run folder's lock (re-entrant in this process): one writer per folder at a time.
 
     Raises:
-        RuntimeError: If another process holds it (the message names the folder).
+        RunLockedError: If another process holds it (the message names the folder; a
+            ``RuntimeError``).
     """
     from filelock import FileLock, Timeout
 
@@ -68,7 +70,7 @@ def run_lock(out_dir: str | Path):
     try:
         lock.acquire()
     except Timeout:
-        raise RuntimeError(
+        raise RunLockedError(
             f"Another process is writing to {out_dir} (it holds {out_dir / '.lock'}); "
             "wait for it to finish or use another output folder."
         ) from None

@@ -12,6 +12,7 @@ downstream fine-tuning), and the runtime (device, precision). Named presets (nan
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
 
@@ -24,6 +25,10 @@ Condition = Literal["static", "dynamic"]
 _CONDITIONS = ("static", "dynamic")
 _TOKENIZERS = ("trained", "default")
 _ATTN = ("eager", "sdpa")
+
+# "auto" (CUDA if present), "cpu", "mps", "cuda" or "cuda:<index>".
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
+DEVICE_FORMS = "auto, cpu, cuda, cuda:0 (any GPU index) or mps"
 
 # Seeds feed torch.manual_seed after mixing (seed * 1_000_003 + epoch for the data order),
 # which must stay below 2**64: one 32-bit range for every seed keeps all of them valid.
@@ -41,6 +46,21 @@ def _check_seed(where: str, value) -> None:
         raise TypeError(f"{where} must be an int in [0, 2**32); got {type(value).__name__} {value!r}.")
     if not 0 <= value < SEED_LIMIT:
         raise ValueError(f"{where} must be in [0, 2**32) (= {SEED_LIMIT}); got {value}. Pick a smaller seed.")
+
+
+def check_device(device) -> None:
+    """Refuse anything but a device name the experiment takes (:data:`DEVICE_FORMS`).
+
+    Only the form is checked: ``"cuda:7"`` is a valid name on a machine without a GPU.
+
+    Raises:
+        TypeError: ``device`` is not a str.
+        ValueError: It is not one of the forms.
+    """
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str: {DEVICE_FORMS}; got {type(device).__name__} {device!r}.")
+    if _DEVICE.fullmatch(device) is None:
+        raise ValueError(f"device must be {DEVICE_FORMS}; got {device!r}.")
 
 
 def _optional_at_least_one(where: str, value) -> None:
@@ -183,7 +203,8 @@ class ExperimentConfig:
         eval_sequences: Cap on validation sequences evaluated each epoch (None: all).
         model: The encoder's size (:class:`ModelConfig`).
         optim: Epochs, batch and optimiser (:class:`OptimConfig`).
-        device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``, ``"cuda:<index>"`` or
+            ``"mps"``; any other name is refused.
         bf16: bf16 autocast (used on CUDA only).
         compile: ``torch.compile`` the model.
         attn_implementation: ``"sdpa"`` (fast; training never needs attention weights) or
@@ -232,6 +253,7 @@ class ExperimentConfig:
             raise ValueError(f"condition must be one of {_CONDITIONS}; got {self.condition!r}.")
         if self.tokenizer not in _TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {_TOKENIZERS}; got {self.tokenizer!r}.")
+        check_device(self.device)
         if self.attn_implementation not in _ATTN:
             raise ValueError(f"attn_implementation must be one of {_ATTN}; got {self.attn_implementation!r}.")
         if self.seq_len < 8:

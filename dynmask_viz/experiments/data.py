@@ -35,6 +35,7 @@ from ..assets import corpus
 from ..hf import load_tokenizer
 from ..masking import MaskingVocab
 from .config import ExperimentConfig
+from .errors import DataError
 
 _CACHE_VERSION = "pack_v1"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -239,7 +240,7 @@ def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -
     if config.limit_sequences is not None:
         train, val = train[: config.limit_sequences], val[: config.limit_sequences]
     if len(train) < config.optim.batch_size:
-        raise ValueError(
+        raise DataError(
             f"Only {len(train)} training sequences for batch_size {config.optim.batch_size}; "
             "lower optim.batch_size or seq_len, or use more text."
         )

@@ -20,6 +20,7 @@ import hashlib
 import json
 
 from .config import ExperimentConfig
+from .errors import ExperimentError
 
 __all__ = ["RunMismatchError", "run_fingerprint"]
 
@@ -41,7 +42,7 @@ FRESH_HINT = (
 )
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(ExperimentError, ValueError):
     """A run folder holds a checkpoint or result of another config than the one asked for."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from .._device import pick_device
 from .checkpoint import CheckpointError, find_checkpoint, read_manifest
 from .config import ExperimentConfig
+from .errors import RunFolderError
 from .fingerprint import FRESH_HINT, RunMismatchError, check_fingerprint, record_fingerprint, run_fingerprint
 from .results import load_run
 
@@ -35,11 +36,13 @@ def finished_record(out_dir: Path, config: ExperimentConfig, data_meta: dict) ->
     try:
         stored = record_fingerprint(record)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: its config cannot be read ({exc}); delete it. {FRESH_HINT}") from None
+        raise RunFolderError(f"{path}: its config cannot be read ({exc}); delete it. {FRESH_HINT}") from None
     current = run_fingerprint(config, data_meta, probe=record.get("probe") is not None)
     check_fingerprint(stored, current, what=str(path))
     if record["status"] != "complete":
-        raise ValueError(f"{path} has status {record['status']!r}, not 'complete'; delete it. {FRESH_HINT}")
+        raise RunFolderError(
+            f"{path} has status {record['status']!r}, not 'complete'; delete it. {FRESH_HINT}"
+        )
     return record
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import RunFolderError
+
 # v2: the config is grouped (model / optim / probe); v1 records (flat config) still read.
 # v3: a "fingerprint" of what determined the run (see fingerprint.py); v1 and v2 still read
 # (their fingerprint is rebuilt from their config and data).
@@ -187,15 +189,15 @@ def load_run(path: str | Path) -> dict:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
+        raise RunFolderError(
             f"{path} is damaged (not JSON: {exc}). Delete it (and curves.csv) and run again: the "
             "run is then finished from its checkpoint, or retrained if there is none."
         ) from None
     if not isinstance(record, dict):
-        raise ValueError(f"{path} does not hold a run record (a JSON object); delete it and run again.")
+        raise RunFolderError(f"{path} does not hold a run record (a JSON object); delete it and run again.")
     problems = validate_run(record)
     if problems:
-        raise ValueError(f"{path} does not match the run schema:\n  " + "\n  ".join(problems))
+        raise RunFolderError(f"{path} does not match the run schema:\n  " + "\n  ".join(problems))
     return record
 
 

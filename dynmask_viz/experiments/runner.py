@@ -8,6 +8,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError, clean_leftovers, find_checkpoint, read_manifest, run_lock
 from .config import ExperimentConfig
 from .data import load_pretraining_data
+from .errors import RunFolderError
 from .fingerprint import (
     FRESH_HINT,
     RunMismatchError,
@@ -88,7 +89,7 @@ def _stored_baseline(config: ExperimentConfig, data, path: Path) -> dict | None:
     try:
         base = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is damaged ({exc}); delete it to recompute the baseline.") from None
+        raise RunFolderError(f"{path} is damaged ({exc}); delete it to recompute the baseline.") from None
     if not isinstance(base, dict) or "fingerprint" not in base:
         raise RunMismatchError(
             f"{path} has no fingerprint (written by an older version), so it cannot be checked "

@@ -134,8 +134,12 @@ def extract_attention(
 
     Left padding (``tokenizer.padding_side = "left"``) is handled: positions are numbered
     from each text's first real token and the model gets its mask from ``to_hf_mask`` (so a
-    padding slot never becomes a NaN row in float16); every example then matches its text
-    run alone.
+    padding slot never becomes a NaN row in float16). Rules that read absolute positions
+    (``prefix_lm``, ``global_tokens``) are evaluated at each text's own positions, so every
+    example matches its text run alone, with either padding side, for every rule except
+    ``random_drop`` (keyed by slot coordinates and batch index). A bool tensor mask, and rules
+    built from per-token data (``keep_tokens``, ``document``...), are read by slot, the padded
+    batch's coordinates.
 
     Args:
         model: A transformers encoder (BERT, RoBERTa, DistilBERT, MiniLM...) or decoder

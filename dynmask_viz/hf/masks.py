@@ -113,7 +113,8 @@ def _dense(mask: torch.Tensor, batch: int, heads: int, length: int) -> torch.Ten
         if b not in (1, batch) or h not in (1, heads):
             problems.append(
                 f"mask [{b}, {h}, {q}, {k}] cannot broadcast over batch={batch} and "
-                f"heads={heads}: its first dim must be 1 or {batch}, its second 1 or {heads}."
+                f"heads={heads}: its first dim must be {' or '.join(map(str, sorted({1, batch})))}, "
+                f"its second {' or '.join(map(str, sorted({1, heads})))}."
             )
     if mask.dtype != torch.bool:
         problems.append(
@@ -167,9 +168,15 @@ def to_hf_mask(
       padding. Applied silently.
     * ``"raise"``: :class:`MaskError` naming the first empty rows.
 
-    A padding query that has no structural key at all (the first slots of a left-padded
-    decoder row) attends to itself whatever the policy: its output is never read, but it
-    must stay finite (a row with no key is NaN in float16).
+    A padding query whose row is empty (the first slots of a left-padded decoder row, or a
+    padding slot outside a sliding window) attends to itself whatever the policy, silently:
+    its output is never read, but it must stay finite (a row with no key is NaN in float16),
+    and it is not a problem of the mask, so it is neither warned about nor refused.
+
+    Left padding: a rule that reads absolute positions (``prefix_lm``, ``global_tokens`` by
+    position) is evaluated at each text's own positions, so a left-padded text gets the mask
+    it gets alone (see :meth:`MaskRule.dense`'s ``starts``). A bool tensor mask, and rules
+    built from per-token data, are read by slot (the padded batch's coordinates).
 
     Args:
         mask: A :class:`MaskRule` or a bool mask (True = may attend) ``[Q, K]`` or
@@ -207,7 +214,11 @@ def to_hf_mask(
     batch, length, pad = _inputs(input_ids, attention_mask)
     heads, device = model.config.num_attention_heads, model.device
     if isinstance(mask, MaskRule):
-        allowed = mask.dense(batch, heads if mask.per_head else 1, length, length, device=device)
+        # The slot of each example's first real token: non-zero only under left padding.
+        starts = None if pad is None else (pad.to(torch.long).cumsum(-1) == 0).sum(-1)
+        allowed = mask.dense(
+            batch, heads if mask.per_head else 1, length, length, device=device, starts=starts
+        )
     else:
         allowed = _dense(mask, batch, heads, length).to(device)
     structural = torch.ones(batch, 1, length, length, dtype=torch.bool, device=device)
@@ -219,6 +230,13 @@ def to_hf_mask(
     orphans = ~structural.any(-1, keepdim=True) & torch.eye(length, dtype=torch.bool, device=device)
     structural |= orphans
     allowed = ((allowed & structural) | orphans).expand(batch, -1, -1, -1)
+    if pad is not None:  # padding queries with no key attend to themselves, silently
+        padding_query = ~pad.to(device)[:, None, :, None]
+        allowed = allowed | (
+            padding_query
+            & ~allowed.any(-1, keepdim=True)
+            & torch.eye(length, dtype=torch.bool, device=device)
+        )
     empty = empty_rows(allowed)
     if on_empty_row != "uniform":  # "uniform" rows stay empty here; their keys are set below
         allowed, empty = fix_empty_rows(allowed, on_empty_row)

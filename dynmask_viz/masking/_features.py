@@ -118,6 +118,22 @@ def flatten(key: str, rows, pairs: bool = False) -> np.ndarray:
     return ints
 
 
+def check_binary(key: str, padded: torch.Tensor, where: np.ndarray) -> None:
+    """Refuse a padded ``[B, L]`` 0/1 column (``attention_mask``) holding any other value.
+
+    Bools arrive here as 0/1 already; 2, -1 or 7 would otherwise be read as 1 (a real token).
+    ``where`` (True at a row's real tokens) turns the padded column into the feature's index.
+    """
+    bad = (padded != 0) & (padded != 1)
+    if bool(bad.any()):
+        row, col = (int(i) for i in bad.nonzero()[0])
+        token = int(where[row, :col].sum())
+        raise ValueError(
+            f"Feature {row}'s {key!r} holds {int(padded[row, col])} at token {token}; it must "
+            "hold only 0/1 integers or True/False (1/True: a real token, 0/False: padding)."
+        )
+
+
 def pad(key: str, rows, pad_value: int, where: np.ndarray, constant: int | None = None) -> torch.Tensor:
     """Pad ragged rows into a ``[B, L]`` int64 tensor, real values where ``where`` is True.
 

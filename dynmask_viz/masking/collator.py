@@ -9,6 +9,7 @@ import torch
 from ._checks import check_epoch, is_int
 from ._features import (
     PADDED,
+    check_binary,
     check_lengths,
     columns_of,
     example_ids_of,
@@ -56,7 +57,8 @@ class MLMCollator:
         * Refused, never guessed: features with different keys (an id on only some of them),
           a per-token key whose length differs from its row's ``input_ids`` (an all-ones
           ``attention_mask`` included), non-integer ids or example ids (``1.5`` is not read
-          as 1). Zero-length rows are fine: ``[[]]`` gives ``[1, 0]`` tensors.
+          as 1), an ``attention_mask`` value other than 0/1 or True/False (2 is not read as
+          1). Zero-length rows are fine: ``[[]]`` gives ``[1, 0]`` tensors.
 
     Args:
         tokenizer: A Hugging Face tokenizer with a mask token.
@@ -170,6 +172,7 @@ class MLMCollator:
         real = torch.from_numpy(where)
         if "attention_mask" in columns:
             batch["attention_mask"] = pad("attention_mask", columns["attention_mask"], 0, where, constant=1)
+            check_binary("attention_mask", batch["attention_mask"], where)
         else:
             batch["attention_mask"] = real.to(torch.int64)
         if "token_type_ids" in columns:

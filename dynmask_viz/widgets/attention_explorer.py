@@ -31,6 +31,7 @@ import torch
 
 from ..analysis import PARAMS, RULES, AppliedRule, attention_view, build_rule, mask_view
 from ..hf import extract_attention, load_model, load_tokenizer
+from ..hf.encoding import position_limit
 from ..plots.mask_effect import MaskEffectPainter
 from ._base import Explorer, check_control, check_int
 from ._render import BlitRenderer
@@ -58,7 +59,9 @@ class AttentionExplorer(Explorer):
         tokenizer: Its tokenizer (loaded with the model when ``model`` is a name or None).
         rule: Initial rule, a key of :data:`RULES`.
         layer, head: Initial layer and head.
-        max_length: Longer texts are truncated to this many tokens.
+        max_length: Longer texts are truncated to this many tokens (special tokens included):
+            an int from the tokenizer's special tokens plus one (3 for BERT-style ``[CLS] w
+            [SEP]``) to the model's position limit (512 for the default model).
         dpi: Resolution of the rendered PNG.
         threads: torch threads during an update (restored after); None keeps torch's setting.
             One thread is the fastest for these small passes, and on a CPU shared with other
@@ -86,7 +89,10 @@ class AttentionExplorer(Explorer):
         dpi: int = 80,
         threads: int | None = 1,
     ) -> None:
-        check_int("max_length", max_length, 2)
+        if isinstance(max_length, bool) or not isinstance(max_length, int):  # range: once loaded
+            raise ValueError(
+                f"max_length must be an int (tokens, special ones included); got {max_length!r}."
+            )
         check_int("dpi", dpi, 1)
         if threads is not None:
             check_int("threads", threads, 1, "or None (keep torch's setting)")
@@ -157,7 +163,9 @@ class AttentionExplorer(Explorer):
         )
         self._set_controls({"rule": rule})  # before loading a model: fail fast
         # Layer and head are checked against the model (the one check that set() uses too).
-        bounds = self._apply_bounds(self._model(name)[0])
+        model, tokenizer = self._model(name)
+        self._check_max_length(name, model, tokenizer, switching=False)
+        bounds = self._apply_bounds(model)
         self._set_controls({"layer": layer, "head": head}, bounds=bounds)
         for control in c.values():
             control.observe(self._on_change, names="value")
@@ -176,7 +184,8 @@ class AttentionExplorer(Explorer):
 
         Raises:
             ValueError: On an unknown control name, a value out of its range (the message
-                gives the valid values; no control is changed) or a token index out of range.
+                gives the valid values; no control is changed), a token index out of range,
+                or a ``model`` whose valid ``max_length`` range excludes this explorer's.
         """
         dropped = values.get("dropped")
         if dropped is not None and (
@@ -187,7 +196,8 @@ class AttentionExplorer(Explorer):
         model = bounds = None
         if "model" in values:  # layer and head are checked against the model switched to
             name = check_control("model", self.controls["model"], values["model"]).strip() or "minilm"
-            model = self._model(name)[0]
+            model, tokenizer = self._model(name)
+            self._check_max_length(name, model, tokenizer)
             bounds = self._bounds(model)
         checked = self._check_controls(values, extra=("dropped",), bounds=bounds)
         tokens = None
@@ -234,6 +244,7 @@ class AttentionExplorer(Explorer):
         v = {name: w.value for name, w in self.controls.items()}
         v["model"] = v["model"].strip() or "minilm"
         model, tokenizer = self._model(v["model"])
+        self._check_max_length(v["model"], model, tokenizer)  # a model typed in the text box
         self._apply_bounds(model)  # a model switched to in the text box moves the sliders into range
         v["layer"], v["head"] = self.controls["layer"].value, self.controls["head"].value
         text = v["text"].strip() or DEFAULT_TEXT
@@ -283,6 +294,25 @@ class AttentionExplorer(Explorer):
         if name not in self._models:
             self._models[name] = (load_model(name), load_tokenizer(name))
         return self._models[name]
+
+    def _check_max_length(self, name: str, model, tokenizer, switching: bool = True) -> None:
+        """Refuse ``self.max_length`` unless ``model`` can encode that many tokens (and one real).
+
+        The true range of the encoding: at least the tokenizer's special tokens plus one real
+        token, at most the model's position limit.
+        """
+        low = tokenizer.num_special_tokens_to_add(pair=False) + 1
+        high, source = position_limit(model, tokenizer)
+        if low <= self.max_length and (high is None or self.max_length <= high):
+            return
+        valid = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
+        why = f"{low - 1} special tokens plus one real token" + (f", at most {source}" if source else "")
+        if switching:
+            raise ValueError(
+                f"max_length ({self.max_length}) does not fit model {name!r}: it must be {valid} "
+                f"({why}). Create a new explorer with a max_length in that range for this model."
+            )
+        raise ValueError(f"max_length must be {valid} for model {name!r} ({why}); got {self.max_length}.")
 
     @staticmethod
     def _bounds(model) -> dict:
