@@ -380,3 +380,22 @@ def test_bool_and_0_1_attention_masks_are_still_read_alike(tokenizer):
     assert ints["attention_mask"].tolist()[1][-2:] == [0, 0]
     for key in ints:
         assert torch.equal(ints[key], bools[key]), key
+
+
+def test_float_token_ids_and_offsets_are_refused_not_truncated(tokenizer):
+    """fromiter(int64) reads 1.5 as 1: rows of float ids or float offsets must be refused.
+    (Each row's first value is checked, see _features.flatten for the measured reason.)"""
+    collator = MLMCollator(
+        tokenizer, DynamicMasking(MaskingConfig(unit="word"), seed=0), word_boundaries="offsets"
+    )
+    enc = tokenizer(["the cat sat", "a dog ran far"], return_offsets_mapping=True)
+    features = [{k: enc[k][i] for k in ("input_ids", "offset_mapping")} for i in range(2)]
+    collator(features)  # valid features pass
+    bad_ids = [dict(features[0]), features[1]]
+    bad_ids[0]["input_ids"] = [i + 0.5 for i in features[0]["input_ids"]]
+    with pytest.raises(TypeError, match=r"'input_ids' must hold integers.*101\.5"):
+        collator(bad_ids)
+    bad_offsets = [features[0], dict(features[1])]
+    bad_offsets[1]["offset_mapping"] = [(float(a), float(b)) for a, b in features[1]["offset_mapping"]]
+    with pytest.raises(TypeError, match=r"'offset_mapping' must hold integers"):
+        collator(bad_offsets)

@@ -118,7 +118,14 @@ def encode(tokenizer, texts: list[str], max_length: int | None, limit: int | Non
         )
     # verbose=False: the length check below replaces the tokenizer's "longer than the
     # specified maximum" log line with an error that says what to do.
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=False, verbose=False)["input_ids"]]
+    # One tokenizer call in the usual case (nothing to cut): its lengths are checked, and it
+    # is returned as is; only a truncation re-tokenizes.
+    encoded = tokenizer(texts, return_tensors="pt", padding=len(texts) > 1, truncation=False, verbose=False)
+    ids = encoded["input_ids"]
+    if "attention_mask" in encoded:
+        lengths = [int(n) for n in encoded["attention_mask"].sum(-1)]
+    else:
+        lengths = [ids.shape[1]] * ids.shape[0]
     for i, n in enumerate(lengths):
         if n == 0:
             raise ValueError(
@@ -144,13 +151,10 @@ def encode(tokenizer, texts: list[str], max_length: int | None, limit: int | Non
             TruncationWarning,
             stacklevel=3,
         )
-    encoded = tokenizer(
-        texts,
-        return_tensors="pt",
-        padding=len(texts) > 1,
-        truncation=max_length is not None,
-        max_length=max_length,
-    )
+    if any(truncated):
+        encoded = tokenizer(
+            texts, return_tensors="pt", padding=len(texts) > 1, truncation=True, max_length=max_length
+        )
     return encoded, truncated
 
 

@@ -169,7 +169,6 @@ def extract_attention(
     ensure_eager(model)
     texts = as_texts(text_or_batch)
     _check_options(mask, on_empty_row, use_cache)
-    model.eval()
     limit, source = position_limit(model, tokenizer)
     encoded, truncated = encode(tokenizer, texts, max_length, limit, source)
     input_ids = encoded["input_ids"].to(model.device)
@@ -206,6 +205,7 @@ def extract_attention(
     if use_cache and (cached := CACHE.get(key, owners)) is not None:
         return cached
 
+    model.eval()  # only before a forward pass: a cache hit leaves the model as it is (and is fast)
     extra = {}
     forward_args = _forward_args(model)
     # Only models with a token-type table (BERT family) get them: GPT-2's forward accepts

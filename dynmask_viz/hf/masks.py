@@ -5,7 +5,9 @@ True = may attend; additive masks use ``torch.finfo(dtype).min``. See the packag
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+import weakref
 
 import torch
 
@@ -24,6 +26,9 @@ FIX_4D = (
     "input_ids=input_ids, attention_mask=padding_mask): it returns [B, 1, Q, K] in the form "
     "this attention implementation needs (additive finfo.min for eager, bool for sdpa)."
 )
+
+
+_CAUSAL_MODULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class EmptyRowWarning(UserWarning):
@@ -53,7 +58,15 @@ def is_causal_model(model) -> bool:
     attn_implementation(model)  # a clear TypeError for anything that is not a model
     if getattr(model.config, "is_decoder", False):
         return True
-    return any(getattr(m, "is_causal", False) is True for m in model.modules())
+    # Walking every module costs ~1 ms, on every extract_attention call: remembered per model
+    # (modules do not change their causality; the config flag above is read every time).
+    try:
+        return _CAUSAL_MODULES[model]
+    except (KeyError, TypeError):
+        causal = any(getattr(m, "is_causal", False) is True for m in model.modules())
+        with contextlib.suppress(TypeError):  # an object that takes no weak reference
+            _CAUSAL_MODULES[model] = causal
+        return causal
 
 
 def _inputs(input_ids, attention_mask) -> tuple[int, int, torch.Tensor | None]:

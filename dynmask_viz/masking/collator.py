@@ -9,7 +9,6 @@ import torch
 from ._checks import check_epoch, is_int
 from ._features import (
     PADDED,
-    check_binary,
     check_lengths,
     columns_of,
     example_ids_of,
@@ -171,8 +170,9 @@ class MLMCollator:
         batch: dict[str, torch.Tensor] = {"input_ids": pad("input_ids", rows, pad_id, where)}
         real = torch.from_numpy(where)
         if "attention_mask" in columns:
-            batch["attention_mask"] = pad("attention_mask", columns["attention_mask"], 0, where, constant=1)
-            check_binary("attention_mask", batch["attention_mask"], where)
+            batch["attention_mask"] = pad(
+                "attention_mask", columns["attention_mask"], 0, where, constant=1, binary=True
+            )
         else:
             batch["attention_mask"] = real.to(torch.int64)
         if "token_type_ids" in columns:

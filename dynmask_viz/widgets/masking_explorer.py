@@ -176,6 +176,9 @@ class MaskingExplorer(Explorer):
             ValueError: On a name that is not a control, or a value out of its range (nothing
                 is clamped; the message gives the valid range and nothing is changed).
         """
+        text = values.get("text")
+        if isinstance(text, str):  # a text with nothing to mask is refused before anything changes
+            self._encode(text.strip() or DEFAULT_TEXT)
         self._hold = True
         try:
             self._set_controls(values)
@@ -227,7 +230,10 @@ class MaskingExplorer(Explorer):
         if text not in self._encoded:
             encoded = encode_texts(text, self.tokenizer, max_length=self.max_length)
             if not encoded.maskable(self.vocab).any():
-                raise ValueError(f"text {text!r} has no tokens that can be masked; type some words.")
+                raise ValueError(
+                    f"text must hold at least one token that can be masked; {text!r} has none. "
+                    "Type some words."
+                )
             if len(self._encoded) > 32:  # a small cache: typing many sentences must not grow forever
                 self._encoded.clear()
             self._encoded[text] = encoded
