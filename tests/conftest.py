@@ -43,6 +43,14 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
+def model():
+    """The offline default encoder (all-MiniLM-L6-v2), eager attention."""
+    from dynmask_viz.hf import load_model
+
+    return load_model()
+
+
+@pytest.fixture(scope="module")
 def vocab(tokenizer):
     return MaskingVocab.from_tokenizer(tokenizer)
 

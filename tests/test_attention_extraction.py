@@ -8,7 +8,8 @@ import warnings
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+from _tiny_models import tiny_bert_for, tiny_gpt2
+from transformers import BertModel, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from dynmask_viz.attention_masks import (
     causal,
@@ -22,16 +23,6 @@ from dynmask_viz.formulas import attention_from_hidden
 from dynmask_viz.hf import CACHE, EmptyRowWarning, extract_attention, load_model, load_tokenizer
 
 TEXT = "The cat sat on the mat because it was tired."
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
 
 
 def _recompute(model, result, layer):
@@ -136,39 +127,6 @@ def test_decoder_models_are_causal(tokenizer, arch):
 # ---- helpers: tiny random models over the offline tokenizer's vocabulary ---------------------
 
 
-def tiny_gpt2(tokenizer, *, n_positions: int = 64, seed: int = 0) -> GPT2LMHeadModel:
-    """A 2-layer random GPT-2 (eager) over ``tokenizer``'s vocabulary."""
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        n_positions=n_positions,
-        bos_token_id=tokenizer.cls_token_id,
-        eos_token_id=tokenizer.sep_token_id,
-        attn_implementation="eager",
-    )
-    with torch.random.fork_rng():  # weight init draws from the global RNG: keep it isolated
-        torch.manual_seed(seed)
-        return GPT2LMHeadModel(config).eval()
-
-
-def tiny_bert(tokenizer, *, seed: int = 0) -> BertModel:
-    """A 2-layer random BERT (eager, 4 heads of 8 dims) over ``tokenizer``'s vocabulary."""
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        attn_implementation="eager",
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return BertModel(config).eval()
-
-
 def constant_negative_scores(model, score_root: float = 3.0):
     """Make every scaled score of every head the same negative number (about -25 here).
 
@@ -240,7 +198,7 @@ def test_left_padding_examples_are_the_real_tokens(left_tokenizer):
 def test_left_padding_rules_read_each_texts_own_positions(left_tokenizer, decoder, rule):
     """A rule of absolute positions (prefix_lm, global_tokens) used to be read in the padded
     slots: the short text's prefix fell on padding (silently) and its global token vanished."""
-    model = (tiny_gpt2 if decoder else tiny_bert)(left_tokenizer)
+    model = (tiny_gpt2 if decoder else tiny_bert_for)(left_tokenizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyRowWarning)
         batch = extract_attention(model, left_tokenizer, [TEXT, SHORT], mask=rule, use_cache=False)
@@ -251,7 +209,7 @@ def test_left_padding_rules_read_each_texts_own_positions(left_tokenizer, decode
 
 
 def test_left_padding_refuses_a_rule_of_positions_and_slot_data(left_tokenizer):
-    model = tiny_bert(left_tokenizer)
+    model = tiny_bert_for(left_tokenizer)
     ids = left_tokenizer([TEXT, SHORT], padding=True, return_tensors="pt")["input_ids"]
     rule = prefix_lm(2) & keep_tokens(torch.ones_like(ids, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"absolute positions and per-slot data.*padding_side = 'right'"):
@@ -320,7 +278,7 @@ def test_uniform_rows_do_not_depend_on_the_batch_padding(model, padding_side):
 def test_half_precision_policies_never_nan(tokenizer, dtype, arch, policy):
     left = load_tokenizer()
     left.padding_side = "left" if arch == "gpt2" else "right"
-    build = tiny_bert if arch == "bert" else tiny_gpt2
+    build = tiny_bert_for if arch == "bert" else tiny_gpt2
     model = constant_negative_scores(build(left)).to(dtype)
     texts = [TEXT, SHORT]
     rule = no_key_rule(left, texts)
@@ -394,7 +352,7 @@ def test_cache_key_includes_the_tokenizers_padding_side(model, left_tokenizer):
 
 
 def test_float16_uniform_rows_warn_when_scores_are_too_large_to_absorb(tokenizer):
-    model = tiny_bert(tokenizer)
+    model = tiny_bert_for(tokenizer)
     with torch.no_grad():  # scores of a few hundred: the mask value cannot absorb them in fp16
         for layer in model.encoder.layer:
             layer.attention.self.query.weight.mul_(40)

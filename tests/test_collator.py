@@ -24,11 +24,6 @@ SENTENCES = [
 ] * 4
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer()
-
-
 class Indexed(Dataset):
     """Tokenized sentences with their index as example id (what datasets' with_indices gives)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import BertConfig, BertModel
+from _tiny_models import tiny_bert
 
 from dynmask_viz.attention_masks import (
     BLOCKED_BELOW,
@@ -117,17 +117,7 @@ def test_bad_inputs_raise_clear_errors():
 
 @pytest.fixture(scope="module")
 def bert():
-    config = BertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        vocab_size=100,
-        attn_implementation="eager",
-    )
-    with torch.random.fork_rng():  # weight init uses the global RNG; keep it isolated
-        torch.manual_seed(0)
-        return BertModel(config).eval()
+    return tiny_bert()
 
 
 @pytest.mark.parametrize("use_mask", [False, True])

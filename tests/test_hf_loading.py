@@ -13,16 +13,6 @@ from dynmask_viz.hf import ModelUnavailableError, load_model, load_tokenizer
 MISSING_HUB_MODEL = "dynmask-viz-tests/no-such-model"
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
-
-
 def test_default_tokenizer(tokenizer):
     assert tokenizer.is_fast
     assert tokenizer.vocab_size == 30522 and len(tokenizer) == 30522

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel
+from _tiny_models import tiny_bert
 
 from dynmask_viz.attention_masks import (
     MaskError,
@@ -27,30 +27,14 @@ from dynmask_viz.hf import EmptyRowWarning, check_attention_mask, to_hf_mask, va
 MIN32 = torch.finfo(torch.float32).min
 
 
-def tiny_bert(impl: str, **extra) -> BertModel:
-    config = BertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        vocab_size=100,
-        attn_implementation=impl,
-        **extra,
-    )
-    # Weight init draws from the global RNG; fork it so the test suite's state is untouched.
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return BertModel(config).eval()
-
-
 @pytest.fixture(scope="module")
 def eager():
-    return tiny_bert("eager")
+    return tiny_bert(impl="eager")
 
 
 @pytest.fixture(scope="module")
 def sdpa():
-    return tiny_bert("sdpa")
+    return tiny_bert(impl="sdpa")
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +171,7 @@ def test_queries_without_any_real_key_attend_to_themselves_silently(eager, polic
         warnings.simplefilter("error")
         mask = to_hf_mask(full(), eager, ids, real, on_empty_row=policy)
     assert torch.equal(mask[1, 0] == 0, torch.eye(8, dtype=torch.bool))
-    decoder = tiny_bert("eager", is_decoder=True)
+    decoder = tiny_bert(impl="eager", is_decoder=True)
     left = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -199,7 +183,7 @@ def test_queries_without_any_real_key_attend_to_themselves_silently(eager, polic
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
 def test_uniform_mask_keeps_every_row_finite_in_half_precision(dtype):
-    model = tiny_bert("eager").to(dtype)
+    model = tiny_bert(impl="eager").to(dtype)
     ids = torch.arange(1, 9)[None]
     nothing = keep_tokens(torch.zeros(1, 8, dtype=torch.bool))
     mask = to_hf_mask(nothing, model, ids, on_empty_row="uniform")
@@ -221,7 +205,7 @@ def test_a_mask_of_wrong_size_and_dtype_gets_both_problems_at_once(eager):
 
 
 def test_causal_model_gets_causal_added():
-    model = tiny_bert("eager", is_decoder=True)
+    model = tiny_bert(impl="eager", is_decoder=True)
     ids = torch.arange(1, 7)[None]
     mask = to_hf_mask(full(), model, ids)
     assert torch.equal(mask[0, 0] == 0, torch.ones(6, 6, dtype=torch.bool).tril())
@@ -230,7 +214,7 @@ def test_causal_model_gets_causal_added():
 
 def test_unsupported_implementation_is_refused(eager, batch):
     ids, _ = batch
-    model = tiny_bert("eager")
+    model = tiny_bert(impl="eager")
     model.config._attn_implementation = "flash_attention_2"  # config only; no kernel needed
     with pytest.raises(MaskError, match="attn_implementation='eager'"):
         to_hf_mask(causal(), model, ids)

@@ -9,9 +9,10 @@ import traceback
 import warnings
 
 import torch
+from _tiny_models import tiny_bert
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from transformers import BertConfig, BertModel
+from transformers import BertModel
 
 from dynmask_viz.attention_masks import causal, to_additive
 from dynmask_viz.formulas import attention_from_hidden, attention_steps, demo_minus_inf_row
@@ -34,18 +35,7 @@ L = 8  # tokens of the input the masks are built for
 
 @functools.cache
 def bert(dtype: torch.dtype = torch.float32) -> BertModel:
-    config = BertConfig(
-        vocab_size=30522,  # the offline tokenizer's
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        attn_implementation="eager",
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return BertModel(config).eval().to(dtype)
+    return tiny_bert(vocab_size=30522, layers=1, max_position_embeddings=32).to(dtype)  # the offline vocab
 
 
 @functools.cache

@@ -7,22 +7,14 @@ import warnings
 
 import pytest
 import torch
-from test_attention_extraction import TEXT, tiny_gpt2
+from _tiny_models import tiny_gpt2
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from dynmask_viz.attention_masks import MaskError, to_additive
-from dynmask_viz.hf import check_attention_mask, extract_attention, load_model, load_tokenizer
+from dynmask_viz.hf import check_attention_mask, extract_attention
 
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
+TEXT = "The cat sat on the mat because it was tired."
 
 
 def word_tokenizer() -> PreTrainedTokenizerFast:

@@ -19,13 +19,6 @@ from dynmask_viz.widgets.masking_explorer import DEFAULT_TEXT
 CONTROLS = {"text", "epoch", "probability", "unit", "dupe_factor", "mode", "seed"}
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    from dynmask_viz.hf import load_tokenizer
-
-    return load_tokenizer()
-
-
 @pytest.fixture
 def explorer(tokenizer):
     return MaskingExplorer(tokenizer=tokenizer, seed=0, epochs=10)
