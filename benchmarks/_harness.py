@@ -6,6 +6,7 @@ never absolute times, so they mean the same on a laptop, CI or a GPU box.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -41,6 +42,45 @@ def time_interleaved(
             fn()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+# A CPU-bound neighbour process (a browser tab, another kernel, a training loop), as one
+# Python busy loop. It stops itself once the benchmark is gone (its parent changes), even if the
+# benchmark is killed before its ``finally`` runs, and after 15 minutes whatever happens.
+_NEIGHBOUR = """
+import os, sys, time
+parent, deadline = int(sys.argv[1]), time.monotonic() + 900
+while os.getppid() == parent and time.monotonic() < deadline:
+    for _ in range(200_000):
+        pass
+"""
+CONDITIONS = {
+    "quiet": "quiet machine",
+    "busy": "one CPU-bound neighbour process (a Python busy loop)",
+}
+
+
+@contextlib.contextmanager
+def busy_neighbour(settle_s: float = 0.5):
+    """Run the block next to one CPU-bound process, which this starts and always stops."""
+    proc = subprocess.Popen([sys.executable, "-c", _NEIGHBOUR, str(os.getpid())])
+    try:
+        time.sleep(settle_s)  # let the scheduler see it as a CPU hog before timing starts
+        if proc.poll() is not None:
+            raise RuntimeError(f"the busy neighbour process exited at once (status {proc.returncode})")
+        yield proc
+    finally:  # KeyboardInterrupt included
+        proc.kill()
+        proc.wait()
+
+
+def condition(name: str):
+    """The context of one measuring condition: ``"quiet"`` (nothing) or ``"busy"`` (one neighbour)."""
+    if name == "quiet":
+        return contextlib.nullcontext()
+    if name == "busy":
+        return busy_neighbour()
+    raise ValueError(f"condition must be one of {CONDITIONS}; got {name!r}.")
 
 
 def machine() -> dict:

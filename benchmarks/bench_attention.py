@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     text = " ".join(s for _, s in zip(range(8), iter_sentences(load_wiki_articles())))
     n_tokens = len(tokenizer(text, truncation=True, max_length=LENGTH)["input_ids"])
     assert n_tokens == LENGTH, n_tokens
-    rule = sliding_window(8, causal=False)
+    rule = sliding_window(7, causal=False)  # 7 tokens on each side, 15 keys
     t = time_interleaved(
         {
             "forward_extract": lambda: extract_attention(

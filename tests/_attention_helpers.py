@@ -25,13 +25,6 @@ def ref_causal(shape):
     return expand(q >= k, shape)
 
 
-def ref_window(shape, w, is_causal):
-    _, _, q, k = grid(*shape)
-    diff = q - k
-    ok = (diff >= 0) & (diff <= w - 1) if is_causal else (diff <= w - 1) & (diff >= 1 - w)
-    return expand(ok, shape)
-
-
 def ref_prefix(shape, n):
     _, _, q, k = grid(*shape)
     n = torch.as_tensor(n).reshape(-1, 1, 1, 1)

@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _attention_helpers import (
+    grid,
     ref_causal,
     ref_document,
     ref_global,
     ref_padding,
     ref_prefix,
-    ref_window,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,6 +40,15 @@ from dynmask_viz.attention_masks import (
 )
 
 PROPS = settings(max_examples=25, deadline=None, derandomize=True)
+
+
+def ref_window(shape, w, is_causal):
+    """transformers 5's conventions: causal ``0 <= q - k < w`` (w keys), bidirectional
+    ``|q - k| <= w`` (w on each side); see test_mask_conventions.py against its own masks."""
+    _, _, q, k = grid(*shape)
+    diff = q - k
+    ok = (diff >= 0) & (diff < w) if is_causal else diff.abs() <= w
+    return torch.broadcast_to(ok, shape)
 
 
 SEG = torch.tensor([[0, 0, 0, 1, 1, 2, 2, 2], [5, 5, 5, 5, 5, 5, 7, 7]])
@@ -82,6 +91,15 @@ def test_global_tokens_per_example_flags():
     rule = global_tokens(flags)
     assert torch.equal(rule.dense(2, 1, 8, 8), ref)
     assert torch.equal(create_mask(rule, 2, 1, 8, 8, device="cpu"), ref)
+
+
+def test_looks_ahead_is_carried_by_every_composition():
+    """to_hf_mask keeps a decoder causal unless its rule looks ahead: the flag must survive &, |, ~."""
+    ahead = prefix_lm(2)
+    assert sliding_window(2, causal=False).looks_ahead and global_tokens([0]).looks_ahead
+    assert (ahead & padding(REAL)).looks_ahead and (causal() | ahead).looks_ahead
+    assert (~ahead).looks_ahead and and_rules(full(), ahead).looks_ahead
+    assert not (causal() & full() | document(SEG) | sliding_window(3)).looks_ahead
 
 
 def test_longformer_style_composition():
@@ -175,7 +193,7 @@ def test_property_sliding_window(q_len, extra, w, c):
     shape = (1, 1, q_len, q_len + extra)
     assert torch.equal(sliding_window(w, causal=c).dense(*shape), ref_window(shape, w, c))
     row_sizes = sliding_window(w, causal=c).dense(1, 1, q_len, q_len).sum(-1)
-    assert int(row_sizes.max()) <= (w if c else 2 * w - 1)
+    assert int(row_sizes.max()) == min(w if c else 2 * w + 1, q_len)
 
 
 @PROPS
@@ -267,6 +285,7 @@ def test_dense_with_starts_reads_each_texts_own_positions(rule):
         alone = rule.dense(1, 1, n)[0, 0]
         assert torch.equal(shifted[b, 0, start:, start:], alone)
     assert rule.absolute == ("prefix_lm" in rule.name or "global" in rule.name)
+    assert rule.looks_ahead == rule.absolute  # here: exactly the rules that see later keys on purpose
 
 
 def test_dense_starts_is_checked_and_mixed_rules_are_refused():

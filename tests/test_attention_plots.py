@@ -199,7 +199,7 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
     )
 
     assert check_previous_and_self_mask(sliding_window(2))
-    assert check_previous_and_self_mask(causal() & sliding_window(2, causal=False))
+    assert check_previous_and_self_mask(causal() & sliding_window(1, causal=False))
     assert check_previous_and_self_mask(sliding_window(2).dense(1, 1, 6)[0, 0])
     for wrong, words in (
         (causal(), "full causal"),

@@ -122,6 +122,7 @@ def test_offsets_rule_glues_touching_punctuation_bert_rule_does_not(tokenizer):
 def test_masks_do_not_depend_on_batching(tokenizer):
     feats = Indexed(tokenizer).rows
     collator = MLMCollator(tokenizer, StaticMasking(seed=3), return_mask_info=True)
+    collator.set_epoch(0)  # keyed mode: the mask is a function of (seed, id, epoch) only
     whole = collator(feats)
     for i in (0, 5, 11):
         alone = collator([feats[i]])
@@ -307,6 +308,7 @@ def test_tensor_and_numpy_example_ids_are_read_exactly(tokenizer):
 
     feats = Indexed(tokenizer).rows[:3]
     collator = MLMCollator(tokenizer, return_mask_info=True)
+    collator.set_epoch(0)
     plain = collator(feats)
     for convert in (torch.tensor, np.int64):
         again = collator([dict(f, example_id=convert(f["example_id"])) for f in feats])
@@ -326,7 +328,7 @@ def test_set_epoch_refuses_non_integer_and_out_of_range_epochs(tokenizer, epoch,
     collator = MLMCollator(tokenizer)
     with pytest.raises(error, match=fragment):
         collator.set_epoch(epoch)
-    assert collator.epoch == 0
+    assert collator.epoch is None and collator.mode == "fresh"  # a refused epoch changes nothing
     collator.set_epoch(torch.tensor(3))  # a 0-d integer tensor is one epoch
     assert collator.epoch == 3
 

@@ -106,3 +106,14 @@ def test_checks_never_raise(answer):
     for check, _, kwargs in REFERENCE:
         result = check(answer, **kwargs)
         assert isinstance(result, CheckResult) and str(result)
+
+
+def test_previous_and_self_mask_explains_a_window_one_too_wide():
+    """A bidirectional window counts the distance on each side (transformers' convention), so
+    causal() & sliding_window(2, causal=False) sees two previous tokens: named, not just 'differs'."""
+    from dynmask_viz.attention_masks import causal, sliding_window
+    from dynmask_viz.teaching.exercises_attention import check_previous_and_self_mask
+
+    assert check_previous_and_self_mask(causal() & sliding_window(1, causal=False))
+    result = check_previous_and_self_mask(causal() & sliding_window(2, causal=False))
+    assert not result and "one too many" in str(result) and "sliding_window(1, causal=False)" in str(result)

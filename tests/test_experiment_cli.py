@@ -24,6 +24,8 @@ BASE = ["run", "--preset", "cpu-tiny", "--max-steps", "1", "--no-probe", "--quie
         ("--epochs", "-2", "--epochs: must be >= 1"),
         ("--train-fraction", "0", "--train-fraction: must be in (0, 1]"),
         ("--probe-train-limit", "-5", "--probe-train-limit: must be >= 1"),
+        ("--threads", "0", "--threads: must be auto or >= 1; got 0"),
+        ("--threads", "two", "--threads: expected auto or a whole number >= 1, got 'two'"),
     ],
 )
 def test_nonsense_values_are_refused_before_anything_runs(tmp_path, capsys, option, value, expected):
@@ -77,6 +79,25 @@ def test_compare_no_probe_pretrains_only(tmp_path, monkeypatch):
     for condition in ("static", "dynamic"):
         assert (out / f"{condition}_seed0" / "results.json").is_file()
     assert not (out / "baseline_probe.json").exists()
+
+
+@pytest.mark.parametrize(("option", "threads"), [([], 1), (["--threads", "2"], 2)])
+def test_threads_reach_the_run_and_come_back(tmp_path, capsys, option, threads):
+    """cpu-tiny on the CPU trains on one thread by default (auto); the caller's count comes back."""
+    import json
+
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        out = tmp_path / "run"
+        assert main([*BASE, "--limit", "16", "--batch-size", "8", "--out", str(out), *option]) == 0
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    record = json.loads((out / "results.json").read_text())
+    assert record["provenance"]["device"].startswith(f"cpu ({threads} threads")
 
 
 def _finished_run(tmp_path, capsys) -> tuple[list[str], object]:

@@ -169,3 +169,96 @@ def test_committed_results_are_reusable_by_the_readme_command():
     ]
     assert problems == []
     assert _stored_baseline(config, SimpleNamespace(meta=meta), RESULTS / "baseline_probe.json") is not None
+
+
+# --- intra-op threads: a runtime choice (like the device), never part of what a run is ---
+
+TINY = ExperimentConfig.from_preset(
+    "cpu-tiny",
+    device="cpu",
+    limit_sequences=16,
+    model={"n_layers": 1, "hidden": 32, "heads": 2, "intermediate": 64},
+    optim={"batch_size": 8, "epochs": 1, "max_steps": 2},
+    eval_sequences=8,
+    gap_sequences=8,
+)
+
+
+@pytest.fixture
+def two_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(
+    ("config", "threads", "inside"),
+    [
+        (ExperimentConfig.from_preset("cpu-tiny", device="cpu"), "auto", 1),  # 32 x 64 x 256: small
+        (ExperimentConfig.from_preset("gpu", device="cpu"), "auto", 2),  # 128 x 256 x 1024: not small
+        (ExperimentConfig.from_preset("cpu-tiny", device="cpu"), 3, 3),
+        (ExperimentConfig.from_preset("cpu-tiny", device="cpu"), 2, 2),
+    ],
+)
+def test_run_threads_picks_one_thread_for_small_cpu_presets(two_threads, config, threads, inside):
+    import torch
+
+    from dynmask_viz.experiments.threads import run_threads
+
+    with run_threads(config, threads):
+        assert torch.get_num_threads() == inside
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("threads", [0, -1, True, 1.5, "two", None])
+def test_run_threads_refuses_nonsense(threads):
+    from dynmask_viz.experiments.threads import run_threads
+
+    with pytest.raises(ValueError, match=r'^threads must be "auto" or an int >= 1'):
+        run_threads(TINY, threads)
+
+
+def test_training_results_do_not_depend_on_threads_and_the_count_comes_back(two_threads, tmp_path):
+    """The same run with 1 and 2 threads, up to float rounding (the order of a split sum; like
+    another CPU, so threads stay out of the fingerprint); the record names the count it ran
+    with; the caller's 2 threads come back, also after an error."""
+    import torch
+
+    from dynmask_viz.experiments import load_pretraining_data
+    from dynmask_viz.experiments.train import train
+
+    data = load_pretraining_data(TINY)
+    runs = {n: train(TINY, tmp_path / str(n), data=data, progress=False, threads=n) for n in (1, 2, "auto")}
+    assert torch.get_num_threads() == 2
+    assert runs[1]["steps"] == runs["auto"]["steps"]  # auto is one thread here: exactly the same run
+    assert runs[1]["steps"]["loss"] == pytest.approx(runs[2]["steps"]["loss"], rel=1e-6)
+    val = {n: [e["val_loss"] for e in runs[n]["epochs"]] for n in (1, 2)}
+    assert val[1] == pytest.approx(val[2], rel=1e-6)  # measured: 1e-7 relative apart
+    assert runs[1]["fingerprint"] == runs[2]["fingerprint"]
+    assert "cpu (1 threads" in runs["auto"]["provenance"]["device"]
+    assert "cpu (2 threads" in runs[2]["provenance"]["device"]
+
+
+def test_threads_come_back_after_a_failed_run(two_threads, tmp_path, monkeypatch):
+    import importlib
+
+    import torch
+
+    from dynmask_viz.experiments import load_pretraining_data
+
+    train_module = importlib.import_module(
+        "dynmask_viz.experiments.train"
+    )  # the package's `train` is the function
+    seen = []
+
+    def crash(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise RuntimeError("crashed mid-run")
+
+    monkeypatch.setattr(train_module, "_train", crash)
+    with pytest.raises(RuntimeError, match="crashed mid-run"):
+        train_module.train(TINY, tmp_path, data=load_pretraining_data(TINY), progress=False)
+    assert seen == [1] and torch.get_num_threads() == 2

@@ -262,7 +262,13 @@ def test_exposure_measured_against_theory():
 def test_same_masks_on_gpu_as_on_cpu():
     ids, attn = make_batch([128] * 16)
     words = words_for(ids)
-    for cfg in (MaskingConfig(), MaskingConfig(unit="span", count="exact")):
+    for cfg in (
+        MaskingConfig(),
+        MaskingConfig(unit="span", count="exact"),
+        MaskingConfig(count="fairseq"),
+        MaskingConfig(unit="word", count="fairseq", corruption_per="unit"),
+        MaskingConfig(unit="span", corruption_per="unit"),
+    ):
         cpu = mask_batch(ids, VOCAB, cfg, seed=3, attention_mask=attn, word_ids=words)
         gpu = mask_batch(ids.cuda(), VOCAB, cfg, seed=3, attention_mask=attn.cuda(), word_ids=words.cuda())
         assert torch.equal(cpu.input_ids, gpu.input_ids.cpu())

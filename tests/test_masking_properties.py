@@ -1,5 +1,7 @@
 """Property tests (hypothesis) of mask_batch over random shapes, lengths, seeds and configs."""
 
+import math
+
 import torch
 from _masking_helpers import CLS, MASK, PAD, SEP, VOCAB, make_batch, words_for
 from hypothesis import given, settings
@@ -13,7 +15,8 @@ configs = st.builds(
     mask_replace_prob=st.sampled_from([0.8, 0.9, 0.0, 0.5]),
     random_replace_prob=st.sampled_from([0.1, 0.0]),
     unit=st.sampled_from(["token", "word", "span"]),
-    count=st.sampled_from(["bernoulli", "exact"]),
+    count=st.sampled_from(["bernoulli", "exact", "fairseq"]),
+    corruption_per=st.sampled_from(["token", "unit"]),
 )
 batches = st.lists(st.integers(2, 80), min_size=1, max_size=6)
 
@@ -47,6 +50,27 @@ def test_invariants(config, lengths, seed, left):
                 assert got[row] >= 1
         if config.unit == "token":
             assert torch.equal(got, budget.to(got.dtype))
+    if config.count == "fairseq":
+        # fairseq's int(p * n + u): n counts tokens, or words with each special token as one
+        # word; at most one more than floor(p * n), capped at the maskable units.
+        for row in range(len(lengths)):
+            row_words = words[row][out.masked[row]]
+            if config.unit == "token":
+                n, units, got = int(attn[row].sum()), int(attn[row].sum()) - 2, int(out.masked[row].sum())
+            else:
+                units = int(words[row].max()) + 1
+                n, got = units + 2, len(set(row_words.tolist()))
+            low = math.floor(config.mlm_probability * n)
+            assert min(low, units) <= got <= min(low + 1, units)
+    if config.unit != "token":
+        # Whole words, and with corruption_per="unit" one 80/10/10 decision per word.
+        kinds = out.corruption
+        for row in range(len(lengths)):
+            for w in words[row][out.masked[row]].unique().tolist():
+                in_word = words[row] == w
+                assert out.masked[row][in_word].all()
+                if config.corruption_per == "unit":
+                    assert kinds[row][in_word].unique().numel() == 1
 
 
 @settings(max_examples=40, deadline=None)

@@ -109,12 +109,17 @@ def _check_masked(out, ids, words=None):
 
 
 @PROPS
-@given(param=st.sampled_from(MASK_BATCH_PARAMS), value=values(SHAPE), unit=st.sampled_from(["token", "word"]))
-def test_mask_batch_any_parameter_value(param, value, unit):
+@given(
+    param=st.sampled_from(MASK_BATCH_PARAMS),
+    value=values(SHAPE),
+    unit=st.sampled_from(["token", "word"]),
+    count=st.sampled_from(["bernoulli", "exact", "fairseq"]),
+)
+def test_mask_batch_any_parameter_value(param, value, unit, count):
     kwargs = {"attention_mask": ATTN, "word_ids": WORDS, "example_ids": torch.arange(3), "mask_epoch": 1}
     kwargs[param] = value
     ids = kwargs.pop("input_ids", IDS)
-    config = MaskingConfig(unit=unit)
+    config = MaskingConfig(unit=unit, count=count, corruption_per="unit")
     out = outcome(lambda: mask_batch(ids, VOCAB, config, **kwargs), param, "unit")
     if out is not None:
         _check_masked(out, ids)
@@ -128,6 +133,7 @@ CONFIG_FIELDS = (
     "random_replace_prob",
     "unit",
     "count",
+    "corruption_per",
     "max_predictions",
     "span_geometric_p",
     "max_span_words",

@@ -148,7 +148,9 @@ def masks_in_batches(
     Args:
         collator: Any MLM collator returning ``labels`` (``-100`` = not predicted).
         features: Dicts with ``input_ids``; collators with ``set_epoch`` (``MLMCollator``) also
-            get ``example_id`` = the feature's index, as in :func:`collate_epochs`.
+            get ``example_id`` = the feature's index, as in :func:`collate_epochs`. An
+            ``MLMCollator`` is batch-independent once keyed (after ``set_epoch``); in its
+            fresh mode every call draws new masks, as Hugging Face's collator does.
         example: Index of the example to follow.
         batches: Lists of feature indices, each containing ``example``.
 

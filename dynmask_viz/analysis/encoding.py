@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..masking import MaskingVocab, candidate_mask, word_ids_from_vocab
+from ..masking import MaskingVocab, candidate_mask
 
 __all__ = ["EncodedText", "encode_texts", "sentences_with_word_pieces", "token_strings"]
 
@@ -65,9 +65,15 @@ def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64)
         word_ids = torch.tensor(
             [[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))]
         )
-    else:  # slow tokenizers have no word ids: fall back on the vocabulary's ## markers
+    else:  # slow tokenizers have no word ids: fall back on the vocabulary's word markers
         vocab = MaskingVocab.from_tokenizer(tokenizer)
-        word_ids = word_ids_from_vocab(ids, vocab.word_start, candidate_mask(ids, vocab, attn)[1])
+        if not vocab.has_word_markers:
+            raise ValueError(
+                f"{type(tokenizer).__name__} is a slow tokenizer (no word ids) and none of its "
+                "tokens carries a word marker (##, \u0120, \u2581 or </w>): use a fast tokenizer "
+                "(use_fast=True) to find the words."
+            )
+        word_ids = vocab.word_ids(ids, candidate_mask(ids, vocab, attn)[1])
     tokens = [
         tokenizer.convert_ids_to_tokens(row[row_attn.bool()].tolist()) for row, row_attn in zip(ids, attn)
     ]

@@ -26,7 +26,6 @@ from ..masking import (
     StaticMasking,
     as_vocab,
     candidate_mask,
-    word_ids_from_vocab,
 )
 from .encoding import EncodedText, token_strings
 
@@ -197,8 +196,8 @@ def epoch_grid_data(
 
     ids, attn, words = pick(input_ids), pick(attention_mask), pick(word_ids)
     real, candidates = candidate_mask(ids, vocab, attn)
-    if words is None and vocab.word_start is not None:  # BERT's ## rule, as MLMCollator does
-        words = word_ids_from_vocab(ids, vocab.word_start, candidates)
+    if words is None and vocab.has_word_markers:  # the vocabulary's markers, as MLMCollator does
+        words = vocab.word_ids(ids, candidates)
     keep = (real if keep_special else candidates)[0]
     expand = lambda t: None if t is None else t.expand(epochs, -1)
     result = masking(

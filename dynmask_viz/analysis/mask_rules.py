@@ -38,6 +38,8 @@ def build_rule(name: str, params: dict, tokens: list[str], scores: torch.Tensor 
         params: Exactly the parameters :data:`RULES` lists for ``name`` (``window``,
             ``bidirectional``, ``prefix_length``, ``punctuation``, ``k``, ``p``,
             ``mask_seed``, ``per_head``), e.g. ``{"window": 3, "bidirectional": False}``.
+            ``window`` counts as in transformers (:func:`~dynmask_viz.attention_masks.sliding_window`):
+            keys, itself included, for a causal window; tokens on each side when ``bidirectional``.
         tokens: The ``L`` tokens (for ``drop_stopwords``).
         scores: ``[1, 1, L, L]`` float, what ``topk_keys`` ranks keys by (the unmasked attention,
             mean over layers and heads); only needed for ``topk_keys``.

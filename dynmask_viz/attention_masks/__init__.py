@@ -11,7 +11,8 @@ FlexAttention ``mask_mod``; ``rule.dense(B, H, Q, K)`` materializes it by broadc
     dense = (rule & padding(batch["attention_mask"])).dense(2, 1, 8, 8)
 
 Structural: :func:`full`, :func:`causal`, :func:`padding`, :func:`sliding_window`,
-:func:`prefix_lm`, :func:`document`, :func:`global_tokens`.
+:func:`prefix_lm`, :func:`document`, :func:`global_tokens`; :func:`per_document` applies a
+rule inside each packed document, at positions counted from the document's start.
 Input-dependent: :func:`keep_tokens`, :func:`drop_tokens`, :func:`drop_stopwords`,
 :func:`topk_keys`, :func:`score_threshold`, :func:`random_drop`.
 Empty rows (a query that may attend to nothing): :func:`empty_rows`, :func:`fix_empty_rows`.
@@ -30,7 +31,16 @@ from .dynamic import (
 from .empty import EMPTY_ROW_POLICIES, empty_rows, fix_empty_rows
 from .rule import MaskError, MaskRule, and_rules, not_rule, or_rules
 from .stopwords import ENGLISH_STOPWORDS, drop_stopwords, stopword_keep_mask
-from .structural import causal, document, full, global_tokens, padding, prefix_lm, sliding_window
+from .structural import (
+    causal,
+    document,
+    full,
+    global_tokens,
+    padding,
+    per_document,
+    prefix_lm,
+    sliding_window,
+)
 
 __all__ = [
     "BLOCKED_BELOW",
@@ -53,6 +63,7 @@ __all__ = [
     "not_rule",
     "or_rules",
     "padding",
+    "per_document",
     "prefix_lm",
     "random_drop",
     "score_threshold",

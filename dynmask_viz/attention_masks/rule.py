@@ -53,6 +53,12 @@ class MaskRule:
             (``causal``, ``sliding_window``) or slots of the data it was built on. With left
             padding such a rule must be evaluated at each text's own positions
             (:meth:`reads_slots` tells whether it also reads per-slot data).
+        looks_ahead: Whether the rule lets queries attend to later keys *on purpose*
+            (``prefix_lm``, ``sliding_window(causal=False)``, ``global_tokens``; kept by
+            ``&``, ``|``, ``~`` when any part has it). On a decoder, ``to_hf_mask`` then applies
+            the rule as is instead of adding the model's causal mask, so ``prefix_lm(4)`` gives
+            GPT-2 a prefix-LM mask. ``full`` and data rules (``document``, ``keep_tokens``...)
+            restrict nothing in time: a decoder stays causal under them.
     """
 
     name: str
@@ -63,6 +69,7 @@ class MaskRule:
     device: torch.device | None = None
     precedence: int = field(default=_PREC_ATOM, repr=False)
     absolute: bool = False
+    looks_ahead: bool = False
 
     def __call__(
         self, b: torch.Tensor, h: torch.Tensor, q_idx: torch.Tensor, kv_idx: torch.Tensor
@@ -262,6 +269,7 @@ def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
         device=next((r.device for r in rules if r.device is not None), None),
         precedence=prec,
         absolute=any(r.absolute for r in rules),
+        looks_ahead=any(r.looks_ahead for r in rules),
     )
 
 
@@ -289,4 +297,5 @@ def not_rule(rule: MaskRule) -> MaskRule:
         device=rule.device,
         precedence=_PREC_NOT,
         absolute=rule.absolute,
+        looks_ahead=rule.looks_ahead,
     )

@@ -44,16 +44,29 @@ def padding(attention_mask: torch.Tensor) -> MaskRule:
 
 
 def sliding_window(window: int, causal: bool = True) -> MaskRule:
-    """Local attention within ``window`` positions; True = may attend.
+    """Local attention within ``window`` positions, as transformers 5 counts it; True = may attend.
 
     * ``causal=True`` (default): ``q - window < k <= q``, i.e. the query and the
-      ``window - 1`` tokens before it (``window`` keys in all, fewer at the start).
-    * ``causal=False``: ``|q - k| < window``, i.e. ``window - 1`` tokens on each side
-      (``2 * window - 1`` keys in all).
+      ``window - 1`` tokens before it (``window`` keys in all, fewer at the start). This is
+      transformers' ``sliding_window_causal_mask_function(window)`` (Mistral's and Gemma's
+      ``config.sliding_window``).
+    * ``causal=False``: ``|q - k| <= window``, i.e. ``window`` tokens on each side
+      (``2 * window + 1`` keys in all). This is transformers'
+      ``sliding_window_bidirectional_mask_function(window)``.
+
+    The two conventions differ by one on purpose, because transformers' do: the causal
+    window counts *keys* (itself included), the bidirectional one the *distance* each side, so
+    ``sliding_window(w) == causal() & sliding_window(w - 1, causal=False)`` for ``w >= 2``.
+
+    attention-gym counts the causal window as a distance too: its
+    ``generate_sliding_window(w)`` allows ``0 <= q - k <= w`` (``w + 1`` keys), which is
+    ``sliding_window(w + 1)`` here.
 
     Args:
-        window: Window size, >= 1 (``window=1`` lets each query see only itself).
-        causal: Whether the window only looks back.
+        window: Window size, >= 1 (causal ``window=1`` lets each query see only itself;
+            bidirectional ``window=1`` itself and one neighbour on each side).
+        causal: Whether the window only looks back. ``causal=False`` looks ahead on purpose
+            (:attr:`MaskRule.looks_ahead`): a decoder gets it as is from ``to_hf_mask``.
     """
     w = as_int("sliding_window(window)", window, 1)
     causal = as_flag("sliding_window(causal)", causal)
@@ -61,16 +74,19 @@ def sliding_window(window: int, causal: bool = True) -> MaskRule:
         fn = lambda b, h, q, k: ((q - k) >= 0) & ((q - k) < w)
         name = f"sliding_window(w={w})"
     else:
-        fn = lambda b, h, q, k: (q - k).abs() < w
+        fn = lambda b, h, q, k: (q - k).abs() <= w
         name = f"sliding_window(w={w}, causal=False)"
-    return MaskRule(name=name, fn=fn, params={"window": w, "causal": bool(causal)})
+    return MaskRule(name=name, fn=fn, params={"window": w, "causal": bool(causal)}, looks_ahead=not causal)
 
 
 def prefix_lm(prefix_length: int | torch.Tensor) -> MaskRule:
     """Prefix LM: bidirectional over the first ``n`` tokens, causal after them.
 
     Allowed (True) when ``k <= q`` (causal) or ``k < n`` (the key is in the prefix), so every
-    token, including the prefix, sees the whole prefix.
+    token, including the prefix, sees the whole prefix. The prefix looks ahead on purpose
+    (:attr:`MaskRule.looks_ahead`): ``to_hf_mask`` gives a decoder (GPT-2...) this mask as is,
+    not its causal part only. ``n`` counts from position 0 of the sequence; for packed
+    documents use ``per_document(prefix_lm(n), segment_ids)``.
 
     Args:
         prefix_length: ``n``, an int >= 0 shared by all examples, or an int tensor ``[B]``.
@@ -86,6 +102,7 @@ def prefix_lm(prefix_length: int | torch.Tensor) -> MaskRule:
             sizes=batch_sizes("prefix_lm", n, ("batch",)),
             device=n.device,
             absolute=True,
+            looks_ahead=True,
         )
     n_int = as_int("prefix_lm(prefix_length)", prefix_length, 0)
     return MaskRule(
@@ -93,6 +110,7 @@ def prefix_lm(prefix_length: int | torch.Tensor) -> MaskRule:
         fn=lambda b, h, q, k: (q >= k) | (k < n_int),
         params={"prefix_length": n_int},
         absolute=True,
+        looks_ahead=True,
     )
 
 
@@ -115,11 +133,76 @@ def document(segment_ids: torch.Tensor) -> MaskRule:
     )
 
 
+def _positions_in_documents(seg: torch.Tensor) -> torch.Tensor:
+    """int ``[B, L]``: each token's position in its document, i.e. how many tokens of the same
+    document come before it (``slot - start`` for a contiguous document)."""
+    # A stable sort groups each document's tokens in slot order; the rank within the group is
+    # the position. O(L log L), unlike comparing every pair of slots.
+    order = torch.sort(seg, dim=-1, stable=True).indices
+    ids = seg.gather(-1, order)
+    slots = torch.arange(seg.shape[-1], device=seg.device).expand_as(seg)
+    first = torch.ones_like(seg, dtype=torch.bool)
+    first[:, 1:] = ids[:, 1:] != ids[:, :-1]
+    group_start = torch.where(first, slots, torch.zeros_like(slots)).cummax(-1).values
+    return torch.empty_like(seg).scatter_(-1, order, slots - group_start)
+
+
+def per_document(rule: MaskRule, segment_ids: torch.Tensor) -> MaskRule:
+    """``rule`` applied inside each packed document, at positions counted from its start.
+
+    Query ``q`` may attend (True) to key ``k`` iff both are in the same document and ``rule``
+    allows ``(q - start, k - start)``, positions within that document. Unlike
+    ``document(ids) & rule``, which reads absolute positions, ``per_document(prefix_lm(2), ids)``
+    gives *every* document a prefix of 2 tokens. Like attention-gym's ``generate_doc_mask_mod``
+    (offsets there, segment ids here). For ``causal`` and ``sliding_window``, which depend on
+    ``q - k`` only, it equals ``document(ids) & rule``.
+
+    Args:
+        rule: A rule of positions only (``causal``, ``sliding_window``, ``prefix_lm``,
+            ``global_tokens`` by position, and their combinations). Combine rules of per-token
+            data outside: ``per_document(prefix_lm(2), ids) & padding(attention_mask)``.
+        segment_ids: int ``[B, L]``; tokens with equal ids belong to the same document. A
+            token's position is the number of tokens of its document before it, so a document
+            need not be contiguous (a padding id shared by scattered slots is one document).
+
+    Raises:
+        MaskError: ``rule`` reads per-token data, or ``segment_ids`` is not ``[B, L]`` ints.
+    """
+    if not isinstance(rule, MaskRule):
+        raise TypeError(f"per_document(rule) must be a MaskRule; got {type(rule).__name__}.")
+    if rule.reads_slots:
+        raise MaskError(
+            f"per_document(rule): {rule.name} reads per-token data by slot, which would be read "
+            "at positions within a document instead. Combine it outside: "
+            "per_document(rule_of_positions, segment_ids) & data_rule."
+        )
+    seg = as_int_tensor("per_document(segment_ids)", segment_ids, 2, "[batch, seq_len] segment ids")
+    pos = _positions_in_documents(seg)
+    inner = rule.fn
+
+    def fn(b, h, q, k):
+        same = take(seg, b, q) == take(seg, b, k)
+        return same & inner(b, h, take(pos, b, q), take(pos, b, k))
+
+    return MaskRule(
+        name=f"per_document({rule.name})",
+        fn=fn,
+        params={"rule": rule.name, "shape": tuple(seg.shape), "documents": int(seg.unique().numel())},
+        sizes=rule.sizes
+        + batch_sizes("per_document", seg, ("batch", "q_len"))
+        + (("kv_len", int(seg.shape[1]), "per_document"),),
+        per_head=rule.per_head,
+        device=seg.device,
+        looks_ahead=rule.looks_ahead,
+    )
+
+
 def global_tokens(positions) -> MaskRule:
     """Global tokens attend to every key and are attended by every query (True = may attend).
 
     Usually OR-ed with a local pattern: ``sliding_window(4, causal=False) | global_tokens([0])``
     (Longformer / BigBird style). Alone, a pair is allowed iff its query or its key is global.
+    A global query sees later keys on purpose (:attr:`MaskRule.looks_ahead`), also on a decoder.
 
     Args:
         positions: Either positions shared by all examples (ints or a 1-D int tensor,
@@ -134,6 +217,7 @@ def global_tokens(positions) -> MaskRule:
             sizes=batch_sizes("global_tokens", flags, ("batch", "q_len"))
             + (("kv_len", int(flags.shape[1]), "global_tokens"),),
             device=flags.device,
+            looks_ahead=True,
         )
     pos = as_int_tensor("global_tokens(positions)", positions, 1, "positions of global tokens")
     if bool((pos < 0).any()):
@@ -149,4 +233,5 @@ def global_tokens(positions) -> MaskRule:
         params={"positions": pos.tolist()},
         device=pos.device,
         absolute=True,
+        looks_ahead=True,
     )

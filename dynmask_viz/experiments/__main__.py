@@ -54,6 +54,19 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _threads(text: str) -> str | int:
+    """argparse type: ``auto`` or an int >= 1 (intra-op threads while training and probing)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be auto or >= 1; got {value}")
+    return value
+
+
 def _device(text: str) -> str:
     """argparse type: a device name (only its form; what the machine has is checked later)."""
     try:
@@ -123,6 +136,7 @@ def _run(args, config: ExperimentConfig) -> int:
             probe=not args.no_probe,
             progress=not args.quiet,
             fresh=args.fresh,
+            threads=args.threads,
         )
         print(json.dumps(summary["conditions"], indent=2))
         return 0
@@ -130,6 +144,12 @@ def _run(args, config: ExperimentConfig) -> int:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size > 1:  # launched by torchrun: DDP, one process per GPU
         from .distributed import run_distributed
+
+        if args.threads != "auto":
+            raise ExperimentError(
+                f"--threads {args.threads}: under torchrun every rank uses auto; drop --threads "
+                "(it applies to single-process runs)."
+            )
 
         run_distributed(
             config,
@@ -149,6 +169,7 @@ def _run(args, config: ExperimentConfig) -> int:
         stop_after_steps=args.stop_after,
         progress=not args.quiet,
         fresh=args.fresh,
+        threads=args.threads,
     )
     print(
         json.dumps(
@@ -181,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--no-probe", action="store_true")
         p.add_argument("--no-compile", action="store_true")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument(
+            "--threads",
+            type=_threads,
+            default="auto",
+            help="intra-op threads while training and probing: auto (default: one thread for the small "
+            "CPU presets, where more wait on each other on a busy machine; else torch's setting) or N >= 1",
+        )
         p.add_argument(
             "--fresh",
             action="store_true",

@@ -36,6 +36,11 @@ DATA_KEYS = ("source_sha256", "cache_key", "train_sequences", "validation_sequen
 _BASELINE_PREFIXES = ("model.", "probe.", "data.source_sha256", "data.cache_key", "data.vocab_size")
 _BASELINE_FIELDS = {"seq_len", "tokenizer", "vocab_size", "attn_implementation", "bf16"}
 
+# Fields added to the config after fingerprints were first stored, with the value every run
+# before them had. A stored fingerprint without such a field matches a current one holding
+# that value: the run was made with exactly that behaviour.
+ADDED_FIELDS = {"masking.corruption_per": "token"}
+
 FRESH_HINT = (
     "To start this run from scratch, use another output folder, or pass --fresh on the command "
     "line (fresh=True in Python), which discards the folder's checkpoint and results."
@@ -109,6 +114,7 @@ def differences(stored: dict, current: dict) -> list[str]:
         f"{name}: stored {a.get(name, missing)!r}, now {b.get(name, missing)!r}"
         for name in sorted(set(a) | set(b))
         if a.get(name, missing) != b.get(name, missing)
+        and not (name not in a and name in ADDED_FIELDS and b.get(name) == ADDED_FIELDS[name])
     ]
 
 
@@ -122,7 +128,10 @@ def check_fingerprint(stored: dict, current: dict, *, what: str) -> None:
     """
     if stored.get("sha256") == current.get("sha256"):
         return
-    diff = differences(stored, current) or ["(same fields, different hash: written by another version)"]
+    diff = differences(stored, current)
+    if not diff and set(current.get("fields", {})) - set(stored.get("fields", {})):
+        return  # only fields added since, at the value the stored run had (ADDED_FIELDS)
+    diff = diff or ["(same fields, different hash: written by another version)"]
     raise RunMismatchError(
         f"{what} was written by a run with another config; refusing to mix the two. "
         f"Differences:\n  " + "\n  ".join(diff) + f"\n{FRESH_HINT}"

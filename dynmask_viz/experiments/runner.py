@@ -19,6 +19,7 @@ from .fingerprint import (
 from .folder import folder_problems
 from .probe import run_probe
 from .results import summarize, summary_markdown, validate_run, write_json, write_text_atomic
+from .threads import run_threads
 from .train import train
 
 
@@ -31,6 +32,7 @@ def run_experiment(
     stop_after_steps: int | None = None,
     progress: bool = True,
     fresh: bool = False,
+    threads: int | str = "auto",
 ) -> dict:
     """Pretrain (resuming any checkpoint in ``out_dir``), then probe; returns the run record.
 
@@ -42,17 +44,26 @@ def run_experiment(
 
     Args:
         fresh: Discard the folder's checkpoints and results first and start over.
+        threads: Intra-op threads for training and probe, ``"auto"`` (one thread for the small
+            CPU presets) or an int >= 1; see :func:`.threads.run_threads`. Restored after.
 
     Raises:
         RunMismatchError: The folder holds a run of another config (the message lists the
             differing fields and how to start fresh).
         CheckpointError: Its checkpoint is damaged, or gone while the probe still needs it.
     """
+    block = run_threads(config, threads)
     out_dir = Path(out_dir)
     data = data or load_pretraining_data(config)
-    with run_lock(out_dir):
+    with run_lock(out_dir), block:
         record = train(
-            config, out_dir, data=data, resume=not fresh, stop_after_steps=stop_after_steps, progress=progress
+            config,
+            out_dir,
+            data=data,
+            resume=not fresh,
+            stop_after_steps=stop_after_steps,
+            progress=progress,
+            threads=threads,
         )
         if record["status"] != "complete" or not probe or record.get("probe") is not None:
             return record
@@ -118,6 +129,7 @@ def compare(
     baseline: bool = True,
     progress: bool = True,
     fresh: bool = False,
+    threads: int | str = "auto",
 ) -> dict:
     """Both conditions x seeds into ``out_dir/<condition>_seed<k>/``, then a summary.
 
@@ -133,16 +145,18 @@ def compare(
             summary has no probe column and no baseline is computed).
         baseline: Also probe an untrained encoder (only when ``probe``).
         fresh: Discard every run folder's checkpoints and results (and the baseline) first.
+        threads: Intra-op threads, as in :func:`run_experiment`.
     """
+    block = run_threads(config, threads)
     out_dir = Path(out_dir)
     baseline = baseline and probe
     data = load_pretraining_data(config)
-    with run_lock(out_dir):  # one compare per folder; its summary and baseline written whole
+    with run_lock(out_dir), block:  # one compare per folder; its summary and baseline written whole
         clean_leftovers(out_dir)
-        return _compare(config, out_dir, data, seeds, probe, baseline, progress, fresh)
+        return _compare(config, out_dir, data, seeds, probe, baseline, progress, fresh, threads)
 
 
-def _compare(config, out_dir: Path, data, seeds, probe, baseline: bool, progress: bool, fresh: bool) -> dict:
+def _compare(config, out_dir: Path, data, seeds, probe, baseline: bool, progress, fresh, threads) -> dict:
     plan = [
         (config.replace(condition=condition, seed=seed), out_dir / f"{condition}_seed{seed}")
         for seed in (seeds if seeds is not None else config.seeds)
@@ -160,7 +174,7 @@ def _compare(config, out_dir: Path, data, seeds, probe, baseline: bool, progress
                 f"compare into {out_dir} refused, nothing was trained:\n\n" + "\n\n".join(problems)
             )
     runs = [
-        run_experiment(cfg, run_dir, probe=probe, data=data, progress=progress, fresh=fresh)
+        run_experiment(cfg, run_dir, probe=probe, data=data, progress=progress, fresh=fresh, threads=threads)
         for cfg, run_dir in plan
     ]
     base = _baseline(config, data, out_dir / "baseline_probe.json", fresh) if baseline else None

@@ -43,6 +43,7 @@ from .folder import finished_record, resumable_checkpoint, runtime_of
 from .model import SparseMLM, build_mlm, load_weights, save_weights
 from .results import write_csv, write_json
 from .schedule import linear_warmup_decay
+from .threads import run_threads
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -99,6 +100,7 @@ def train(
     progress: bool = True,
     rank: int = 0,
     world_size: int = 1,
+    threads: int | str = "auto",
 ) -> dict:
     """Pretrain one model; write ``results.json``, ``curves.csv`` and ``checkpoint/`` to ``out_dir``.
 
@@ -116,6 +118,8 @@ def train(
         progress: Show a tqdm bar (rank 0).
         rank, world_size: Distributed position (``torch.distributed`` must be initialised
             when ``world_size > 1``). Only rank 0 writes, holding the folder's lock.
+        threads: Intra-op threads while training: ``"auto"`` or an int >= 1 (see
+            :func:`run_threads`); the caller's setting is restored after.
 
     Returns:
         The run record (also written as ``results.json`` once training is complete; its
@@ -134,9 +138,10 @@ def train(
             f"stop_after_steps must be an int >= 1 (the global step to stop after) or None; "
             f"got {stop_after_steps!r}."
         )
+    block = run_threads(config, threads)
     out_dir = Path(out_dir)
     data = data or load_pretraining_data(config)
-    with run_lock(out_dir) if rank == 0 else contextlib.nullcontext():
+    with run_lock(out_dir) if rank == 0 else contextlib.nullcontext(), block:
         if rank == 0:
             clean_leftovers(out_dir)
             if not resume:

@@ -14,6 +14,11 @@ __all__ = ["MaskingEpochCallback"]
 class MaskingEpochCallback(TrainerCallback):
     """Hugging Face ``TrainerCallback`` that calls ``collator.set_epoch`` at each epoch start.
 
+    With it an :class:`~dynmask_viz.masking.MLMCollator` is *keyed*: the mask of example ``i``
+    in epoch ``e`` is a function of ``(seed, i, e)``, the same across workers, ranks and a
+    resumed run. Without it the collator stays in *fresh* mode: new masks every call (every
+    epoch too), as Hugging Face's collator gives, reproducible only from the seed and call order.
+
     Example:
         >>> trainer = Trainer(..., data_collator=collator,
         ...                   callbacks=[MaskingEpochCallback(collator)])  # doctest: +SKIP

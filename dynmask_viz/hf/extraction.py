@@ -108,7 +108,7 @@ def ensure_eager(model) -> None:
         )
 
 
-def _check_options(mask, on_empty_row, use_cache) -> None:
+def _check_options(mask, on_empty_row, use_cache, causal) -> None:
     if mask is not None and not isinstance(mask, (MaskRule, torch.Tensor)):
         raise TypeError(
             f"mask must be None, a MaskRule or a bool tensor (True = may attend); got {type(mask).__name__}."
@@ -117,6 +117,8 @@ def _check_options(mask, on_empty_row, use_cache) -> None:
         raise ValueError(f"on_empty_row must be one of {EMPTY_ROW_POLICIES}; got {on_empty_row!r}.")
     if not isinstance(use_cache, bool):
         raise TypeError(f"use_cache must be True or False; got {use_cache!r}.")
+    if causal is not None and not isinstance(causal, bool):
+        raise TypeError(f"causal must be None (the model and rule decide), True or False; got {causal!r}.")
 
 
 @torch.no_grad()
@@ -129,6 +131,7 @@ def extract_attention(
     max_length: int | None = None,
     on_empty_row: str = "keep_self",
     use_cache: bool = True,
+    causal: bool | None = None,
 ) -> AttentionResult:
     """Run ``model`` on text and return every layer's attention under ``mask``.
 
@@ -141,6 +144,11 @@ def extract_attention(
     built from per-token data (``keep_tokens``, ``document``...), are read by slot, the padded
     batch's coordinates.
 
+    A decoder keeps its causal mask under ``full()``, a bool tensor and data rules; a rule that
+    looks ahead on purpose (``prefix_lm``, ``sliding_window(causal=False)``,
+    ``global_tokens``) is applied as is, so a decoder given ``prefix_lm(4)`` attends
+    bidirectionally over the prefix (see :func:`~dynmask_viz.hf.to_hf_mask`).
+
     Args:
         model: A transformers encoder (BERT, RoBERTa, DistilBERT, MiniLM...) or decoder
             (GPT-2, Llama...) model; switched to eager attention in place if needed.
@@ -148,7 +156,8 @@ def extract_attention(
         text_or_batch: One text or a list of texts (padded together).
         mask: None (padding, plus causal for decoders, as the model does by itself), a
             :class:`~dynmask_viz.attention_masks.MaskRule`, or a bool tensor (True = may
-            attend) ``[L, L]`` or ``[1|B, 1|H, L, L]``; combined with padding and causality.
+            attend) ``[L, L]`` or ``[1|B, 1|H, L, L]``; combined with padding and, as
+            ``causal`` says, causality.
         max_length: None: a text longer than the model's positions is refused. An int:
             truncate every text to that many tokens (special tokens included), with a
             ``TruncationWarning`` and ``result.truncated`` saying what was cut.
@@ -156,6 +165,8 @@ def extract_attention(
             (equal weights over the keys padding and causality allow) or ``"raise"``; see
             :func:`~dynmask_viz.hf.to_hf_mask`.
         use_cache: Reuse the forward pass of identical inputs and mask (a copy is returned).
+        causal: Also apply a causal mask: ``None`` (default) decides as ``to_hf_mask`` does
+            (the model's causality, unless the rule looks ahead); True or False forces it.
 
     Returns:
         An :class:`AttentionResult`.
@@ -168,14 +179,14 @@ def extract_attention(
     """
     ensure_eager(model)
     texts = as_texts(text_or_batch)
-    _check_options(mask, on_empty_row, use_cache)
+    _check_options(mask, on_empty_row, use_cache, causal)
     limit, source = position_limit(model, tokenizer)
     encoded, truncated = encode(tokenizer, texts, max_length, limit, source)
     input_ids = encoded["input_ids"].to(model.device)
     padding = encoded["attention_mask"].to(model.device)
     left = has_left_padding(padding)
     rule_name = "padding" if mask is None else str(mask) if isinstance(mask, MaskRule) else "custom"
-    if mask is None and not left:
+    if mask is None and not left and causal is None:
         model_mask = padding
         allowed = padding.bool()[:, None, None, :].expand(-1, 1, input_ids.shape[1], -1)
         if is_causal_model(model):
@@ -184,7 +195,12 @@ def extract_attention(
         # Left padding without a rule too: the model's own mask would leave the first padding
         # slots of a decoder row with no key, NaN in float16; to_hf_mask keeps them finite.
         model_mask = to_hf_mask(
-            full() if mask is None else mask, model, input_ids, padding, on_empty_row=on_empty_row
+            full() if mask is None else mask,
+            model,
+            input_ids,
+            padding,
+            on_empty_row=on_empty_row,
+            causal=causal,
         )
         if model_mask.dtype == torch.bool:
             allowed = model_mask

@@ -171,14 +171,22 @@ def to_hf_mask(
     and, when the model is causal, causality (a 4-D mask replaces the model's own); expanded
     over the batch, in the model's dtype and device.
 
+    Decoders and rules that look ahead: with ``causal=None`` a causal model gets its causal
+    mask added, *unless* the rule lets queries see later keys on purpose
+    (:attr:`~dynmask_viz.attention_masks.MaskRule.looks_ahead`: ``prefix_lm``,
+    ``sliding_window(causal=False)``, ``global_tokens``, or any ``&``/``|`` containing one).
+    Such a rule is applied as is, so ``to_hf_mask(prefix_lm(4), gpt2, ids)`` is the
+    prefix-LM mask, not plain causal. ``full()``, a bool tensor and data rules add nothing
+    ahead: a decoder stays causal under them. ``causal=True`` or ``False`` decides explicitly.
+
     Empty rows, queries the combined mask leaves with no key, follow ``on_empty_row``:
 
     * ``"keep_self"`` (default): the query attends to itself only; an
       :class:`EmptyRowWarning` counts such rows.
     * ``"uniform"``: the query spreads its weight *equally over the keys the structural
-      mask allows* (its example's real tokens; in a decoder only those up to itself),
-      never onto padding or future tokens, so the result does not depend on the batch's
-      padding. Applied silently.
+      mask allows* (its example's real tokens; with causality only those up to itself),
+      never onto padding (nor, with causality, future tokens), so the result does not depend
+      on the batch's padding. Applied silently.
     * ``"raise"``: :class:`MaskError` naming the first empty rows.
 
     A padding query whose row is empty (the first slots of a left-padded decoder row, or a
@@ -198,7 +206,8 @@ def to_hf_mask(
         input_ids: ``[B, L]``, gives the batch size and length.
         attention_mask: Optional ``[B, L]`` padding mask, 1/True = real token.
         on_empty_row: ``"keep_self"``, ``"uniform"`` or ``"raise"`` (see above).
-        causal: Also apply a causal mask; default: whether the model is causal.
+        causal: Also apply a causal mask. ``None`` (default): when the model is causal and
+            ``mask`` is not a rule that looks ahead (see above).
 
     Returns:
         ``[B, 1|H, L, L]``: additive float in the model's dtype for eager (0 = attend,
@@ -237,7 +246,10 @@ def to_hf_mask(
     structural = torch.ones(batch, 1, length, length, dtype=torch.bool, device=device)
     if pad is not None:
         structural &= pad.to(device)[:, None, None, :]
-    if is_causal_model(model) if causal is None else causal:
+    if causal is None:
+        looks_ahead = isinstance(mask, MaskRule) and mask.looks_ahead
+        causal = is_causal_model(model) and not looks_ahead
+    if causal:
         structural &= torch.ones(length, length, dtype=torch.bool, device=device).tril()
     # Queries with no structural key (padding before any real token) attend to themselves.
     orphans = ~structural.any(-1, keepdim=True) & torch.eye(length, dtype=torch.bool, device=device)

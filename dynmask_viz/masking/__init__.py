@@ -3,12 +3,13 @@
 Boolean convention: in every mask returned here, True = *selected for MLM prediction*.
 
 Public API:
-    MaskingConfig, MASKING_PRESETS: what to select (token/word/span, bernoulli/exact) and the
-        80/10/10 corruption.
+    MaskingConfig, MASKING_PRESETS: what to select (token/word/span; bernoulli, exact or
+        fairseq counts) and the 80/10/10 corruption (decided per token or per unit).
     mask_batch: mask a padded ``[B, L]`` batch; a pure function of (seed, example id, epoch).
     StaticMasking, DynamicMasking: BERT's cycled fixed masks vs a fresh mask per epoch.
-    MLMCollator: drop-in for DataCollatorForLanguageModeling (the Trainer callback that
-        sets its epoch is :class:`dynmask_viz.hf.MaskingEpochCallback`).
+    MLMCollator: drop-in for DataCollatorForLanguageModeling: fresh masks every call until
+        ``set_epoch`` is called, then masks keyed on (seed, example id, epoch) (the Trainer
+        callback that sets its epoch is :class:`dynmask_viz.hf.MaskingEpochCallback`).
     MaskingVocab: the token ids the engine needs, read from a tokenizer once.
     exposure, theoretical_ever_masked: how often tokens are masked over epochs, vs theory.
     corruption_breakdown, selection_counts, times_masked_pmf: the measures the figures show.

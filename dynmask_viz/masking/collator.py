@@ -1,4 +1,4 @@
-"""``MLMCollator``: a fast, keyed, drop-in replacement for DataCollatorForLanguageModeling."""
+"""``MLMCollator``: a fast, keyed drop-in replacement for DataCollatorForLanguageModeling."""
 
 from __future__ import annotations
 
@@ -6,21 +6,24 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from .._threads import one_thread
+from ._arguments import hf_masking_args, masking_from_arguments, refuse_masking_for_causal_lm
 from ._checks import check_epoch, is_int
+from ._draws import known_epoch, new_state, next_draw, set_known_epoch, static_copies
 from ._features import (
     PADDED,
+    batch_word_ids,
     check_lengths,
     columns_of,
     example_ids_of,
-    flatten,
     pad,
     row_lengths,
     valid_positions,
 )
+from ._outputs import batch_encoding, check_return_tensors, stack_column
 from .config import MaskingConfig
-from .core import MaskedBatch, candidate_mask
+from .core import IGNORE_INDEX, MaskedBatch
 from .schedules import DynamicMasking, StaticMasking
-from .units import word_ids_from_offsets, word_ids_from_vocab
 from .vocab import MaskingVocab
 
 # Feature keys the collator consumes and does not pass on to the model.
@@ -29,46 +32,67 @@ _WORD_BOUNDARIES = ("auto", "word_ids", "vocab", "offsets")
 
 
 class MLMCollator:
-    """Pad a list of features and apply static or dynamic MLM masking, keyed per example.
+    """Pad a list of features and apply MLM masking: fresh masks every call, or keyed by epoch.
 
-    Drop-in for ``transformers.DataCollatorForLanguageModeling``: same inputs (a list of
-    dicts with ``input_ids`` and optional ``attention_mask``/``token_type_ids``/
-    ``special_tokens_mask``/``offset_mapping``, or a list of id sequences) and the same output
-    keys and label convention (``labels`` = original id where predicted, ``-100`` elsewhere).
+    Drop-in for ``transformers.DataCollatorForLanguageModeling``: the same arguments
+    (``mlm``, ``mlm_probability``, ``mask_replace_prob``, ``random_replace_prob``,
+    ``whole_word_mask``, ``pad_to_multiple_of``, ``return_tensors``, ``seed``), the same inputs
+    (dicts with ``input_ids`` and optional ``attention_mask``/``token_type_ids``/
+    ``special_tokens_mask``/``offset_mapping``, or id sequences), the same output: a
+    ``BatchEncoding`` with ``labels`` = original id where predicted, ``-100`` elsewhere, and
+    every other per-example key (``next_sentence_label``, ``sentence_order_label``...) stacked.
 
-    What differs, on purpose:
-        * The mask of an example is a pure function of ``(seed, example id, mask epoch)``:
-          identical whatever the batch, order, DataLoader worker or rank. Call
-          :meth:`set_epoch` at the start of every epoch (with the Trainer:
-          :class:`dynmask_viz.hf.MaskingEpochCallback`); the epoch lives in shared memory so
-          persistent workers see it.
+    Which masks you get (``collator.mode``):
+        * ``"fresh"`` (from construction until :meth:`set_epoch` is first called): every call
+          draws new masks, so a plain training loop, the Trainer without a callback and
+          DataLoader workers (0 or more, persistent or not) all get a new mask every epoch,
+          as with Hugging Face's collator. The draws come from a counter per process held in
+          shared memory and hashed with ``seed``: two collators with the same seed repeat each
+          other's masks (Hugging Face's ``seed``), but a restarted run starts the stream again.
+          Identical sequences in one batch get different masks (keyed on their row), as in
+          Hugging Face. With :class:`StaticMasking`, each call shows one of the example's
+          ``dupe_factor`` fixed masks, chosen at random (BERT's shuffled copies).
+        * ``"keyed"`` (after ``set_epoch(e)``; with the Trainer,
+          :class:`dynmask_viz.hf.MaskingEpochCallback` calls it): the mask of an example is a
+          pure function of ``(seed, example id, e)``, the same whatever the batch, order,
+          worker, rank or restart; ``StaticMasking`` cycles ``e % dupe_factor``. The epoch
+          lives in shared memory, so persistent workers see it. ``set_epoch(None)`` returns to
+          fresh mode.
+
+    What differs from Hugging Face on purpose (the README's drop-in table lists each):
         * Example ids come from ``features[i][id_key]`` (default ``"example_id"``, e.g. the
-          dataset index). Features without one are keyed by a hash of their token ids
-          (padding ignored): identical sequences then share masks. Note that the Trainer drops
-          unknown columns unless ``remove_unused_columns=False``.
-        * Random replacements are never special tokens.
-        * Word boundaries for whole-word and span units (``word_boundaries``): ``"auto"``
-          (default) takes a ``word_ids`` feature if present, else the vocabulary's word markers
-          (BERT's own whole-word rule: a ``##`` piece continues the previous word, so
-          punctuation is a word of its own), else ``offset_mapping``. ``"offsets"`` uses
-          Hugging Face's rule on ``offset_mapping`` (a word continues while tokens touch, so
-          ``"fed."`` is one word), ``"vocab"`` and ``"word_ids"`` force those sources.
-        * Refused, never guessed: features with different keys (an id on only some of them),
-          a per-token key whose length differs from its row's ``input_ids`` (an all-ones
-          ``attention_mask`` included), non-integer ids or example ids (``1.5`` is not read
-          as 1), an ``attention_mask`` value other than 0/1 or True/False (2 is not read as
-          1). Zero-length rows are fine: ``[[]]`` gives ``[1, 0]`` tensors.
+          dataset index). In keyed mode, features without one are keyed by a hash of their
+          token ids (padding ignored): identical sequences then share masks; give ids to tell
+          them apart. The Trainer drops unknown columns unless ``remove_unused_columns=False``.
+        * Random replacements are never special tokens; ``[UNK]`` is selected like any token.
+        * ``whole_word_mask=True`` keeps the 80/10/10 corruption (Hugging Face switches to
+          100 % ``[MASK]``). Word boundaries (``word_boundaries``): ``"auto"`` (default) takes
+          a ``word_ids`` feature, else the vocabulary's word markers (BERT's own rule: a ``##``
+          piece continues the previous word), else ``offset_mapping``; ``"offsets"`` is Hugging
+          Face's rule (a word continues while tokens touch, so ``"fed."`` is one word).
+        * ``mlm=False`` labels the padding positions ``-100`` (Hugging Face: every token equal
+          to the pad id, which drops real end-of-text tokens when ``pad_token = eos_token``).
+        * Refused, never guessed: features with different keys, a per-token key whose length
+          differs from its row's ``input_ids``, non-integer ids or example ids, an
+          ``attention_mask`` value other than 0/1, padding with a tokenizer without pad token.
 
     Args:
-        tokenizer: A Hugging Face tokenizer with a mask token.
-        masking: ``DynamicMasking`` (default) or ``StaticMasking``.
-        config: Shortcut for ``DynamicMasking(config, seed)`` when ``masking`` is not given.
-        seed: Seed used with ``config``.
-        pad_to_multiple_of: Pad the length up to a multiple of this, an int >= 1 (e.g. 8 for
-            tensor cores), or None.
+        tokenizer: A Hugging Face tokenizer (with a mask token unless ``mlm=False``).
+        masking: ``DynamicMasking`` or ``StaticMasking``; default ``DynamicMasking`` of
+            ``config`` (or of the Hugging Face arguments) and ``seed``.
+        mlm: False for causal language modelling: no masking, ``labels`` = ``input_ids``.
+        whole_word_mask: Hugging Face's switch for ``MaskingConfig(unit="word")``.
+        mlm_probability, mask_replace_prob, random_replace_prob: Hugging Face's names for the
+            ``MaskingConfig`` fields (default 0.15, 0.8, 0.1); give them or ``config``/``masking``.
+        pad_to_multiple_of: Pad the length up to a multiple of this, an int >= 1, or None.
+        return_tensors: ``"pt"`` (torch) or ``"np"`` (numpy); a call may override it.
+        seed: Seed of the masks, any int (default 0; None also means 0). With ``masking``,
+            leave it out (the masking holds its seed).
+        config: A ``MaskingConfig`` (token/word/span units, counts, ...).
         id_key: Feature key holding the example id (an int in ``[0, 2**32)`` per feature).
         word_boundaries: ``"auto"``, ``"word_ids"``, ``"vocab"`` or ``"offsets"`` (see above).
-        return_mask_info: Also return ``masked`` ([B, L] bool) and ``corruption`` (int8).
+        return_mask_info: Also return ``masked`` ([B, L] bool, True = selected for MLM) and
+            ``corruption`` (int8).
     """
 
     def __init__(
@@ -76,23 +100,28 @@ class MLMCollator:
         tokenizer,
         masking: DynamicMasking | StaticMasking | None = None,
         *,
-        config: MaskingConfig | None = None,
-        seed: int = 0,
+        mlm: bool = True,
+        whole_word_mask: bool = False,
+        mlm_probability: float | None = None,
+        mask_replace_prob: float | None = None,
+        random_replace_prob: float | None = None,
         pad_to_multiple_of: int | None = None,
+        return_tensors: str = "pt",
+        seed: int | None = None,
+        config: MaskingConfig | None = None,
         id_key: str = "example_id",
         word_boundaries: str = "auto",
         return_mask_info: bool = False,
     ) -> None:
+        if isinstance(masking, bool):
+            raise TypeError(
+                "MLMCollator's second positional argument is masking (a DynamicMasking or "
+                f"StaticMasking); got {masking!r}. Pass mlm=True/False by keyword."
+            )
+        if not isinstance(mlm, bool):
+            raise TypeError(f"mlm must be True (masked LM) or False (causal LM); got {mlm!r}.")
         if not isinstance(word_boundaries, str) or word_boundaries not in _WORD_BOUNDARIES:
             raise ValueError(f"word_boundaries must be one of {_WORD_BOUNDARIES}; got {word_boundaries!r}.")
-        if masking is not None and config is not None:
-            raise ValueError(
-                "Pass either masking=... or config=..., not both (the masking holds its config)."
-            )
-        if masking is not None and not isinstance(masking, (DynamicMasking, StaticMasking)):
-            raise TypeError(
-                f"masking must be a DynamicMasking or StaticMasking (or None); got {type(masking).__name__}."
-            )
         if pad_to_multiple_of is not None and (not is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
             raise ValueError(
                 f"pad_to_multiple_of must be an int >= 1 or None (no rounding); got {pad_to_multiple_of!r}."
@@ -100,48 +129,104 @@ class MLMCollator:
         if not isinstance(id_key, str):
             raise TypeError(f"id_key must be a str (the feature key of the example id); got {id_key!r}.")
         self.tokenizer = tokenizer
-        self.masking = masking or DynamicMasking(MaskingConfig() if config is None else config, seed)
-        self.vocab = MaskingVocab.from_tokenizer(tokenizer)
+        self.mlm = mlm
+        self.return_tensors = check_return_tensors(return_tensors)
         self.pad_to_multiple_of = pad_to_multiple_of
         self.id_key = id_key
         self.word_boundaries = word_boundaries
         self.return_mask_info = return_mask_info
         self.left_padding = getattr(tokenizer, "padding_side", "right") == "left"
-        # Shared memory: DataLoader workers (even persistent ones) read the current epoch.
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        hf_args = hf_masking_args(mlm_probability, mask_replace_prob, random_replace_prob, whole_word_mask)
+        if not mlm:
+            refuse_masking_for_causal_lm(masking, config, hf_args, return_mask_info)
+            self.masking, self.vocab = None, None
+            self.pad_token_id = getattr(tokenizer, "pad_token_id", None)
+        else:
+            self.masking = masking_from_arguments(masking, config, seed, hf_args)
+            self.vocab = MaskingVocab.from_tokenizer(tokenizer)
+            self.pad_token_id = self.vocab.pad_token_id
+        self._seed = 0 if seed is None else seed
+        # Shared memory: DataLoader workers (even persistent ones) read the epoch and advance
+        # their fresh-mode counters in it (see ._draws).
+        self._state = new_state()
+
+    # ---- Hugging Face's attribute names (read-only views of the masking config) ----------
+    @property
+    def seed(self) -> int:
+        return self.masking.seed if self.masking is not None else self._seed
 
     @property
-    def epoch(self) -> int:
-        return int(self._epoch)
+    def mlm_probability(self) -> float | None:
+        return self.masking.config.mlm_probability if self.mlm else None
 
-    def set_epoch(self, epoch: int) -> None:
-        """Set the training epoch (0-based, an int in ``[0, 2**32)``); the next batches use its masks.
+    @property
+    def mask_replace_prob(self) -> float | None:
+        return self.masking.config.mask_replace_prob if self.mlm else None
+
+    @property
+    def random_replace_prob(self) -> float | None:
+        return self.masking.config.random_replace_prob if self.mlm else None
+
+    @property
+    def whole_word_mask(self) -> bool:
+        return self.mlm and self.masking.config.unit != "token"
+
+    # ---- which masks: fresh or keyed ----------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """``"fresh"`` (new masks every call) until :meth:`set_epoch`, then ``"keyed"``."""
+        return "fresh" if known_epoch(self._state) is None else "keyed"
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch set by :meth:`set_epoch`, or None in fresh mode."""
+        return known_epoch(self._state)
+
+    def set_epoch(self, epoch: int | None) -> None:
+        """Key the masks on ``epoch`` (0-based, an int in ``[0, 2**32)``); None: fresh masks again.
 
         Raises:
             TypeError: ``epoch`` is not an int (``1.9`` is refused, not read as 1).
             ValueError: ``epoch`` is negative or ``>= 2**32``.
         """
+        if epoch is None:
+            set_known_epoch(self._state, None)
+            return
         if isinstance(epoch, torch.Tensor) and epoch.dim() == 0 and not epoch.dtype.is_floating_point:
             epoch = int(epoch)  # a 0-d integer tensor holds one epoch
         if not is_int(epoch):
-            raise TypeError(f"epoch must be an int >= 0 (0-based training epoch); got {epoch!r}.")
+            raise TypeError(f"epoch must be an int >= 0 (0-based training epoch) or None; got {epoch!r}.")
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0; got {epoch}.")
         check_epoch("epoch", epoch)
-        self._epoch.fill_(int(epoch))
+        set_known_epoch(self._state, int(epoch))
 
-    def __call__(self, features: Sequence) -> dict[str, torch.Tensor]:
+    def __repr__(self) -> str:
+        what = "mlm=False (causal LM)" if not self.mlm else f"{type(self.masking).__name__}"
+        where = f"epoch={self.epoch}" if self.mode == "keyed" else "fresh masks every call"
+        return f"MLMCollator({what}, seed={self.seed}, mode={self.mode!r}: {where})"
+
+    def __call__(self, features: Sequence, return_tensors: str | None = None):
+        """Collate ``features`` into a ``BatchEncoding`` (``return_tensors`` overrides the default)."""
+        kind = self.return_tensors if return_tensors is None else check_return_tensors(return_tensors)
         batch, result = self.collate(features)
         out = {k: v for k, v in batch.items() if k not in _CONSUMED and k != self.id_key}
-        out["input_ids"] = result.input_ids
-        out["labels"] = result.labels
-        if self.return_mask_info:
-            out["masked"] = result.masked
-            out["corruption"] = result.corruption
-        return out
+        if result is None:  # causal LM: predict every real token
+            out["labels"] = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
+        else:
+            out["input_ids"] = result.input_ids
+            out["labels"] = result.labels
+            if self.return_mask_info:
+                out["masked"] = result.masked
+                out["corruption"] = result.corruption
+        return batch_encoding(out, kind)
 
-    def collate(self, features: Sequence) -> tuple[dict[str, torch.Tensor], MaskedBatch]:
-        """Pad ``features`` and mask them; returns the padded columns and the full result."""
+    @one_thread()  # padding + masking: many small CPU ops, no join waits (see dynmask_viz._threads)
+    def collate(self, features: Sequence) -> tuple[dict[str, torch.Tensor], MaskedBatch | None]:
+        """Pad ``features`` and mask them; returns the padded columns and the masking result.
+
+        The result is None with ``mlm=False``. Columns of keys that are not padded are stacked.
+        """
         if isinstance(features, (str, bytes, Mapping)) or not isinstance(features, Sequence):
             raise TypeError(
                 "MLMCollator expects a list of features (dicts with 'input_ids', or id sequences); "
@@ -161,40 +246,53 @@ class MLMCollator:
         length = int(lengths.max())
         if self.pad_to_multiple_of:
             length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        pad_id = self.vocab.pad_token_id if self.vocab.pad_token_id is not None else 0
         where = valid_positions(lengths, length, self.left_padding)
+        pad_id = self._pad_id(where)
         for key in PADDED:  # every per-token column must have one value per token, row by row
             if key in columns:
                 check_lengths(key, columns[key], lengths)
 
         batch: dict[str, torch.Tensor] = {"input_ids": pad("input_ids", rows, pad_id, where)}
-        real = torch.from_numpy(where)
         if "attention_mask" in columns:
             batch["attention_mask"] = pad(
                 "attention_mask", columns["attention_mask"], 0, where, constant=1, binary=True
             )
         else:
-            batch["attention_mask"] = real.to(torch.int64)
+            batch["attention_mask"] = torch.from_numpy(where).to(torch.int64)
         if "token_type_ids" in columns:
             pad_type = getattr(self.tokenizer, "pad_token_type_id", 0)
             batch["token_type_ids"] = pad(
                 "token_type_ids", columns["token_type_ids"], pad_type, where, constant=0
             )
+        for key, values in columns.items():  # labels are made here, not passed on
+            if key not in batch and key not in PADDED and key not in ("input_ids", "labels", self.id_key):
+                batch[key] = stack_column(key, values)
+        if not self.mlm:
+            return batch, None
         special = None
         if "special_tokens_mask" in columns:
             special = pad("special_tokens_mask", columns["special_tokens_mask"], 1, where, constant=0)
         example_ids = None
         if self.id_key in columns:
             example_ids = example_ids_of(self.id_key, columns[self.id_key])
-
         ids = batch["input_ids"]
         word_ids = None
         if self.masking.config.unit != "token":
-            word_ids = self._word_ids(columns, ids, batch["attention_mask"], special, where)
+            word_ids = batch_word_ids(
+                self.masking.config.unit,
+                self.word_boundaries,
+                self.vocab,
+                columns,
+                ids,
+                batch["attention_mask"],
+                special,
+                where,
+            )
+        epoch, example_ids = self._draw(ids.shape[0], example_ids)
         result = self.masking(
             ids,
             self.vocab,
-            epoch=self.epoch,
+            epoch=epoch,
             example_ids=example_ids,
             attention_mask=batch["attention_mask"],
             special_tokens_mask=special,
@@ -202,34 +300,26 @@ class MLMCollator:
         )
         return batch, result
 
-    def _word_ids(self, columns, ids, attention_mask, special, where) -> torch.Tensor:
-        rule = self.word_boundaries
-        if rule == "auto":
-            if "word_ids" in columns:
-                rule = "word_ids"
-            elif self.vocab.word_start is not None:
-                rule = "vocab"
-            else:
-                rule = "offsets"
-        if rule == "word_ids" and "word_ids" in columns:
-            rows = [[-1 if w is None else w for w in row] for row in columns["word_ids"]]
-            return pad("word_ids", rows, -1, where)
-        _, candidates = candidate_mask(ids, self.vocab, attention_mask, special)
-        if rule == "vocab" and self.vocab.word_start is not None:
-            return word_ids_from_vocab(ids, self.vocab.word_start, candidates)
-        if rule == "offsets" and "offset_mapping" in columns:
-            flat = torch.from_numpy(
-                flatten("offset_mapping", columns["offset_mapping"], pairs=True).reshape(-1, 2)
+    def _pad_id(self, where) -> int:
+        if self.pad_token_id is not None:
+            return self.pad_token_id
+        if not where.all():
+            raise ValueError(
+                f"These features need padding (lengths differ, or pad_to_multiple_of), but the "
+                f"tokenizer ({type(self.tokenizer).__name__}) has no pad token. Set one, e.g. "
+                "tokenizer.pad_token = tokenizer.eos_token (GPT-2 style) or add '[PAD]', or feed "
+                "sequences of equal length."
             )
-            if where.all():
-                offsets = flat.reshape(*where.shape, 2)
-            else:
-                offsets = torch.zeros((*where.shape, 2), dtype=torch.int64)
-                offsets[torch.from_numpy(where)] = flat
-            return word_ids_from_offsets(offsets, candidates)
-        raise ValueError(
-            f"unit={self.masking.config.unit!r} with word_boundaries={self.word_boundaries!r} needs "
-            "word boundaries that these features and this tokenizer do not provide: add 'word_ids' "
-            "or 'offset_mapping' (tokenizer(..., return_offsets_mapping=True)) to the features, "
-            "or use a vocabulary with word markers (##, \u0120, \u2581)."
-        )
+        return 0  # never written: every position holds a real token
+
+    def _draw(self, rows: int, example_ids: torch.Tensor | None):
+        """``(epoch, example_ids)`` to mask with: the known epoch, or a fresh draw (see mode)."""
+        epoch = known_epoch(self._state)
+        if epoch is not None:
+            return epoch, example_ids
+        nonce = next_draw(self._state, self.seed)
+        if isinstance(self.masking, StaticMasking):  # keep the example's fixed masks, pick one
+            return static_copies(nonce, rows, self.masking.dupe_factor), example_ids
+        if example_ids is None:  # key on the row: identical sequences get different masks
+            example_ids = torch.arange(rows, dtype=torch.int64)
+        return nonce, example_ids

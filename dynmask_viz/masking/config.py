@@ -7,13 +7,15 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 Unit = Literal["token", "word", "span"]
-Count = Literal["bernoulli", "exact"]
+Count = Literal["bernoulli", "exact", "fairseq"]
+CorruptionPer = Literal["token", "unit"]
 
 _UNITS = ("token", "word", "span")
 # Longest span allowed, in words: far beyond any sequence here, small enough that the mean
 # span length (a sum over lengths) and the span tensors stay cheap and in range.
 MAX_SPAN_WORDS = 1 << 16
-_COUNTS = ("bernoulli", "exact")
+_COUNTS = ("bernoulli", "exact", "fairseq")
+_CORRUPTION_PER = ("token", "unit")
 
 
 def _not_a_number(value) -> bool:
@@ -36,12 +38,27 @@ class MaskingConfig:
         unit: What is selected as a whole: ``"token"`` (one sub-word piece), ``"word"``
             (all pieces of a word together, "whole word masking") or ``"span"`` (runs of whole
             words with geometric lengths, as in SpanBERT).
-        count: ``"bernoulli"`` selects every unit independently with ``mlm_probability``
-            (Hugging Face's collator), so the number per sequence varies. ``"exact"`` selects
-            ``round(mlm_probability * n)`` tokens per sequence, ``n`` counting ``[CLS]`` and
-            ``[SEP]`` (at least 1, at most ``max_predictions`` and the maskable tokens), as
-            BERT's ``create_pretraining_data.py`` does. (fairseq, used by RoBERTa, draws
-            ``int(p * n + U[0, 1))`` positions: between the two, an exact count on average.)
+        count: How many units a sequence gets. ``"bernoulli"`` selects every unit independently
+            with ``mlm_probability`` (Hugging Face's collator), so the number per sequence
+            varies (standard deviation ``sqrt(n p (1 - p))``, about 2 tokens for 30 tokens at
+            p=0.15). ``"exact"`` selects ``round(mlm_probability * n)`` tokens per sequence,
+            ``n`` counting ``[CLS]`` and ``[SEP]`` (at least 1, at most ``max_predictions`` and
+            the maskable tokens), as BERT's ``create_pretraining_data.py`` does.
+            ``"fairseq"`` selects ``int(mlm_probability * n + u)`` units, ``u ~ U[0, 1)`` drawn
+            per sequence, as fairseq's ``MaskTokensDataset`` (RoBERTa): exactly
+            ``mlm_probability * n`` on average, at most one unit off (standard deviation at
+            most 0.5). ``n`` is fairseq's: the sequence's tokens, ``[CLS]``/``[SEP]``
+            included, or with ``unit="word"``/``"span"`` its words, each special token counting
+            as one word (fairseq's ``mask_whole_words``; spans are then taken in random
+            order, word by word, cutting only the last one); the units are drawn among the
+            maskable ones only (fairseq may draw ``<s>``/``</s>``), so the count is capped
+            at the maskable units.
+        corruption_per: Where the 80/10/10 decision is made. ``"token"``: for every selected
+            token on its own, as BERT (also for whole words) and Hugging Face. ``"unit"``: once
+            per selected word or span, shared by all its tokens (fairseq's
+            ``mask_whole_words``, SpanBERT), so a word is never half ``[MASK]`` and half kept;
+            a randomly replaced word still gets a random id per token, as in fairseq. The
+            same as ``"token"`` (bit for bit) when ``unit="token"``.
         max_predictions: Cap on predictions per sequence for ``count="exact"``, an int >= 1
             (BERT used 20 for 128-token and 80 for 512-token sequences; ``True`` is refused,
             not read as 1). ``None`` means no cap.
@@ -55,6 +72,7 @@ class MaskingConfig:
     random_replace_prob: float = 0.1
     unit: Unit = "token"
     count: Count = "bernoulli"
+    corruption_per: CorruptionPer = "token"
     max_predictions: int | None = None
     span_geometric_p: float = 0.2
     max_span_words: int = 10
@@ -74,6 +92,11 @@ class MaskingConfig:
             raise ValueError(f"MaskingConfig.unit must be one of {_UNITS}; got {self.unit!r}.")
         if not isinstance(self.count, str) or self.count not in _COUNTS:
             raise ValueError(f"MaskingConfig.count must be one of {_COUNTS}; got {self.count!r}.")
+        if not isinstance(self.corruption_per, str) or self.corruption_per not in _CORRUPTION_PER:
+            raise ValueError(
+                f"MaskingConfig.corruption_per must be one of {_CORRUPTION_PER} (one 80/10/10 "
+                f"decision per token, or per selected word/span); got {self.corruption_per!r}."
+            )
         if self.max_predictions is not None and (
             isinstance(self.max_predictions, bool)  # True is an int, not a count
             or not isinstance(self.max_predictions, int)
@@ -85,7 +108,7 @@ class MaskingConfig:
         if self.max_predictions is not None and self.count != "exact":
             raise ValueError(
                 "MaskingConfig.max_predictions only applies to count='exact' (BERT's scheme); "
-                "set count='exact' or leave max_predictions=None."
+                f"got count={self.count!r}: set count='exact' or leave max_predictions=None."
             )
         p = self.span_geometric_p
         if _not_a_number(p) or not 0.0 < p <= 1.0:
@@ -126,7 +149,7 @@ class MaskingConfig:
 
         Args:
             name: One of :data:`MASKING_PRESETS` (``"roberta"``, ``"bert"``, ``"bert-wwm"``,
-                ``"spanbert"``, ``"hf-default"``).
+                ``"spanbert"``, ``"hf-default"``, ``"fairseq"``, ``"fairseq-wwm"``).
             **overrides: Fields to change on top of the preset.
         """
         try:
@@ -139,8 +162,8 @@ class MaskingConfig:
 
 
 MASKING_PRESETS: dict[str, MaskingConfig] = {
-    # RoBERTa: 15% of tokens, 80/10/10 (fairseq's count is int(p*n + U[0,1)); Bernoulli has the
-    # same mean and is what Hugging Face's RoBERTa recipes use).
+    # RoBERTa: 15% of tokens, 80/10/10 (fairseq's count is int(p*n + U[0,1)), preset "fairseq";
+    # Bernoulli has the same mean and is what Hugging Face's RoBERTa recipes use).
     "roberta": MaskingConfig(),
     # Hugging Face DataCollatorForLanguageModeling defaults (same sampling scheme as fairseq).
     "hf-default": MaskingConfig(),
@@ -148,6 +171,12 @@ MASKING_PRESETS: dict[str, MaskingConfig] = {
     "bert": MaskingConfig(count="exact", max_predictions=20),
     # BERT's later whole-word-masking release: the same, with whole words as units.
     "bert-wwm": MaskingConfig(unit="word", count="exact", max_predictions=20),
-    # SpanBERT: contiguous whole-word spans, geometric lengths (p=0.2, at most 10 words).
-    "spanbert": MaskingConfig(unit="span"),
+    # fairseq's MaskTokensDataset, as RoBERTa was trained: int(p * n + U[0, 1)) tokens.
+    "fairseq": MaskingConfig(count="fairseq"),
+    # The same with --mask-whole-words: whole words, one 80/10/10 decision per word.
+    "fairseq-wwm": MaskingConfig(unit="word", count="fairseq", corruption_per="unit"),
+    # SpanBERT: contiguous whole-word spans, geometric lengths (p=0.2, at most 10 words), and
+    # 80/10/10 decided per span, not per token (paper section 3.1; the published pretraining
+    # command's --replacement-method span), random replacements drawn per token.
+    "spanbert": MaskingConfig(unit="span", corruption_per="unit"),
 }

@@ -8,6 +8,7 @@ import torch
 
 from .._hashing import (
     STREAM_CORRUPT,
+    STREAM_COUNT,
     STREAM_REPLACE,
     STREAM_SELECT,
     STREAM_SPAN,
@@ -18,6 +19,7 @@ from .._hashing import (
     rehash,
     to_unsigned,
 )
+from .._threads import one_thread_for_small_input
 from ._checks import check_epoch, check_example_ids, check_seed, check_token_ids
 from ._select import select, unit_ids
 from .config import MaskingConfig
@@ -108,6 +110,7 @@ def candidate_mask(
     return real, candidates
 
 
+@one_thread_for_small_input  # ~50 small ops: one thread, no join waits (see dynmask_viz._threads)
 def mask_batch(
     input_ids: torch.Tensor,
     vocab: MaskingVocab,
@@ -125,8 +128,9 @@ def mask_batch(
     The mask of row ``i`` depends only on ``(seed, example_ids[i], mask_epoch[i])``, the row's
     real tokens and ``config``: not on the rest of the batch, its order, padding, the device,
     DataLoader workers or distributed rank. Padding and special tokens are never selected;
-    random replacements are never special tokens. Word and span units keep every piece of a
-    word together. No Python loop over tokens or examples.
+    ``[UNK]`` is selected like any token (as BERT and fairseq do), but random replacements
+    are never special tokens nor ``[UNK]`` (as fairseq). Word and span units keep every piece
+    of a word together. No Python loop over tokens or examples.
 
     Args:
         input_ids: ``[B, L]`` integer token ids (right or left padded).
@@ -146,7 +150,8 @@ def mask_batch(
         special_tokens_mask: ``[B, L]``, 1/True on tokens never to select, on top of the
             vocab's special ids.
         word_ids: ``[B, L]`` word index of each token (``-1`` where none), required for
-            ``unit="word"`` and ``unit="span"``. See :func:`.units.word_ids_from_offsets`.
+            ``unit="word"`` and ``unit="span"``. See :func:`.units.word_ids_from_offsets`
+            and :meth:`MaskingVocab.word_ids`.
 
     Returns:
         A :class:`MaskedBatch`. An empty batch (``B == 0``) or zero-length rows (``L == 0``)
@@ -184,11 +189,12 @@ def mask_batch(
         example_ids = content_ids(ids, real)
     example_ids = check_example_ids(example_ids, batch, device)
     epochs = torch.as_tensor(mask_epoch, dtype=torch.int64, device=device).expand(batch).clone()
-    streams = (
-        (STREAM_SELECT, STREAM_CORRUPT, STREAM_SPAN)
-        if config.unit == "span"
-        else (STREAM_SELECT, STREAM_CORRUPT)
-    )
+    # Only the streams a config uses are hashed (each stream's key is independent of the others).
+    streams = (STREAM_SELECT, STREAM_CORRUPT)
+    if config.unit == "span":
+        streams += (STREAM_SPAN,)
+    if config.count == "fairseq":
+        streams += (STREAM_COUNT,)
     keys = example_stream_keys(seed, example_ids, epochs, streams)
 
     # Positions count from the first real token so left padding does not shift any mask.
@@ -197,14 +203,18 @@ def mask_batch(
     else:
         positions = real.to(torch.int32).cumsum(1, dtype=torch.int32) - 1
     units = unit_ids(config, positions, candidates, word_ids)
-    selected, u = select(config, units, candidates, keys, real)
+    selected, u, groups = select(config, units, candidates, keys, real)
 
     # 80/10/10 is decided per selected token, as in BERT and Hugging Face. For token units with
     # Bernoulli selection the selection word itself decides: given u < p * 2**32, u is uniform
     # on [0, p * 2**32), so thresholds at 0.8p and 0.9p split it exactly (one hash, not two).
-    # Otherwise (whole units, exact counts) each token gets a word of its own.
+    # Otherwise (whole units, exact counts) each token gets a word of its own, or with
+    # corruption_per="unit" each word or span one word that all its tokens share (its
+    # counter is the unit's index, which left padding and batching do not shift either).
     scale = config.mlm_probability
-    if u is None:
+    if groups is not None:
+        u, scale = keyed_uniform32(keys[1][:, None], groups), 1.0
+    elif u is None:
         u, scale = keyed_uniform32(keys[1][:, None], positions), 1.0
     by_mask = selected & below(u, scale * config.mask_replace_prob)
     by_random = (
@@ -214,8 +224,12 @@ def mask_batch(
     rows, cols = by_random.nonzero(as_tuple=True)
     if rows.numel():
         pool = vocab.replacement_ids.to(device)
+        if groups is None:
+            draw = u[rows, cols]
+        else:  # one random id per token of a randomly replaced word, as fairseq draws them
+            draw = keyed_uniform32(keys[1][rows], positions[rows, cols])
         # Rehash: the draw must not depend on the bits that made the 80/10/10 decision.
-        out_ids[rows, cols] = pool[to_unsigned(rehash(u[rows, cols], STREAM_REPLACE)) % pool.numel()]
+        out_ids[rows, cols] = pool[to_unsigned(rehash(draw, STREAM_REPLACE)) % pool.numel()]
     return MaskedBatch(
         input_ids=out_ids.to(input_ids.dtype),
         labels=torch.where(selected, ids, IGNORE_INDEX),

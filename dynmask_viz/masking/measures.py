@@ -114,7 +114,7 @@ def selection_counts(
     attention_mask=None,
     word_ids=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tokens selected per sequence, to compare ``count="exact"`` with ``"bernoulli"``.
+    """Tokens selected per sequence, to compare ``count="exact"``, ``"fairseq"`` and ``"bernoulli"``.
 
     Args:
         input_ids: ``[B, L]`` token ids (sequence ``i`` is keyed as example ``i``).

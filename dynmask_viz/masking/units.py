@@ -29,19 +29,42 @@ def word_ids_from_offsets(offsets: torch.Tensor, candidates: torch.Tensor) -> to
 
 
 def word_ids_from_vocab(
-    input_ids: torch.Tensor, word_start: torch.Tensor, candidates: torch.Tensor
+    input_ids: torch.Tensor,
+    word_start: torch.Tensor | None,
+    candidates: torch.Tensor,
+    *,
+    word_end: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Group word pieces into words from the vocabulary's word markers (BERT's ``##`` rule).
+    """Group word pieces into words from the vocabulary's word markers.
+
+    With ``word_start`` (prefix markers: BERT's ``##`` rule, ``Ġ``, ``▁``) a token starts a
+    word when its id does; with ``word_end`` (suffix markers: ``</w>``) when the token before
+    it ends one. Either way a word never continues across a non-candidate (special or
+    padding), and the first token of a row starts a word.
 
     Args:
         input_ids: ``[B, L]`` token ids.
-        word_start: ``[V]`` bool, True for ids that begin a word (``MaskingVocab.word_start``).
+        word_start: ``[V]`` bool, True for ids that begin a word (``MaskingVocab.word_start``),
+            or None when ``word_end`` is given.
         candidates: ``[B, L]`` bool, True on tokens that may be selected.
+        word_end: ``[V]`` bool, True for ids that end a word (``MaskingVocab.word_end``).
 
     Returns:
         ``[B, L]`` int64 word index per row, ``-1`` on non-candidates.
+
+    Raises:
+        ValueError: Unless exactly one of ``word_start`` and ``word_end`` is given.
     """
-    starts = word_start.to(input_ids.device)[input_ids]
+    if (word_start is None) == (word_end is None):
+        raise ValueError(
+            "word_ids_from_vocab needs exactly one of word_start (prefix markers: ##, \u0120, "
+            "\u2581) and word_end (suffix markers: </w>); see MaskingVocab.word_ids."
+        )
+    if word_start is not None:
+        starts = word_start.to(input_ids.device)[input_ids]
+    else:
+        starts = torch.ones_like(candidates)
+        starts[:, 1:] = word_end.to(input_ids.device)[input_ids[:, :-1]]
     starts[:, 1:] |= ~candidates[:, :-1]  # a word never continues across a special token
     starts[:, 0] = True
     return _number_words(candidates & starts, candidates)

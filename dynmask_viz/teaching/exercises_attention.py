@@ -63,7 +63,7 @@ def check_previous_and_self_mask(answer, *, length: int = 6) -> CheckResult:
     if torch.equal(mask, expected):
         return passed(
             "Each row allows exactly the diagonal and the cell left of it: "
-            "this is sliding_window(2), or causal() & sliding_window(2)."
+            "this is sliding_window(2), or causal() & sliding_window(1, causal=False)."
         )
     if torch.equal(mask, expected.T):
         return not_yet(
@@ -76,6 +76,12 @@ def check_previous_and_self_mask(answer, *, length: int = 6) -> CheckResult:
         return not_yet(
             "This is the full causal mask: token i sees *every* earlier token.",
             "Limit it to a window of 2: sliding_window(2), or causal() & (a band).",
+        )
+    if torch.equal(mask, sliding_window(3).dense(1, 1, length)[0, 0]):
+        return not_yet(
+            "Each token sees the two previous ones: one too many.",
+            "A causal window counts keys (sliding_window(2): itself and one before), a "
+            "bidirectional one the distance on each side (causal() & sliding_window(1, causal=False)).",
         )
     if torch.equal(mask, torch.eye(length, dtype=torch.bool)):
         return not_yet("Each token sees only itself.", "Also allow the previous token (key i - 1).")
