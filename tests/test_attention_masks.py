@@ -94,11 +94,12 @@ def test_global_tokens_per_example_flags():
 
 
 def test_looks_ahead_is_carried_by_every_composition():
-    """to_hf_mask keeps a decoder causal unless its rule looks ahead: the flag must survive &, |, ~."""
+    """to_hf_mask keeps a decoder causal unless its rule looks ahead: the flag survives & and |;
+    ~ drops it (the complement of a prefix is "later keys only", nothing a decoder asks for)."""
     ahead = prefix_lm(2)
     assert sliding_window(2, causal=False).looks_ahead and global_tokens([0]).looks_ahead
     assert (ahead & padding(REAL)).looks_ahead and (causal() | ahead).looks_ahead
-    assert (~ahead).looks_ahead and and_rules(full(), ahead).looks_ahead
+    assert not (~ahead).looks_ahead and and_rules(full(), ahead).looks_ahead
     assert not (causal() & full() | document(SEG) | sliding_window(3)).looks_ahead
 
 

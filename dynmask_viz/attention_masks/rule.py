@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -55,10 +55,14 @@ class MaskRule:
             (:meth:`reads_slots` tells whether it also reads per-slot data).
         looks_ahead: Whether the rule lets queries attend to later keys *on purpose*
             (``prefix_lm``, ``sliding_window(causal=False)``, ``global_tokens``; kept by
-            ``&``, ``|``, ``~`` when any part has it). On a decoder, ``to_hf_mask`` then applies
-            the rule as is instead of adding the model's causal mask, so ``prefix_lm(4)`` gives
-            GPT-2 a prefix-LM mask. ``full`` and data rules (``document``, ``keep_tokens``...)
-            restrict nothing in time: a decoder stays causal under them.
+            ``&`` and ``|`` when any part has it, dropped by ``~``). On a decoder,
+            ``to_hf_mask`` then applies :meth:`for_decoder` instead of adding the model's
+            causal mask, so ``prefix_lm(4)`` gives GPT-2 a prefix-LM mask. ``full`` and data
+            rules (``document``, ``keep_tokens``...) restrict nothing in time: a decoder stays
+            causal under them.
+        decoder_fn: How a causal model applies a combined rule that looks ahead (see
+            :meth:`for_decoder`); None: ``fn`` itself for a rule that looks ahead, ``fn & causal``
+            for one that does not.
     """
 
     name: str
@@ -70,6 +74,7 @@ class MaskRule:
     precedence: int = field(default=_PREC_ATOM, repr=False)
     absolute: bool = False
     looks_ahead: bool = False
+    decoder_fn: MaskMod | None = field(default=None, repr=False, compare=False)
 
     def __call__(
         self, b: torch.Tensor, h: torch.Tensor, q_idx: torch.Tensor, kv_idx: torch.Tensor
@@ -100,6 +105,17 @@ class MaskRule:
 
     def __invert__(self) -> MaskRule:
         return not_rule(self)
+
+    def for_decoder(self) -> MaskRule:
+        """The rule as a causal model (GPT-2...) applies it, causality included; True = may attend.
+
+        Only the parts that look ahead on purpose see later keys: every other part is causal,
+        as the decoder is without a rule. So ``document(ids) | prefix_lm(2)`` is causal within
+        each document plus the 2-token prefix, and ``prefix_lm(4) & padding(m)`` keeps the
+        prefix (``&`` only removes keys). A rule that does not look ahead gets ``& causal``.
+        """
+        fn = _decoder_view(self)
+        return replace(self, name=f"{self.name} (decoder)", fn=fn, decoder_fn=fn)
 
     @property
     def reads_slots(self) -> bool:
@@ -246,6 +262,35 @@ def _wrap(rule: MaskRule, precedence: int) -> str:
     return f"({rule.name})" if rule.precedence < precedence else rule.name
 
 
+def _decoder_view(rule: MaskRule) -> MaskMod:
+    if rule.decoder_fn is not None:
+        return rule.decoder_fn
+    if rule.looks_ahead:
+        return rule.fn
+    fn = rule.fn
+    return lambda b, h, q, k: fn(b, h, q, k) & (q >= k)
+
+
+def _decoder_combination(rules: tuple[MaskRule, ...], op: str) -> MaskMod | None:
+    """``decoder_fn`` of ``&``/``|`` over ``rules``: None unless a part looks ahead.
+
+    ``|`` adds keys, so each part brings its decoder view (the parts that do not look ahead
+    stay causal). ``&`` only removes keys, so parts that do not look ahead filter as they are
+    (``prefix_lm(4) & padding(m)`` keeps the prefix) and the others bring their decoder view.
+    """
+    if not any(r.looks_ahead for r in rules):
+        return None
+    views = tuple(_decoder_view(r) if (op == "or" or r.looks_ahead) else r.fn for r in rules)
+
+    def fn(b, h, q_idx, kv_idx):
+        out = views[0](b, h, q_idx, kv_idx)
+        for view in views[1:]:
+            out = (out & view(b, h, q_idx, kv_idx)) if op == "and" else (out | view(b, h, q_idx, kv_idx))
+        return out
+
+    return fn
+
+
 def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
     if not rules or not all(isinstance(r, MaskRule) for r in rules):
         raise TypeError(f"{op}_rules expects one or more MaskRule objects; got {rules!r}.")
@@ -270,6 +315,7 @@ def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
         precedence=prec,
         absolute=any(r.absolute for r in rules),
         looks_ahead=any(r.looks_ahead for r in rules),
+        decoder_fn=_decoder_combination(rules, op),
     )
 
 
@@ -297,5 +343,7 @@ def not_rule(rule: MaskRule) -> MaskRule:
         device=rule.device,
         precedence=_PREC_NOT,
         absolute=rule.absolute,
-        looks_ahead=rule.looks_ahead,
+        # The complement of a look-ahead rule is no rule that looks ahead on purpose (~prefix_lm
+        # is "only later keys"): on a decoder it is taken within causality, like any rule.
+        looks_ahead=False,
     )

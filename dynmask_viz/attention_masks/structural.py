@@ -155,7 +155,7 @@ def per_document(rule: MaskRule, segment_ids: torch.Tensor) -> MaskRule:
     ``document(ids) & rule``, which reads absolute positions, ``per_document(prefix_lm(2), ids)``
     gives *every* document a prefix of 2 tokens. Like attention-gym's ``generate_doc_mask_mod``
     (offsets there, segment ids here). For ``causal`` and ``sliding_window``, which depend on
-    ``q - k`` only, it equals ``document(ids) & rule``.
+    ``q - k`` only, it equals ``document(ids) & rule`` when every document is contiguous.
 
     Args:
         rule: A rule of positions only (``causal``, ``sliding_window``, ``prefix_lm``,
@@ -178,11 +178,15 @@ def per_document(rule: MaskRule, segment_ids: torch.Tensor) -> MaskRule:
         )
     seg = as_int_tensor("per_document(segment_ids)", segment_ids, 2, "[batch, seq_len] segment ids")
     pos = _positions_in_documents(seg)
-    inner = rule.fn
 
-    def fn(b, h, q, k):
-        same = take(seg, b, q) == take(seg, b, k)
-        return same & inner(b, h, take(pos, b, q), take(pos, b, k))
+    def within_documents(inner):
+        def fn(b, h, q, k):
+            same = take(seg, b, q) == take(seg, b, k)
+            return same & inner(b, h, take(pos, b, q), take(pos, b, k))
+
+        return fn
+
+    fn = within_documents(rule.fn)
 
     return MaskRule(
         name=f"per_document({rule.name})",
@@ -194,6 +198,9 @@ def per_document(rule: MaskRule, segment_ids: torch.Tensor) -> MaskRule:
         per_head=rule.per_head,
         device=seg.device,
         looks_ahead=rule.looks_ahead,
+        # On a decoder, the rule's decoder view inside each document (causal where it does not
+        # look ahead: within a contiguous document, q - start >= k - start is q >= k).
+        decoder_fn=within_documents(rule.for_decoder().fn) if rule.looks_ahead else None,
     )
 
 

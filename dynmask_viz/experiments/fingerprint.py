@@ -40,6 +40,13 @@ _BASELINE_FIELDS = {"seq_len", "tokenizer", "vocab_size", "attn_implementation",
 # before them had. A stored fingerprint without such a field matches a current one holding
 # that value: the run was made with exactly that behaviour.
 ADDED_FIELDS = {"masking.corruption_per": "token"}
+# Version of how mask_batch draws masks for a given config: a change that alters masks of an
+# unchanged config (issue 12: [UNK] became selectable, so fixed evaluation masks over text with
+# [UNK] differ) bumps it, so a run of the older engine is neither resumed nor reused as if it
+# were this one. Fingerprints without the field (schemas v1, v2 and early v3) are engine 1.
+MASKING_ENGINE = 2
+_ENGINE_FIELD = "masking_engine"
+_ENGINE_NOTE = {1: "engine 1: [UNK] was never selected for prediction"}
 
 FRESH_HINT = (
     "To start this run from scratch, use another output folder, or pass --fresh on the command "
@@ -83,6 +90,7 @@ def run_fingerprint(config: ExperimentConfig, data_meta: dict, *, probe: bool) -
     if not probe:
         fields = {k: v for k, v in fields.items() if not k.startswith("probe.")}
     fields.update({f"data.{k}": data_meta[k] for k in DATA_KEYS if k in data_meta})
+    fields[_ENGINE_FIELD] = MASKING_ENGINE
     return _finish(fields)
 
 
@@ -103,19 +111,25 @@ def record_fingerprint(record: dict) -> dict:
     if isinstance(record.get("fingerprint"), dict):
         return record["fingerprint"]
     config = ExperimentConfig.from_dict(record["config"])
-    return run_fingerprint(config, record.get("data", {}), probe=record.get("probe") is not None)
+    fields = run_fingerprint(config, record.get("data", {}), probe=record.get("probe") is not None)["fields"]
+    del fields[_ENGINE_FIELD]  # written before the field existed: engine 1, like a stored one without it
+    return _finish(fields)
 
 
 def differences(stored: dict, current: dict) -> list[str]:
     """``"name: stored X, now Y"`` for every field that differs between two fingerprints."""
-    a, b = stored.get("fields", {}), current.get("fields", {})
+    a, b = dict(stored.get("fields", {})), current.get("fields", {})
     missing = "(absent)"
-    return [
-        f"{name}: stored {a.get(name, missing)!r}, now {b.get(name, missing)!r}"
-        for name in sorted(set(a) | set(b))
-        if a.get(name, missing) != b.get(name, missing)
-        and not (name not in a and name in ADDED_FIELDS and b.get(name) == ADDED_FIELDS[name])
-    ]
+    if _ENGINE_FIELD in b:
+        a.setdefault(_ENGINE_FIELD, 1)
+    out = []
+    for name in sorted(set(a) | set(b)):
+        old, new = a.get(name, missing), b.get(name, missing)
+        if old == new or (name not in a and name in ADDED_FIELDS and new == ADDED_FIELDS[name]):
+            continue
+        note = f" ({_ENGINE_NOTE[old]})" if name == _ENGINE_FIELD and old in _ENGINE_NOTE else ""
+        out.append(f"{name}: stored {old!r}, now {new!r}{note}")
+    return out
 
 
 def check_fingerprint(stored: dict, current: dict, *, what: str) -> None:

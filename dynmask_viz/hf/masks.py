@@ -235,6 +235,8 @@ def to_hf_mask(
         )
     batch, length, pad = _inputs(input_ids, attention_mask)
     heads, device = model.config.num_attention_heads, model.device
+    if causal is None and isinstance(mask, MaskRule) and mask.looks_ahead and is_causal_model(model):
+        mask, causal = mask.for_decoder(), False  # causality is inside the decoder view
     if isinstance(mask, MaskRule):
         # The slot of each example's first real token: non-zero only under left padding.
         starts = None if pad is None else (pad.to(torch.long).cumsum(-1) == 0).sum(-1)
@@ -247,8 +249,7 @@ def to_hf_mask(
     if pad is not None:
         structural &= pad.to(device)[:, None, None, :]
     if causal is None:
-        looks_ahead = isinstance(mask, MaskRule) and mask.looks_ahead
-        causal = is_causal_model(model) and not looks_ahead
+        causal = is_causal_model(model)
     if causal:
         structural &= torch.ones(length, length, dtype=torch.bool, device=device).tril()
     # Queries with no structural key (padding before any real token) attend to themselves.

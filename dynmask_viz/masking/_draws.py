@@ -5,7 +5,8 @@ persistent or not, forked or spawned, read and advance the same values as the ma
 
 * ``state[0]``: the epoch set by ``set_epoch`` (``-1`` until then: "fresh" mode);
 * ``state[1 + slot]``: how many batches the process in ``slot`` has masked in fresh mode
-  (slot 0: the main process; slot ``1 + worker_id % WORKER_SLOTS``: a DataLoader worker).
+  (slot 0: the main process; slot ``1 + worker_id % WORKER_SLOTS``: a DataLoader worker);
+* ``state[-1]``: the distributed rank, recorded when the collator is pickled for spawned workers.
 
 Fresh mode needs a counter that survives the workers: non-persistent workers are new copies of
 the collator every epoch, so a counter (or a random generator) held in the object would start
@@ -22,14 +23,15 @@ from .._hashing import fmix32_int64, fmix32_py, seed_key
 
 WORKER_SLOTS = 64  # workers beyond 64 share a counter: their draws stay distinct in practice
 _EPOCH = 0
+_RANK = 1 + 1 + WORKER_SLOTS  # the distributed rank as the main process last saw it
 _UNKNOWN = -1
 _SALT_DRAW = 0x5F3759DF  # separates draw nonces from anything else hashed from the seed
 _SALT_ROW = 0x27D4EB2F
 
 
 def new_state() -> torch.Tensor:
-    """``[1 + 1 + WORKER_SLOTS]`` int64 in shared memory: epoch unknown, no draw made yet."""
-    state = torch.zeros(2 + WORKER_SLOTS, dtype=torch.int64)
+    """``[1 + 1 + WORKER_SLOTS + 1]`` int64 in shared memory: epoch unknown, no draw made yet."""
+    state = torch.zeros(_RANK + 1, dtype=torch.int64)
     state[_EPOCH] = _UNKNOWN
     return state.share_memory_()
 
@@ -53,16 +55,38 @@ def _slot() -> int:
     return 1 if info is None else 2 + info.id % WORKER_SLOTS
 
 
+def _live_rank() -> int | None:
+    distributed = torch.distributed
+    return distributed.get_rank() if distributed.is_available() and distributed.is_initialized() else None
+
+
+def record_rank(state: torch.Tensor) -> None:
+    """Store this process's distributed rank for workers that cannot ask (spawned ones)."""
+    rank = _live_rank()
+    if rank is not None:
+        state[_RANK] = rank
+
+
+def _rank(state: torch.Tensor) -> int:
+    """The distributed rank: ranks must not draw alike. A forked worker inherits the process
+    group; a spawned one has none and reads what the main process recorded when it pickled the
+    collator for it (0 without torch.distributed)."""
+    rank = _live_rank()
+    return int(state[_RANK]) if rank is None else rank
+
+
 def next_draw(state: torch.Tensor, seed: int) -> int:
     """A 32-bit nonce for the next fresh-mode batch of this process, advancing its counter.
 
-    The nonce is a hash of ``(seed, slot, counter)``: a new one every call, the same sequence
-    for two collators with the same seed (as Hugging Face's ``seed``), another for another seed.
+    The nonce is a hash of ``(seed, rank, slot, counter)``: a new one every call, the same
+    sequence for two collators with the same seed (as Hugging Face's ``seed``), another for
+    another seed, and another on each distributed rank (each rank holds its own collator and
+    counters; without the rank, row ``i`` of every rank would get the same mask positions).
     """
     slot = _slot()
     count = int(state[slot])
     state[slot] = count + 1
-    mixed = fmix32_py(seed_key(seed) ^ _SALT_DRAW ^ fmix32_py(slot))
+    mixed = fmix32_py(seed_key(seed) ^ _SALT_DRAW ^ fmix32_py(slot) ^ fmix32_py(_rank(state) * _SALT_ROW))
     return fmix32_py(mixed ^ fmix32_py(count & 0xFFFFFFFF) ^ fmix32_py(count >> 32))
 
 

@@ -23,8 +23,11 @@ def check_return_tensors(value, where: str = "return_tensors") -> str:
     return value
 
 
-def stack_column(key: str, values: list) -> torch.Tensor:
+def stack_column(key: str, values: list, return_tensors: str = "pt") -> torch.Tensor:
     """One tensor for a per-example key the collator does not pad (``[B]`` for scalars).
+
+    Dtypes as Hugging Face's ``BatchEncoding`` gives them: Python floats become float32 for
+    ``"pt"`` (torch's default) and float64 for ``"np"`` (numpy's); arrays keep their dtype.
 
     Raises:
         ValueError: If the values do not stack into one tensor (ragged lists, strings), with
@@ -35,6 +38,8 @@ def stack_column(key: str, values: list) -> torch.Tensor:
             return torch.stack(values)
         if all(isinstance(v, np.ndarray) for v in values):
             return torch.from_numpy(np.stack(values))
+        if return_tensors == "np":
+            return torch.from_numpy(np.asarray(values))
         return torch.as_tensor(values)
     except (TypeError, ValueError, RuntimeError):
         shown = repr(values[:2])[:80]

@@ -9,7 +9,7 @@ import torch
 from .._threads import one_thread
 from ._arguments import hf_masking_args, masking_from_arguments, refuse_masking_for_causal_lm
 from ._checks import check_epoch, is_int
-from ._draws import known_epoch, new_state, next_draw, set_known_epoch, static_copies
+from ._draws import known_epoch, new_state, next_draw, record_rank, set_known_epoch, static_copies
 from ._features import (
     PADDED,
     batch_word_ids,
@@ -47,8 +47,12 @@ class MLMCollator:
           draws new masks, so a plain training loop, the Trainer without a callback and
           DataLoader workers (0 or more, persistent or not) all get a new mask every epoch,
           as with Hugging Face's collator. The draws come from a counter per process held in
-          shared memory and hashed with ``seed``: two collators with the same seed repeat each
-          other's masks (Hugging Face's ``seed``), but a restarted run starts the stream again.
+          shared memory and hashed with ``seed`` (and the distributed rank): two collators with
+          the same seed repeat each other's masks (Hugging Face's ``seed``), but a restarted
+          run starts the stream again. A copy (``copy.deepcopy``, ``pickle``) is a separate
+          collator that continues from the original's counters, so both then draw the same
+          fresh masks: give a copy its own seed (DataLoader workers are not copies: they share
+          the original's counters, each its own).
           Identical sequences in one batch get different masks (keyed on their row), as in
           Hugging Face. With :class:`StaticMasking`, each call shows one of the example's
           ``dupe_factor`` fixed masks, chosen at random (BERT's shuffled copies).
@@ -135,16 +139,13 @@ class MLMCollator:
         self.id_key = id_key
         self.word_boundaries = word_boundaries
         self.return_mask_info = return_mask_info
-        self.left_padding = getattr(tokenizer, "padding_side", "right") == "left"
         hf_args = hf_masking_args(mlm_probability, mask_replace_prob, random_replace_prob, whole_word_mask)
         if not mlm:
             refuse_masking_for_causal_lm(masking, config, hf_args, return_mask_info)
             self.masking, self.vocab = None, None
-            self.pad_token_id = getattr(tokenizer, "pad_token_id", None)
         else:
             self.masking = masking_from_arguments(masking, config, seed, hf_args)
             self.vocab = MaskingVocab.from_tokenizer(tokenizer)
-            self.pad_token_id = self.vocab.pad_token_id
         self._seed = 0 if seed is None else seed
         # Shared memory: DataLoader workers (even persistent ones) read the epoch and advance
         # their fresh-mode counters in it (see ._draws).
@@ -206,10 +207,31 @@ class MLMCollator:
         where = f"epoch={self.epoch}" if self.mode == "keyed" else "fresh masks every call"
         return f"MLMCollator({what}, seed={self.seed}, mode={self.mode!r}: {where})"
 
+    # ---- the tokenizer's state, read at each call as Hugging Face's collator does -----------
+    @property
+    def left_padding(self) -> bool:
+        return getattr(self.tokenizer, "padding_side", "right") == "left"
+
+    @property
+    def pad_token_id(self) -> int | None:
+        return getattr(self.tokenizer, "pad_token_id", None)
+
+    def _current_vocab(self) -> MaskingVocab:
+        """The masking vocabulary, rebuilt once if the tokenizer's pad token changed since."""
+        if self.vocab.pad_token_id != self.pad_token_id:
+            self.vocab = MaskingVocab.from_tokenizer(self.tokenizer)
+        return self.vocab
+
+    def __getstate__(self) -> dict:
+        # Pickled in the main process when spawned DataLoader workers start: record the
+        # distributed rank there, because a spawned worker has no process group to ask.
+        record_rank(self._state)
+        return self.__dict__.copy()
+
     def __call__(self, features: Sequence, return_tensors: str | None = None):
         """Collate ``features`` into a ``BatchEncoding`` (``return_tensors`` overrides the default)."""
         kind = self.return_tensors if return_tensors is None else check_return_tensors(return_tensors)
-        batch, result = self.collate(features)
+        batch, result = self.collate(features, return_tensors=kind)
         out = {k: v for k, v in batch.items() if k not in _CONSUMED and k != self.id_key}
         if result is None:  # causal LM: predict every real token
             out["labels"] = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
@@ -222,10 +244,14 @@ class MLMCollator:
         return batch_encoding(out, kind)
 
     @one_thread()  # padding + masking: many small CPU ops, no join waits (see dynmask_viz._threads)
-    def collate(self, features: Sequence) -> tuple[dict[str, torch.Tensor], MaskedBatch | None]:
+    def collate(
+        self, features: Sequence, return_tensors: str = "pt"
+    ) -> tuple[dict[str, torch.Tensor], MaskedBatch | None]:
         """Pad ``features`` and mask them; returns the padded columns and the masking result.
 
-        The result is None with ``mlm=False``. Columns of keys that are not padded are stacked.
+        The result is None with ``mlm=False``. Columns of keys that are not padded are stacked
+        (as Hugging Face does for ``return_tensors``: Python floats become float32 for ``"pt"``,
+        float64 for ``"np"``).
         """
         if isinstance(features, (str, bytes, Mapping)) or not isinstance(features, Sequence):
             raise TypeError(
@@ -266,9 +292,10 @@ class MLMCollator:
             )
         for key, values in columns.items():  # labels are made here, not passed on
             if key not in batch and key not in PADDED and key not in ("input_ids", "labels", self.id_key):
-                batch[key] = stack_column(key, values)
+                batch[key] = stack_column(key, values, return_tensors)
         if not self.mlm:
             return batch, None
+        vocab = self._current_vocab()
         special = None
         if "special_tokens_mask" in columns:
             special = pad("special_tokens_mask", columns["special_tokens_mask"], 1, where, constant=0)
@@ -281,7 +308,7 @@ class MLMCollator:
             word_ids = batch_word_ids(
                 self.masking.config.unit,
                 self.word_boundaries,
-                self.vocab,
+                vocab,
                 columns,
                 ids,
                 batch["attention_mask"],
@@ -291,7 +318,7 @@ class MLMCollator:
         epoch, example_ids = self._draw(ids.shape[0], example_ids)
         result = self.masking(
             ids,
-            self.vocab,
+            vocab,
             epoch=epoch,
             example_ids=example_ids,
             attention_mask=batch["attention_mask"],
