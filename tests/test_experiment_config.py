@@ -21,10 +21,12 @@ from dynmask_viz.experiments import (
     run_fingerprint,
     validate_run,
 )
-from dynmask_viz.experiments.fingerprint import differences, record_fingerprint
+from dynmask_viz.experiments.fingerprint import MASKING_ENGINE, differences, record_fingerprint
 from dynmask_viz.experiments.results import SCHEMA
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "pretraining_cpu-tiny"
+# Records as first committed (schema v1, flat config, no fingerprint, masking engine 1).
+V1_RUNS = Path(__file__).resolve().parent / "fixtures" / "pretraining_v1"
 
 
 def test_groups_replace_only_the_fields_given():
@@ -45,7 +47,7 @@ def test_json_round_trip_of_every_preset():
 
 
 def test_flat_records_of_earlier_runs_still_load():
-    records = load_runs(RESULTS)
+    records = load_runs(V1_RUNS)
     assert records and all("n_layers" in r["config"] for r in records)  # committed before the groups
     config = ExperimentConfig.from_dict(records[0]["config"])
     assert config.model.n_layers == records[0]["config"]["n_layers"]
@@ -102,6 +104,7 @@ def test_fingerprint_holds_every_field_that_shapes_a_run(name):
         k: v for k, v in _leaves(config.to_dict()).items() if k.split(".")[0] not in NOT_FINGERPRINTED
     }
     expected |= {f"data.{k}": META[k] for k in META if k not in ("cache_path", "train_titles")}
+    expected["masking_engine"] = MASKING_ENGINE  # how masks are drawn from a config
     assert fields == expected
     assert NOT_FINGERPRINTED == {"preset", "seeds", "device"}  # labels and runtime only
     without_probe = run_fingerprint(config, META, probe=False)["fields"]
@@ -136,11 +139,17 @@ def test_fingerprints_are_equal_exactly_when_the_runs_are(
 
 
 def test_records_without_a_fingerprint_still_load_and_get_one():
-    records = load_runs(RESULTS)  # schema v1 (flat config), committed before fingerprints
+    records = load_runs(V1_RUNS)  # schema v1 (flat config), committed before fingerprints
     assert records and all("fingerprint" not in r for r in records)
     for record in records:
         config = ExperimentConfig.from_dict(record["config"])
-        assert record_fingerprint(record) == run_fingerprint(config, record["data"], probe=True)
+        current = run_fingerprint(config, record["data"], probe=True)
+        rebuilt = record_fingerprint(record)  # every field but the engine, which came later
+        assert rebuilt["fields"] == {k: v for k, v in current["fields"].items() if k != "masking_engine"}
+        # masks of engine 1 never selected [UNK]: such a record is not reused as today's
+        assert differences(rebuilt, current) == [
+            "masking_engine: stored 1, now 2 (engine 1: [UNK] was never selected for prediction)"
+        ]
     v3 = dict(records[0], schema=SCHEMA)
     assert any("fingerprint" in p for p in validate_run(v3))
     v3["fingerprint"] = record_fingerprint(records[0])
