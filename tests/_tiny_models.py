@@ -48,3 +48,19 @@ def tiny_gpt2(tokenizer, *, n_positions: int = 64, seed: int = 0) -> GPT2LMHeadM
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return GPT2LMHeadModel(config).eval()
+
+
+def tiny_bert_with_head(tokenizer, cls, *, seed: int = 0):
+    """A 1-layer random BERT with a head (``BertForMaskedLM``, ``BertForPreTraining``...) over
+    ``tokenizer``'s vocabulary, for short training runs."""
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return cls(config)

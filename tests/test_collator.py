@@ -5,8 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
-from transformers import BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling
+from _collator_helpers import TokenizedRows, trainer_args
+from _tiny_models import tiny_bert_with_head
+from torch.utils.data import DataLoader
+from transformers import BertForMaskedLM, DataCollatorForLanguageModeling
 
 from dynmask_viz.hf import MaskingEpochCallback, load_tokenizer
 from dynmask_viz.masking import (
@@ -24,22 +26,8 @@ SENTENCES = [
 ] * 4
 
 
-class Indexed(Dataset):
-    """Tokenized sentences with their index as example id (what datasets' with_indices gives)."""
-
-    def __init__(self, tokenizer, with_ids=True, offsets=False, sentences=SENTENCES, pad_to=None):
-        padding = {"padding": "max_length", "max_length": pad_to} if pad_to else {}
-        enc = tokenizer(sentences, return_offsets_mapping=offsets, **padding)
-        self.rows = [{k: enc[k][i] for k in enc} for i in range(len(SENTENCES))]
-        if with_ids:
-            for i, row in enumerate(self.rows):
-                row["example_id"] = i
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
+def Indexed(tokenizer, with_ids=True, offsets=False, sentences=SENTENCES, pad_to=None):
+    return TokenizedRows(tokenizer, sentences, with_ids=with_ids, offsets=offsets, pad_to=pad_to)
 
 
 def test_output_matches_hf_collator_keys_shapes_and_label_convention(tokenizer):
@@ -185,29 +173,11 @@ def test_collator_pickles_and_validates(tokenizer):
 
 
 def test_works_with_hf_trainer(tokenizer, tmp_path):
-    from transformers import Trainer, TrainingArguments
+    from transformers import Trainer
 
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    model = BertForMaskedLM(config)
+    model = tiny_bert_with_head(tokenizer, BertForMaskedLM)
     collator = MLMCollator(tokenizer, DynamicMasking(seed=0))
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=4,
-        num_train_epochs=2,
-        report_to=[],
-        use_cpu=True,
-        remove_unused_columns=False,
-        save_strategy="no",
-        logging_steps=1,
-        dataloader_num_workers=0,
-    )
+    args = trainer_args(tmp_path, logging_steps=1)
     seen = []
     callback = MaskingEpochCallback(collator)
     original = callback.on_epoch_begin

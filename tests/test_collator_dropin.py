@@ -10,15 +10,15 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
+from _collator_helpers import TokenizedRows, trainer_args
+from _tiny_models import tiny_bert_with_head
+from torch.utils.data import DataLoader
 from transformers import (
     BatchEncoding,
-    BertConfig,
     BertForMaskedLM,
     BertForPreTraining,
     DataCollatorForLanguageModeling,
     Trainer,
-    TrainingArguments,
 )
 
 from dynmask_viz.hf import MaskingEpochCallback
@@ -33,19 +33,8 @@ TEXTS = [
 ] * 2
 
 
-class Rows(Dataset):
-    def __init__(self, tokenizer, with_ids=False):
-        enc = tokenizer(TEXTS, padding="max_length", max_length=32)
-        self.rows = [{k: enc[k][i] for k in enc} for i in range(len(TEXTS))]
-        if with_ids:
-            for i, row in enumerate(self.rows):
-                row["example_id"] = i
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
+def Rows(tokenizer, with_ids=False):
+    return TokenizedRows(tokenizer, TEXTS, with_ids=with_ids, pad_to=32)
 
 
 def _two_epochs(loader) -> list[torch.Tensor]:
@@ -145,19 +134,6 @@ def test_static_masking_in_fresh_mode_shows_only_its_dupe_factor_masks(tokenizer
     assert keyed == seen[0]  # the same three masks keyed mode cycles through
 
 
-def _tiny_bert(tokenizer, cls=BertForMaskedLM):
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    return cls(config)
-
-
 class Recording(MLMCollator):
     """Records the mask each example id got, call by call."""
 
@@ -177,19 +153,10 @@ def test_the_hf_trainer_gets_new_masks_each_epoch_with_or_without_the_callback(
     tokenizer, tmp_path, with_callback
 ):
     collator = Recording(tokenizer, seed=0, mlm_probability=0.5)
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=4,
-        num_train_epochs=2,
-        report_to=[],
-        use_cpu=True,
-        remove_unused_columns=False,
-        save_strategy="no",
-        dataloader_num_workers=0,
-    )
+    args = trainer_args(tmp_path)
     callbacks = [MaskingEpochCallback(collator)] if with_callback else []
     trainer = Trainer(
-        model=_tiny_bert(tokenizer),
+        model=tiny_bert_with_head(tokenizer, BertForMaskedLM),
         args=args,
         train_dataset=Rows(tokenizer, with_ids=True),
         data_collator=collator,
@@ -307,7 +274,7 @@ def test_sentence_labels_are_passed_on_and_bert_pretraining_gets_a_loss(tokenize
     out = MLMCollator(tokenizer)(features)
     assert torch.equal(out[key], torch.tensor([0, 1, 0, 1]))
     if key == "next_sentence_label":
-        model = _tiny_bert(tokenizer, BertForPreTraining)
+        model = tiny_bert_with_head(tokenizer, BertForPreTraining)
         assert model(**out).loss is not None
 
 
