@@ -165,3 +165,16 @@ def test_real_tokenizer_reads_wordpiece_and_keeps_specials(tokenizer):
     }
     assert set(vocab.special_ids) == specials
     assert vocab.replacement_ids.numel() == len(tokenizer) - len(specials) - 1  # and not [UNK]
+
+
+def test_word_ids_need_exactly_one_marker_table_and_a_vocabulary_with_markers():
+    ids = torch.tensor([[4, 5]])
+    cand = torch.ones(1, 2, dtype=torch.bool)
+    table = torch.ones(10, dtype=torch.bool)
+    for start, end in ((None, None), (table, table)):
+        with pytest.raises(ValueError, match="needs exactly one of word_start .* and word_end"):
+            word_ids_from_vocab(ids, start, cand, word_end=end)
+    bare = MaskingVocab.build(mask_token_id=3, vocab_size=10)
+    assert not bare.has_word_markers
+    with pytest.raises(ValueError, match="has no word markers.*Pass word_ids or offsets instead"):
+        bare.word_ids(ids, cand)

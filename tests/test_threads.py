@@ -183,3 +183,13 @@ def test_masks_are_bit_identical_with_and_without_one_thread(config):
     split = mask_batch.__wrapped__(ids, VOCAB, config, **kwargs)  # the user's 2 threads
     for name in ("input_ids", "labels", "masked", "replaced_by_mask", "replaced_by_random", "example_ids"):
         assert torch.equal(getattr(ours, name), getattr(split, name)), name
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_a_thread_count_that_is_not_a_positive_int_is_refused_by_name(threads):
+    from dynmask_viz._threads import intra_op_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match=r"threads must be an int >= 1 or None \(no change\)"):
+        intra_op_threads(threads)
+    assert torch.get_num_threads() == before

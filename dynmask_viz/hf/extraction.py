@@ -144,9 +144,9 @@ def extract_attention(
     built from per-token data (``keep_tokens``, ``document``...), are read by slot, the padded
     batch's coordinates.
 
-    A decoder keeps its causal mask under ``full()``, a bool tensor and data rules; a rule that
-    looks ahead on purpose (``prefix_lm``, ``sliding_window(causal=False)``,
-    ``global_tokens``) is applied as is, so a decoder given ``prefix_lm(4)`` attends
+    A decoder keeps its causal mask under ``full()``, a bool tensor and data rules; the parts
+    of a rule that look ahead on purpose (``prefix_lm``, ``sliding_window(causal=False)``,
+    ``global_tokens``) see later keys, so a decoder given ``prefix_lm(4)`` attends
     bidirectionally over the prefix (see :func:`~dynmask_viz.hf.to_hf_mask`).
 
     Args:

@@ -175,9 +175,11 @@ def to_hf_mask(
     mask added, *unless* the rule lets queries see later keys on purpose
     (:attr:`~dynmask_viz.attention_masks.MaskRule.looks_ahead`: ``prefix_lm``,
     ``sliding_window(causal=False)``, ``global_tokens``, or any ``&``/``|`` containing one).
-    Such a rule is applied as is, so ``to_hf_mask(prefix_lm(4), gpt2, ids)`` is the
-    prefix-LM mask, not plain causal. ``full()``, a bool tensor and data rules add nothing
-    ahead: a decoder stays causal under them. ``causal=True`` or ``False`` decides explicitly.
+    Such a rule is applied as :meth:`~dynmask_viz.attention_masks.MaskRule.for_decoder` gives
+    it: only its look-ahead parts see later keys, so ``to_hf_mask(prefix_lm(4), gpt2, ids)`` is
+    the prefix-LM mask, not plain causal, while ``document(ids) | prefix_lm(2)`` keeps each
+    document causal. ``full()``, a bool tensor and data rules add nothing ahead: a decoder
+    stays causal under them. ``causal=True`` or ``False`` decides explicitly.
 
     Empty rows, queries the combined mask leaves with no key, follow ``on_empty_row``:
 
