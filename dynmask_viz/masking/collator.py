@@ -8,11 +8,11 @@ import torch
 
 from .._threads import one_thread
 from ._arguments import hf_masking_args, masking_from_arguments, refuse_masking_for_causal_lm
+from ._boundaries import WordBoundaries, check_word_boundaries
 from ._checks import check_epoch, is_int
 from ._draws import known_epoch, new_state, next_draw, record_rank, set_known_epoch, static_copies
 from ._features import (
     PADDED,
-    batch_word_ids,
     check_lengths,
     columns_of,
     example_ids_of,
@@ -27,8 +27,7 @@ from .schedules import DynamicMasking, StaticMasking
 from .vocab import MaskingVocab
 
 # Feature keys the collator consumes and does not pass on to the model.
-_CONSUMED = ("special_tokens_mask", "offset_mapping", "word_ids")
-_WORD_BOUNDARIES = ("auto", "word_ids", "vocab", "offsets")
+_CONSUMED = ("special_tokens_mask", "offset_mapping", "word_ids", "chinese_ref")
 
 
 class MLMCollator:
@@ -71,9 +70,16 @@ class MLMCollator:
         * Random replacements are never special tokens; ``[UNK]`` is selected like any token.
         * ``whole_word_mask=True`` keeps the 80/10/10 corruption (Hugging Face switches to
           100 % ``[MASK]``). Word boundaries (``word_boundaries``): ``"auto"`` (default) takes
-          a ``word_ids`` feature, else the vocabulary's word markers (BERT's own rule: a ``##``
-          piece continues the previous word), else ``offset_mapping``; ``"offsets"`` is Hugging
-          Face's rule (a word continues while tokens touch, so ``"fed."`` is one word).
+          a ``word_ids`` feature, else a ``chinese_ref`` feature (transformers' old format: the
+          positions of characters that continue a word), else the vocabulary's word markers
+          (BERT's own rule: a ``##`` piece continues the previous word), else
+          ``offset_mapping``; ``"offsets"`` is Hugging Face's rule (a word continues while
+          tokens touch, so ``"fed."`` is one word, and so is a whole Chinese sentence).
+          ``"chinese"`` segments the tokens' text with jieba (Chinese-BERT-wwm's whole words;
+          every character of a word is selected together) and ``segmenter=callable`` with any
+          other segmenter; both work from ``input_ids`` alone (see
+          :mod:`dynmask_viz.masking.segmentation`). With ``"auto"``, whole words on Chinese
+          text warn once: the ``##`` rule makes each character a word.
         * ``mlm=False`` labels the padding positions ``-100`` (Hugging Face: every token equal
           to the pad id, which drops real end-of-text tokens when ``pad_token = eos_token``).
         * Refused, never guessed: features with different keys, a per-token key whose length
@@ -94,7 +100,12 @@ class MLMCollator:
             leave it out (the masking holds its seed).
         config: A ``MaskingConfig`` (token/word/span units, counts, ...).
         id_key: Feature key holding the example id (an int in ``[0, 2**32)`` per feature).
-        word_boundaries: ``"auto"``, ``"word_ids"``, ``"vocab"`` or ``"offsets"`` (see above).
+        word_boundaries: ``"auto"``, ``"word_ids"``, ``"vocab"``, ``"offsets"``, ``"chinese"``
+            or ``"segmenter"`` (see above).
+        segmenter: A callable ``text -> list of words`` (jieba's ``lcut``, pkuseg, ...) for
+            whole words from a word segmenter; with ``word_boundaries="chinese"`` the default
+            is :class:`~dynmask_viz.masking.segmenters.JiebaSegmenter`. Its words must spell
+            the text (whitespace may be left out). Needs a word or span unit.
         return_mask_info: Also return ``masked`` ([B, L] bool, True = selected for MLM) and
             ``corruption`` (int8).
     """
@@ -115,6 +126,7 @@ class MLMCollator:
         config: MaskingConfig | None = None,
         id_key: str = "example_id",
         word_boundaries: str = "auto",
+        segmenter=None,
         return_mask_info: bool = False,
     ) -> None:
         if isinstance(masking, bool):
@@ -124,8 +136,6 @@ class MLMCollator:
             )
         if not isinstance(mlm, bool):
             raise TypeError(f"mlm must be True (masked LM) or False (causal LM); got {mlm!r}.")
-        if not isinstance(word_boundaries, str) or word_boundaries not in _WORD_BOUNDARIES:
-            raise ValueError(f"word_boundaries must be one of {_WORD_BOUNDARIES}; got {word_boundaries!r}.")
         if pad_to_multiple_of is not None and (not is_int(pad_to_multiple_of) or pad_to_multiple_of < 1):
             raise ValueError(
                 f"pad_to_multiple_of must be an int >= 1 or None (no rounding); got {pad_to_multiple_of!r}."
@@ -138,6 +148,7 @@ class MLMCollator:
         self.pad_to_multiple_of = pad_to_multiple_of
         self.id_key = id_key
         self.word_boundaries = word_boundaries
+        self.segmenter = segmenter
         self.return_mask_info = return_mask_info
         hf_args = hf_masking_args(mlm_probability, mask_replace_prob, random_replace_prob, whole_word_mask)
         if not mlm:
@@ -146,6 +157,10 @@ class MLMCollator:
         else:
             self.masking = masking_from_arguments(masking, config, seed, hf_args)
             self.vocab = MaskingVocab.from_tokenizer(tokenizer)
+        unit = self.masking.config.unit if mlm else None
+        rule, segmenter = check_word_boundaries(word_boundaries, segmenter, unit)
+        self.segmenter = segmenter
+        self._boundaries = WordBoundaries(rule, segmenter)
         self._seed = 0 if seed is None else seed
         # Shared memory: DataLoader workers (even persistent ones) read the epoch and advance
         # their fresh-mode counters in it (see ._draws).
@@ -291,7 +306,11 @@ class MLMCollator:
                 "token_type_ids", columns["token_type_ids"], pad_type, where, constant=0
             )
         for key, values in columns.items():  # labels are made here, not passed on
-            if key not in batch and key not in PADDED and key not in ("input_ids", "labels", self.id_key):
+            if (
+                key not in batch
+                and key not in PADDED
+                and key not in ("input_ids", "labels", "chinese_ref", self.id_key)
+            ):
                 batch[key] = stack_column(key, values, return_tensors)
         if not self.mlm:
             return batch, None
@@ -305,9 +324,9 @@ class MLMCollator:
         ids = batch["input_ids"]
         word_ids = None
         if self.masking.config.unit != "token":
-            word_ids = batch_word_ids(
+            word_ids = self._boundaries.word_ids(
                 self.masking.config.unit,
-                self.word_boundaries,
+                self.tokenizer,
                 vocab,
                 columns,
                 ids,

@@ -70,6 +70,25 @@ def word_ids_from_vocab(
     return _number_words(candidates & starts, candidates)
 
 
+def word_ids_from_starts(starts_word: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """Number words from a ``[B, L]`` bool "this token starts a word" table.
+
+    A word never continues across a non-candidate (special or padding), and the first token
+    of a row starts a word.
+
+    Args:
+        starts_word: ``[B, L]`` bool, True on tokens that begin a word.
+        candidates: ``[B, L]`` bool, True on tokens that may be selected.
+
+    Returns:
+        ``[B, L]`` int64 word index per row, ``-1`` on non-candidates.
+    """
+    starts = starts_word.clone()
+    starts[:, 1:] |= ~candidates[:, :-1]
+    starts[:, :1] = True
+    return _number_words(candidates & starts, candidates)
+
+
 def normalize_word_ids(word_ids: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
     """Renumber tokenizer word ids so every word of a row has a unique id.
 

@@ -35,6 +35,7 @@ from .masking_stats import (
     plot_exposure_histogram,
     plot_selection_counts,
 )
+from .word_groups import plot_word_groups
 
 __all__ = [
     "CORRUPTION_COLORS",
@@ -58,5 +59,6 @@ __all__ = [
     "plot_memorization_gap",
     "plot_selection_counts",
     "plot_static_vs_dynamic",
+    "plot_word_groups",
     "register_cjk_font",
 ]

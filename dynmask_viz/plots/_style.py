@@ -9,6 +9,7 @@ so token labels in any script render as text.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 
@@ -125,8 +126,15 @@ def register_cjk_font() -> str | None:
     if not is_cached("cjk_font"):
         return None
     path = str(cjk_font_path())
-    if not any(f.fname == path for f in font_manager.fontManager.ttflist):
-        font_manager.fontManager.addfont(path)
+    manager = font_manager.fontManager
+    if not any(f.fname == path for f in manager.ttflist):
+        manager.addfont(path)
+        # The file has one weight (regular). Bold text (the selected tokens of the epoch grids)
+        # would be drawn in it anyway, after a "findfont: Failed to find font weight bold"
+        # warning per label: say so once here by listing the file as its bold face too.
+        regular = next(f for f in manager.ttflist if f.fname == path)
+        manager.ttflist.append(dataclasses.replace(regular, weight=700))
+        manager._findfont_cached.cache_clear()  # as addfont does after changing the list
     return font_manager.FontProperties(fname=path).get_name()
 
 

@@ -2,7 +2,8 @@
 
 * :mod:`.notebook`: :func:`setup_notebook` (seeds, device, FAST mode, style, versions).
 * :mod:`.checks`: the :class:`CheckResult` contract every check follows.
-* :mod:`.exercises_masking`: chapter 02; :mod:`.exercises_attention`: chapters 01 and 03.
+* :mod:`.exercises_masking`: chapter 02; :mod:`.exercises_attention`: chapters 01 and 03;
+  :mod:`.exercises_chinese`: chapter 06 (feedback in Chinese).
 """
 
 from .checks import CheckResult
@@ -12,6 +13,13 @@ from .exercises_attention import (
     check_keys_per_row,
     check_model_mask,
     check_previous_and_self_mask,
+)
+from .exercises_chinese import (
+    ZhCheckResult,
+    check_hf_mask_share,
+    check_hf_offset_word_count,
+    check_jieba_word_ids,
+    check_whole_word_tokens,
 )
 from .exercises_masking import (
     check_bert_config,
@@ -24,15 +32,20 @@ from .notebook import NotebookContext, fast_from_env, setup_notebook
 __all__ = [
     "CheckResult",
     "NotebookContext",
+    "ZhCheckResult",
     "check_bert_config",
     "check_blocked_weight_factor",
     "check_empty_row_weights",
+    "check_hf_mask_share",
+    "check_hf_offset_word_count",
+    "check_jieba_word_ids",
     "check_keys_per_row",
     "check_model_mask",
     "check_previous_and_self_mask",
     "check_repeating_epochs",
     "check_share_never_masked",
     "check_times_each_mask_seen",
+    "check_whole_word_tokens",
     "fast_from_env",
     "setup_notebook",
 ]
