@@ -23,6 +23,7 @@ from dynmask_viz.masking import (
     JiebaSegmenter,
     MaskingConfig,
     MaskingVocab,
+    MaxMatchSegmenter,
     MLMCollator,
     StaticMasking,
     TokenPieces,
@@ -321,8 +322,12 @@ def test_chinese_ref_follows_left_padding_and_refuses_bad_positions(zh_tokenizer
                 assert body.all() or not body.any()
     finally:
         zh_tokenizer.padding_side = "right"
-    features[0]["chinese_ref"] = [99]
-    with pytest.raises(ValueError, match="chinese_ref.*outside its"):
+    # Past the end (refs made before truncation) is skipped, as transformers' collator did.
+    before = collator(features)["masked"]
+    features[0]["chinese_ref"] = [*features[0]["chinese_ref"], 99, 300]
+    assert torch.equal(collator(features)["masked"], before)
+    features[0]["chinese_ref"] = [-1]
+    with pytest.raises(ValueError, match="chinese_ref.*from 0"):
         collator(features)
 
 
@@ -491,3 +496,57 @@ def test_the_hugging_face_trap_the_readme_describes(zh_tokenizer):
             masked_ids = batch["input_ids"][0, 1:-1][body]
             assert (masked_ids == zh_tokenizer.mask_token_id).all()
     assert outcomes == {"all", "none"}
+
+
+def test_word_ids_for_text_of_a_pair_segment_each_text(zh_tokenizer, jieba_words):
+    a, b = SENTENCES[0], "北京大学的学生"
+    enc = zh_tokenizer(a, b, return_offsets_mapping=True)
+    words = word_ids_for_text(
+        a, enc["offset_mapping"], jieba_words, text_pair=b, sequence_ids=enc.sequence_ids()
+    )
+    first = word_ids_for_text(a, zh_tokenizer(a, return_offsets_mapping=True)["offset_mapping"], jieba_words)
+    assert words[: len(first)] == first  # [CLS] a [SEP]: as a alone
+    second = [w for w, s in zip(words, enc.sequence_ids()) if s == 1]
+    assert second == [7, 7, 7, 7, 8, 9, 9]  # 北京大学 | 的 | 学生, numbered on after a's 7 words
+    with pytest.raises(ValueError, match="looks like a pair encoding"):
+        word_ids_for_text(a, enc["offset_mapping"], jieba_words)  # b's offsets read inside a
+    with pytest.raises(ValueError, match="go together"):
+        word_ids_for_text(a, enc["offset_mapping"], jieba_words, text_pair=b)
+
+
+def test_word_ids_for_text_keeps_a_tokenizer_word_whole(zh_tokenizer):
+    """The segmenter cuts inside "iphone12" (one tokenizer word: i ##p ... ##2): it stays whole."""
+    text = "用iphone12拍"
+    enc = zh_tokenizer(text, return_offsets_mapping=True)
+    cut = lambda t: ["用", "iphone", "12", "拍"]
+    joined = word_ids_for_text(text, enc["offset_mapping"], cut, tokenizer_word_ids=enc.word_ids())
+    assert joined == [None, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, None]
+    apart = word_ids_for_text(text, enc["offset_mapping"], cut)  # without: the segmenter's cut
+    assert apart == [None, 0, 1, 1, 1, 1, 1, 1, 2, 2, 3, None]
+
+
+def test_bad_segmenters_and_tokenizers_are_refused_early(zh_tokenizer):
+    with pytest.raises(TypeError, match="segmenter must return a list of words"):
+        segment_characters("北京", lambda t: None)
+    with pytest.raises(TypeError, match="not one str"):
+        MaxMatchSegmenter("北京")
+
+    class ByteLevelTokenizer:  # what MaskingVocab reads, with GPT-2-style "Ġ" word starts
+        mask_token_id, pad_token_id, unk_token_id, unk_token = 0, 1, None, None
+        all_special_ids = [0, 1]
+
+        def __len__(self):
+            return 4
+
+        def convert_ids_to_tokens(self, ids):
+            return ["<mask>", "<pad>", "\u0120a", "b"][: len(ids)]
+
+    with pytest.raises(ValueError, match="WordPiece tokenizer"):  # at construction, not later
+        MLMCollator(ByteLevelTokenizer(), whole_word_mask=True, word_boundaries="chinese")
+
+
+def test_load_chinese_tokenizer_refuses_the_english_default():
+    from dynmask_viz.hf import load_chinese_tokenizer
+
+    with pytest.raises(ValueError, match="English offline default"):
+        load_chinese_tokenizer("minilm")

@@ -158,6 +158,9 @@ def test_row_coverage_shares():
     candidates = torch.tensor([[0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]]).bool()
     # The last row has no candidate: left out; the rest are all / none / some.
     assert row_coverage(masked, candidates) == pytest.approx({"all": 1 / 3, "none": 1 / 3, "some": 1 / 3})
+    # 2 rows fully selected and 4 untouched of 6: "some" is exactly 0 (1 - 1/3 - 2/3 is 1e-16).
+    six = torch.tensor([[1, 1]] * 2 + [[0, 0]] * 4).bool()
+    assert row_coverage(six, torch.ones_like(six))["some"] == 0.0
     with pytest.raises(ValueError, match="no row"):
         row_coverage(masked, torch.zeros_like(candidates))
     with pytest.raises(ValueError, match="both be"):

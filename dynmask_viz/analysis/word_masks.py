@@ -112,8 +112,11 @@ def row_coverage(masked: torch.Tensor, candidates: torch.Tensor) -> dict[str, fl
         raise ValueError("row_coverage: no row has a token that may be selected (candidates all False).")
     chosen, total = (masked & candidates).sum(1)[keep], candidates.sum(1)[keep]
     rows = float(keep.sum())
-    every, none = float((chosen == total).sum()) / rows, float((chosen == 0).sum()) / rows
-    return {"all": every, "none": none, "some": 1.0 - every - none}
+    every, none = (chosen == total), (chosen == 0)
+    some = ~every & ~none  # counted, not 1 - all - none: that leaves float dust such as 1e-16
+    return {
+        name: float(rows_.sum()) / rows for name, rows_ in (("all", every), ("none", none), ("some", some))
+    }
 
 
 def corruption_shares(corruption: torch.Tensor) -> dict[str, float]:

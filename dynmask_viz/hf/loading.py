@@ -99,6 +99,11 @@ def load_chinese_tokenizer(name_or_path: str | os.PathLike | None = None):
         AssetIntegrityError: The pinned vocabulary does not match its sha256; nothing is
             loaded from it.
     """
+    if name_or_path == "minilm":
+        raise ValueError(
+            "name_or_path='minilm' is the English offline default (load_tokenizer()); the Chinese "
+            "one is load_chinese_tokenizer() with no argument."
+        )
     if name_or_path is None or _is_asset_dir(name_or_path, "zh_vocab"):
         from transformers import BertTokenizerFast  # heavy import: only when a tokenizer is wanted
 

@@ -26,6 +26,8 @@ _SEGMENTED = ("chinese", "segmenter")
 # Rows whose segmented words are remembered (least recently used dropped first): every epoch
 # shows the same sequences again, and segmenting is most of the collator's time (jieba: ~25 ms
 # of ~43 ms for 64 reviews of 125 characters, benchmarks/bench_chinese.py). About 0.7 kB a row.
+# Per process: non-persistent DataLoader workers are new copies each epoch and start empty, as
+# does a larger dataset read in order; precomputed word_ids are the way for real training.
 SEGMENTED_ROWS_CACHED = 16384
 
 
@@ -36,6 +38,19 @@ def check_word_boundaries(word_boundaries, segmenter, unit: str | None) -> tuple
     :class:`JiebaSegmenter`. A segmenter with a rule that does not use it, or a segmenter rule
     when the masking selects single tokens (``unit="token"``: words would change nothing), is
     refused rather than ignored.
+
+    Args:
+        word_boundaries: The collator's argument, one of :data:`WORD_BOUNDARIES`.
+        segmenter: The collator's ``segmenter`` argument (a callable or None).
+        unit: The masking unit (``"token"``, ``"word"``, ``"span"``), None for ``mlm=False``.
+
+    Returns:
+        ``(rule, segmenter)``: the rule to apply and the segmenter it uses (None if none).
+
+    Raises:
+        ValueError: An unknown rule, a segmenter with a rule that does not use it, a
+            segmenter rule without one, or a segmenter rule with ``unit="token"``.
+        TypeError: ``segmenter`` is not callable.
     """
     if not isinstance(word_boundaries, str) or word_boundaries not in WORD_BOUNDARIES:
         raise ValueError(f"word_boundaries must be one of {WORD_BOUNDARIES}; got {word_boundaries!r}.")
@@ -93,6 +108,7 @@ class WordBoundaries:
         self.__init__(state["rule"], state["segmenter"])
 
     def pieces(self, tokenizer, vocab) -> TokenPieces:
+        """The tokenizer's :class:`TokenPieces`, read once (refused unless WordPiece)."""
         if self._pieces is None:
             self._pieces = TokenPieces(
                 tokenizer, word_start=vocab.word_start, has_word_end=vocab.word_end is not None
@@ -214,6 +230,8 @@ def _starts_from_chinese_ref(refs, ids: torch.Tensor, vocab, where: np.ndarray) 
     transformers' old ``DataCollatorForWholeWordMask`` read ``chinese_ref`` as the positions
     (in the row's ``input_ids``, ``[CLS]`` at 0) of the Chinese characters that continue a
     word, and treated them as ``##`` pieces; positions are shifted here by left padding.
+    Positions past the row's end are skipped, as that collator did: refs are often computed
+    before the text is truncated (``run_chinese_ref.py`` at 512 tokens, training at 128).
     """
     if vocab.word_start is not None:
         starts = vocab.word_start.to(ids.device)[ids].clone()
@@ -229,10 +247,11 @@ def _starts_from_chinese_ref(refs, ids: torch.Tensor, vocab, where: np.ndarray) 
                 raise TypeError(
                     f"Feature {row}'s 'chinese_ref' must list integer token positions; got {position!r}."
                 )
-            if not 0 <= position < lengths[row]:
+            if position < 0:
                 raise ValueError(
-                    f"Feature {row}'s 'chinese_ref' has position {position}, outside its "
-                    f"{int(lengths[row])} tokens: positions index the row's input_ids ([CLS] at 0)."
+                    f"Feature {row}'s 'chinese_ref' has position {position}: positions index the "
+                    "row's input_ids from 0 ([CLS] at 0)."
                 )
-            starts[row, int(first[row]) + int(position)] = False
+            if position < lengths[row]:  # past the end: a ref made before truncation, skipped
+                starts[row, int(first[row]) + int(position)] = False
     return starts

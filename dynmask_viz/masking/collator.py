@@ -161,6 +161,8 @@ class MLMCollator:
         rule, segmenter = check_word_boundaries(word_boundaries, segmenter, unit)
         self.segmenter = segmenter
         self._boundaries = WordBoundaries(rule, segmenter)
+        if rule in ("chinese", "segmenter") and mlm:  # refuse a non-WordPiece vocabulary now
+            self._boundaries.pieces(tokenizer, self.vocab)
         self._seed = 0 if seed is None else seed
         # Shared memory: DataLoader workers (even persistent ones) read the epoch and advance
         # their fresh-mode counters in it (see ._draws).

@@ -49,7 +49,11 @@ _CJK_BLOCKS = (
 
 
 def is_cjk_char(char: str) -> bool:
-    """True for a CJK ideograph (BERT's definition of a Chinese character)."""
+    """True for a CJK ideograph (BERT's definition of a Chinese character).
+
+    Args:
+        char: One character.
+    """
     code = ord(char)
     return any(low <= code <= high for low, high in _CJK_BLOCKS)
 
@@ -61,11 +65,23 @@ def segment_characters(text: str, segmenter: Segmenter) -> list[int]:
     segmenters drop spaces) but must not change a character (no lower-casing or width
     normalisation: the words are mapped back by position).
 
+    Args:
+        text: The text to segment.
+        segmenter: A callable ``text -> words`` (an iterable of str).
+
+    Returns:
+        ``[len(text)]`` word index of each character, numbered 0.. in order.
+
     Raises:
         TypeError: The segmenter returned something other than strings.
         ValueError: Its words do not spell ``text``; the message shows where they part.
     """
     words = segmenter(text)
+    if not isinstance(words, str) and not hasattr(words, "__iter__"):
+        raise TypeError(
+            f"segmenter must return a list of words (str); got {type(words).__name__} for "
+            f"{text[:20]!r}. Return the words in order, e.g. jieba.lcut(text)."
+        )
     if isinstance(words, str):
         raise TypeError(
             f"segmenter must return a list of words (str), not one str; got {words[:20]!r} "
@@ -223,6 +239,8 @@ def word_ids_for_text(
     segmenter: Segmenter,
     *,
     tokenizer_word_ids: Sequence[int | None] | None = None,
+    text_pair: str | None = None,
+    sequence_ids: Sequence[int | None] | None = None,
 ) -> list[int | None]:
     """Word ids of a tokenized text from the segmenter's words over the *original* text.
 
@@ -232,30 +250,42 @@ def word_ids_for_text(
     or ``"auto"``), as transformers' old ``chinese_ref`` column was precomputed with LTP.
 
     Args:
-        text: The text the tokenizer encoded.
+        text: The text the tokenizer encoded (its first text, for a pair).
         offsets: ``[L, 2]`` the tokenizer's ``offset_mapping`` (``return_offsets_mapping=True``);
             ``(0, 0)`` marks special tokens.
         segmenter: A callable ``text -> words``.
         tokenizer_word_ids: Optional ``[L]`` ``encoding.word_ids()``: the pieces of one
             tokenizer word (``iphone`` ``##12``) then stay together even where the segmenter
             cuts between them (``iPhone`` / ``12``).
+        text_pair: The second text of a pair encoding (``tokenizer(text, text_pair)``), whose
+            offsets count from its own start; give ``sequence_ids`` with it.
+        sequence_ids: ``[L]`` ``encoding.sequence_ids()``: which text each token comes from.
 
     Returns:
-        ``[L]`` word index per token (``None`` on special tokens), as ``encoding.word_ids()``;
-        tokens inside one segmenter word share an index, and a token spanning two words joins them.
+        ``[L]`` word index per token (``None`` on special tokens), as ``encoding.word_ids()``,
+        numbered on across both texts of a pair; tokens inside one segmenter word share an
+        index, and a token spanning two words joins them.
 
     Raises:
-        ValueError: ``offsets`` (or ``tokenizer_word_ids``) do not fit the text.
+        ValueError: ``offsets`` (or ``tokenizer_word_ids``, ``sequence_ids``) do not fit the
+            text, or they restart inside it (a pair encoding given without ``text_pair``).
     """
-    if tokenizer_word_ids is not None and len(tokenizer_word_ids) != len(offsets):
+    for name, values in (("tokenizer_word_ids", tokenizer_word_ids), ("sequence_ids", sequence_ids)):
+        if values is not None and len(values) != len(offsets):
+            raise ValueError(
+                f"{name} must have one entry per token ({len(offsets)} offsets); got "
+                f"{len(values)}. Pass encoding.{name.removeprefix('tokenizer_')}() of the same encoding."
+            )
+    if (text_pair is None) != (sequence_ids is None):
         raise ValueError(
-            f"tokenizer_word_ids must have one entry per token ({len(offsets)} offsets); got "
-            f"{len(tokenizer_word_ids)}. Pass encoding.word_ids() of the same encoding."
+            "text_pair and sequence_ids go together: for tokenizer(text, text_pair) pass "
+            "text_pair=text_pair, sequence_ids=encoding.sequence_ids()."
         )
-    owner = segment_characters(text, segmenter)
+    texts = {0: text} if text_pair is None else {0: text, 1: text_pair}
+    owners = {index: segment_characters(t, segmenter) for index, t in texts.items()}
     previous_piece_word = None
     result: list[int | None] = []
-    last_word, last_owner, next_word = None, None, 0
+    last_word, last_owner, last_end, next_word, last_sequence = None, None, 0, 0, 0
     for k, (start, end) in enumerate(offsets):
         start, end = int(start), int(end)
         piece_word = None if tokenizer_word_ids is None else tokenizer_word_ids[k]
@@ -263,10 +293,22 @@ def word_ids_for_text(
             result.append(None)
             last_owner = previous_piece_word = None
             continue
-        if not 0 <= start < end <= len(text):
+        sequence = 0 if sequence_ids is None else sequence_ids[k]
+        if sequence not in texts:
+            raise ValueError(f"sequence_ids[{k}] is {sequence!r}; a token with offsets must be 0 or 1.")
+        if sequence != last_sequence:  # a word never continues from one text into the other
+            last_owner = previous_piece_word = None
+            last_sequence = sequence
+        current, owner = texts[sequence], owners[sequence]
+        if not 0 <= start < end <= len(current):
             raise ValueError(
                 f"offsets must be (start, end) character positions inside the text (length "
-                f"{len(text)}); got ({start}, {end}). Pass the offset_mapping of this very text."
+                f"{len(current)}); got ({start}, {end}). Pass the offset_mapping of this very text."
+            )
+        if sequence_ids is None and start < last_end:
+            raise ValueError(
+                f"offsets restart at token {k} ({start} after {last_end}): this looks like a pair "
+                "encoding. Pass text_pair=... and sequence_ids=encoding.sequence_ids()."
             )
         same_segment = last_owner is not None and owner[start] == last_owner and owner[start] != -1
         same_piece_word = piece_word is not None and piece_word == previous_piece_word
@@ -275,5 +317,5 @@ def word_ids_for_text(
         else:
             result.append(next_word)
             last_word, next_word = next_word, next_word + 1
-        last_owner, previous_piece_word = owner[end - 1], piece_word
+        last_owner, previous_piece_word, last_end = owner[end - 1], piece_word, end
     return result

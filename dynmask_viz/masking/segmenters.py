@@ -73,6 +73,11 @@ class MaxMatchSegmenter:
     """
 
     def __init__(self, words: Iterable[str]) -> None:
+        if isinstance(words, str):
+            raise TypeError(
+                f"MaxMatchSegmenter(words) takes a list of dictionary words, not one str "
+                f"({words[:20]!r} would be read as single characters): pass [{words[:20]!r}]."
+            )
         self.words = frozenset(words)
         if not self.words:
             raise ValueError("MaxMatchSegmenter(words) needs at least one dictionary word.")
