@@ -155,3 +155,13 @@ def check(label: str, value: float, target: float, *, higher_is_better: bool = T
     sign = ">=" if higher_is_better else "<="
     print(f"  [{'PASS' if ok else 'FAIL'}] {label}: {value:.2f}x (target {sign} {target:g}x)")
     return ok
+
+
+def finish(name: str, payload: dict, *, ok: bool, record: bool = True) -> int:
+    """Write the record (unless ``record`` is False), say whether every target was met, and
+    return the exit code (0: all met)."""
+    path = write_record(name, payload, record=record)
+    if path:
+        print(f"  recorded in {path.relative_to(path.parents[2])}")
+    print("all targets met in every condition" if ok else "FAILED: a target was missed (see above)")
+    return 0 if ok else 1

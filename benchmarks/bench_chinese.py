@@ -23,7 +23,7 @@ import sys
 import warnings
 
 import torch
-from _harness import CONDITIONS, check, condition, machine, time_interleaved, write_record
+from _harness import CONDITIONS, check, condition, finish, machine, time_interleaved
 from transformers import DataCollatorForLanguageModeling
 
 from dynmask_viz.assets import load_chinese_reviews
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         with condition(name):
             results[name] = {"what": CONDITIONS[name], **measure(fns, args.repeats, tokens)}
     ok = all(r["targets_met"] for r in results.values())
-    path = write_record(
+    return finish(
         "bench_chinese",
         {
             "batch": BATCH,
@@ -120,12 +120,9 @@ def main(argv=None) -> int:
             "conditions": results,
             "targets_met": ok,
         },
+        ok=ok,
         record=not args.no_record,
     )
-    if path:
-        print(f"  recorded in {path.relative_to(path.parents[2])}")
-    print("all targets met in every condition" if ok else "FAILED: a target was missed (see above)")
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import sys
 import warnings
 
 import torch
-from _harness import CONDITIONS, check, condition, machine, time_interleaved, write_record
+from _harness import CONDITIONS, check, condition, finish, machine, time_interleaved
 from transformers import DataCollatorForLanguageModeling
 
 from dynmask_viz.assets.corpus import load_wiki_articles
@@ -139,19 +139,16 @@ def main(argv=None) -> int:
     for key, (_, target, up) in TARGETS.items():
         values = "".join(f"{results[name]['ratios'][key]:>9.2f}x" for name in results)
         print(f"  {key} ({'>=' if up else '<='} {target}x){values}")
-    path = write_record(
+    return finish(
         "bench_masking",
         {
             "batch": [BATCH, LENGTH],
             "conditions": results,
             "targets_met": ok,
         },
+        ok=ok,
         record=not args.no_record,
     )
-    if path:
-        print(f"  recorded in {path.relative_to(path.parents[2])}")
-    print("all targets met in every condition" if ok else "FAILED: a target was missed (see above)")
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

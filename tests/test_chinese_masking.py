@@ -342,6 +342,20 @@ def test_auto_warns_once_that_chinese_characters_become_words(zh_tokenizer):
     assert chinese[0].filename == __file__  # it points at the caller's line, not the package
 
 
+def test_only_the_first_batches_are_checked_for_chinese(zh_tokenizer, tokenizer, monkeypatch):
+    from dynmask_viz.masking import _boundaries
+
+    monkeypatch.setattr(_boundaries, "BATCHES_CHECKED_FOR_CHINESE", 2)
+    collator = MLMCollator(zh_tokenizer, whole_word_mask=True)
+    english = [{"input_ids": zh_tokenizer("abc 123")["input_ids"]}]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        collator(english)
+        collator(english)
+        collator(encode(zh_tokenizer, SENTENCES))  # the third batch: no longer looked at
+    assert not [w for w in caught if "Chinese" in str(w.message)]
+
+
 def test_english_text_does_not_warn(tokenizer):
     collator = MLMCollator(tokenizer, whole_word_mask=True)
     with warnings.catch_warnings():

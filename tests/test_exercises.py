@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from _exercise_helpers import JUNK_ANSWERS
 from hypothesis import given
-from hypothesis import strategies as st
 
 from dynmask_viz.masking import MaskingConfig
 from dynmask_viz.teaching.checks import CheckResult, as_int_set, as_number
@@ -90,18 +90,7 @@ def test_input_helpers():
     assert as_int_set(5) is None and as_int_set([float("inf")]) is None and as_number(10**400) is None
 
 
-junk = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=True),
-    st.text(max_size=5),
-    st.lists(st.one_of(st.integers(-5, 20), st.floats(), st.text(max_size=2)), max_size=4),
-    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
-)
-
-
-@given(junk)
+@given(JUNK_ANSWERS)
 def test_checks_never_raise(answer):
     for check, _, kwargs in REFERENCE:
         result = check(answer, **kwargs)

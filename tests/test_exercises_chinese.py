@@ -7,8 +7,8 @@ vocabulary (the ``zh_vocab`` asset), Hugging Face's offset rule and its whole-wo
 import numpy as np
 import pytest
 import torch
+from _exercise_helpers import JUNK_ANSWERS
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from dynmask_viz.teaching import CheckResult
 from dynmask_viz.teaching.exercises_chinese import (
@@ -127,19 +127,8 @@ def test_feedback_is_chinese_in_every_form():
     assert "提示：" in result._repr_html_() and "Hint" not in result._repr_html_()
 
 
-junk = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=True),
-    st.text(max_size=5),
-    st.lists(st.one_of(st.integers(-5, 20), st.floats(), st.text(max_size=2), st.booleans()), max_size=10),
-    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
-)
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(answer=junk)
+@given(answer=JUNK_ANSWERS)
 def test_checks_never_raise(reference, answer):
     for check, _, args in reference:
         result = check(answer, *args)

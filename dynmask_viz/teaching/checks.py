@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = [
     "CheckResult",
@@ -38,19 +39,27 @@ class CheckResult:
     message: str
     hint: str = ""
 
+    # Headings, the hint label and what follows them; a subclass translates them
+    # (teaching.exercises_chinese.ZhCheckResult: Chinese punctuation takes no space after it).
+    CORRECT: ClassVar[str] = "\u2705 Correct!"
+    NOT_YET: ClassVar[str] = "\u274c Not yet."
+    HINT: ClassVar[str] = "Hint:"
+    SPACE: ClassVar[str] = " "
+
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
-        head = "\u2705 Correct! " if self.ok else "\u274c Not yet. "
-        return head + self.message + (f"\nHint: {self.hint}" if self.hint else "")
+        head = self.CORRECT if self.ok else self.NOT_YET
+        hint = f"\n{self.HINT}{self.SPACE}{self.hint}" if self.hint else ""
+        return head + self.SPACE + self.message + hint
 
     __repr__ = __str__  # plain consoles and text/plain outputs show the message itself
 
     def _repr_html_(self) -> str:
         color, bg = ("#1b5e20", "#e8f5e9") if self.ok else ("#8a4b00", "#fff4e0")
-        hint = f"<br><i>Hint:</i> {html.escape(self.hint)}" if self.hint else ""
-        head = "\u2705 Correct!" if self.ok else "\u274c Not yet."
+        hint = f"<br><i>{self.HINT}</i>{self.SPACE}{html.escape(self.hint)}" if self.hint else ""
+        head = self.CORRECT if self.ok else self.NOT_YET
         return (
             f"<div style='border-left:4px solid {color};background:{bg};padding:6px 10px;color:#222'>"
             f"<b style='color:{color}'>{head}</b> {html.escape(self.message)}{hint}</div>"

@@ -10,9 +10,8 @@ chapter uses (jieba, the tokenizer, Hugging Face's offset rule), never written i
 from __future__ import annotations
 
 import functools
-import html
 import math
-from dataclasses import dataclass
+from typing import ClassVar
 
 from ..masking import JiebaSegmenter, segment_characters, word_ids_from_offsets
 from .checks import CheckResult, as_number, is_close, is_missing
@@ -26,24 +25,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ZhCheckResult(CheckResult):
+class ZhCheckResult(CheckResult):  # no new field: CheckResult's dataclass methods, repr = str
     """A :class:`CheckResult` whose heading and hint label are Chinese (正确 / 还不对 / 提示)."""
 
-    def __str__(self) -> str:
-        head = "\u2705 正确！" if self.ok else "\u274c 还不对。"
-        return head + self.message + (f"\n提示：{self.hint}" if self.hint else "")
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        color, bg = ("#1b5e20", "#e8f5e9") if self.ok else ("#8a4b00", "#fff4e0")
-        hint = f"<br><i>提示：</i>{html.escape(self.hint)}" if self.hint else ""
-        head = "\u2705 正确！" if self.ok else "\u274c 还不对。"
-        return (
-            f"<div style='border-left:4px solid {color};background:{bg};padding:6px 10px;color:#222'>"
-            f"<b style='color:{color}'>{head}</b> {html.escape(self.message)}{hint}</div>"
-        )
+    CORRECT: ClassVar[str] = "\u2705 正确！"
+    NOT_YET: ClassVar[str] = "\u274c 还不对。"
+    HINT: ClassVar[str] = "提示："
+    SPACE: ClassVar[str] = ""
 
 
 def _passed(message: str) -> ZhCheckResult:
