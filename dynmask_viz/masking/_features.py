@@ -18,6 +18,45 @@ import torch
 PADDED = ("attention_mask", "token_type_ids", "special_tokens_mask", "offset_mapping", "word_ids")
 
 
+def columns_from_features(features, id_key: str) -> dict[str, list]:
+    """The column lists of a collator's input: dicts with ``input_ids``, or id sequences.
+
+    Raises:
+        TypeError: ``features`` is not a list of features.
+        ValueError: It is empty (there is nothing to pad), or the dicts' keys differ.
+    """
+    if isinstance(features, (str, bytes, Mapping)) or not isinstance(features, Sequence):
+        raise TypeError(
+            "MLMCollator expects a list of features (dicts with 'input_ids', or id sequences); "
+            f"got {type(features).__name__}."
+        )
+    if len(features) == 0:
+        raise ValueError(
+            "MLMCollator got an empty list of features: there is no batch to pad (a DataLoader "
+            "never yields one; for an empty [0, L] tensor call mask_batch directly)."
+        )
+    if isinstance(features[0], Mapping):
+        return columns_of(features, id_key)
+    return {"input_ids": list(features)}
+
+
+def pad_model_inputs(columns: dict, where: np.ndarray, pad_id: int, pad_type: int) -> dict[str, torch.Tensor]:
+    """``input_ids``, ``attention_mask`` (made from ``where`` if absent) and ``token_type_ids``
+    (if present), each padded to ``[B, L]`` int64 where ``where`` is False."""
+    batch = {"input_ids": pad("input_ids", columns["input_ids"], pad_id, where)}
+    if "attention_mask" in columns:
+        batch["attention_mask"] = pad(
+            "attention_mask", columns["attention_mask"], 0, where, constant=1, binary=True
+        )
+    else:
+        batch["attention_mask"] = torch.from_numpy(where).to(torch.int64)
+    if "token_type_ids" in columns:
+        batch["token_type_ids"] = pad(
+            "token_type_ids", columns["token_type_ids"], pad_type, where, constant=0
+        )
+    return batch
+
+
 def columns_of(features: Sequence[Mapping], id_key: str) -> dict[str, list]:
     """Column lists of dict features; every feature must have the same keys (none is guessed)."""
     keys = list(features[0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -14,9 +14,10 @@ from ._draws import known_epoch, new_state, next_draw, record_rank, set_known_ep
 from ._features import (
     PADDED,
     check_lengths,
-    columns_of,
+    columns_from_features,
     example_ids_of,
     pad,
+    pad_model_inputs,
     row_lengths,
     valid_positions,
 )
@@ -270,20 +271,7 @@ class MLMCollator:
         (as Hugging Face does for ``return_tensors``: Python floats become float32 for ``"pt"``,
         float64 for ``"np"``).
         """
-        if isinstance(features, (str, bytes, Mapping)) or not isinstance(features, Sequence):
-            raise TypeError(
-                "MLMCollator expects a list of features (dicts with 'input_ids', or id sequences); "
-                f"got {type(features).__name__}."
-            )
-        if len(features) == 0:
-            raise ValueError(
-                "MLMCollator got an empty list of features: there is no batch to pad (a DataLoader "
-                "never yields one; for an empty [0, L] tensor call mask_batch directly)."
-            )
-        if isinstance(features[0], Mapping):
-            columns = columns_of(features, self.id_key)
-        else:
-            columns = {"input_ids": list(features)}
+        columns = columns_from_features(features, self.id_key)
         rows = columns["input_ids"]
         lengths = row_lengths("input_ids", rows)
         length = int(lengths.max())
@@ -295,18 +283,8 @@ class MLMCollator:
             if key in columns:
                 check_lengths(key, columns[key], lengths)
 
-        batch: dict[str, torch.Tensor] = {"input_ids": pad("input_ids", rows, pad_id, where)}
-        if "attention_mask" in columns:
-            batch["attention_mask"] = pad(
-                "attention_mask", columns["attention_mask"], 0, where, constant=1, binary=True
-            )
-        else:
-            batch["attention_mask"] = torch.from_numpy(where).to(torch.int64)
-        if "token_type_ids" in columns:
-            pad_type = getattr(self.tokenizer, "pad_token_type_id", 0)
-            batch["token_type_ids"] = pad(
-                "token_type_ids", columns["token_type_ids"], pad_type, where, constant=0
-            )
+        pad_type = getattr(self.tokenizer, "pad_token_type_id", 0)
+        batch = pad_model_inputs(columns, where, pad_id, pad_type)
         for key, values in columns.items():  # labels are made here, not passed on
             if (
                 key not in batch
