@@ -6,6 +6,7 @@ never absolute times, so they mean the same on a laptop, CI or a GPU box.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as _dt
 import json
@@ -165,3 +166,16 @@ def finish(name: str, payload: dict, *, ok: bool, record: bool = True) -> int:
         print(f"  recorded in {path.relative_to(path.parents[2])}")
     print("all targets met in every condition" if ok else "FAILED: a target was missed (see above)")
     return 0 if ok else 1
+
+
+def parser(doc: str, name: str, *, repeats: int | None = None) -> argparse.ArgumentParser:
+    """The options every quiet-and-busy benchmark takes: ``--conditions``, ``--no-record`` and,
+    with a default given, ``--repeats``; add the benchmark's own to the parser returned."""
+    out = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if repeats is not None:
+        out.add_argument("--repeats", type=int, default=repeats)
+    out.add_argument(
+        "--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS), help="default: both"
+    )
+    out.add_argument("--no-record", action="store_true", help=f"do not write data/results/{name}.json")
+    return out

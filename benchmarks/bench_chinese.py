@@ -18,12 +18,12 @@ Run: ``make bench`` or ``python benchmarks/bench_chinese.py [--repeats N] [--con
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 
 import torch
 from _harness import CONDITIONS, check, condition, finish, machine, time_interleaved
+from _harness import parser as bench_parser
 from transformers import DataCollatorForLanguageModeling
 
 from dynmask_viz.assets import load_chinese_reviews
@@ -72,14 +72,7 @@ def measure(fns: dict, repeats: int, tokens: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument(
-        "--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS), help="default: both"
-    )
-    parser.add_argument(
-        "--no-record", action="store_true", help="do not write data/results/bench_chinese.json"
-    )
+    parser = bench_parser(__doc__, "bench_chinese", repeats=20)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # HF warns that whole-word masking disables random replacement
     tokenizer = load_chinese_tokenizer()

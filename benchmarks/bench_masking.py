@@ -18,12 +18,12 @@ Run: ``make bench`` or ``python benchmarks/bench_masking.py [--repeats N] [--con
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 
 import torch
 from _harness import CONDITIONS, check, condition, finish, machine, time_interleaved
+from _harness import parser as bench_parser
 from transformers import DataCollatorForLanguageModeling
 
 from dynmask_viz.assets.corpus import load_wiki_articles
@@ -77,14 +77,7 @@ def measure(fns: dict, repeats: int, tokens: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument(
-        "--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS), help="default: both"
-    )
-    parser.add_argument(
-        "--no-record", action="store_true", help="do not write data/results/bench_masking.json"
-    )
+    parser = bench_parser(__doc__, "bench_masking", repeats=30)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # HF warns that whole-word masking disables random replacement
     tokenizer = load_tokenizer()

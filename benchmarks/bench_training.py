@@ -16,7 +16,6 @@ Run: ``python benchmarks/bench_training.py [--preset cpu-tiny] [--steps 12] [--b
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import time
 
 import torch
 from _harness import CONDITIONS, check, condition, write_record
+from _harness import parser as bench_parser
 
 from dynmask_viz._device import pick_device
 from dynmask_viz.experiments import (
@@ -153,16 +153,10 @@ def measure(config, data, device, args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__, "bench_training")
     parser.add_argument("--preset", default="cpu-tiny")
     parser.add_argument("--steps", type=int, default=12, help="timed steps per block")
     parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per contender")
-    parser.add_argument(
-        "--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS), help="default: both"
-    )
-    parser.add_argument(
-        "--no-record", action="store_true", help="do not write data/results/bench_training.json"
-    )
     args = parser.parse_args(argv)
 
     config = ExperimentConfig.from_preset(args.preset, device="auto")
