@@ -88,6 +88,27 @@ def _score_rule(name: str, keep: torch.Tensor, params: dict) -> MaskRule:
     )
 
 
+def topk_keep(scores: torch.Tensor, k: int, allowed: torch.Tensor) -> torch.Tensor:
+    """The ``k`` highest ``scores`` of each row among the ``allowed`` keys; True = kept.
+
+    The selection behind :func:`topk_keys` (and the layer masks of :mod:`dynmask_viz.hf` that
+    train with it). Ties go to the lower key index (a stable descending sort).
+
+    Args:
+        scores: float ``[..., K]``.
+        k: Keys kept per row, ``1 <= k <= K``; a row with fewer allowed keys keeps those.
+        allowed: bool, broadcastable to ``scores`` (True = may be chosen).
+
+    Returns:
+        bool, the broadcast shape of ``scores`` and ``allowed``.
+    """
+    allowed = torch.broadcast_to(allowed, torch.broadcast_shapes(scores.shape, allowed.shape))
+    work = torch.where(allowed, scores, torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device))
+    # stable=True keeps equal scores in index order, so ties go to the lower key index.
+    order = torch.sort(work, dim=-1, descending=True, stable=True).indices[..., :k]
+    return torch.zeros_like(allowed).scatter_(-1, order, True) & allowed
+
+
 def topk_keys(scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor | None = None) -> MaskRule:
     """Keep (True) the ``k`` highest-scoring keys of each query, exactly ``k`` per row.
 
@@ -122,10 +143,7 @@ def topk_keys(scores: torch.Tensor, k: int, *, within: MaskRule | torch.Tensor |
             ) from None
     elif within is not None:
         raise TypeError("topk_keys(within) must be a MaskRule, a bool tensor or None.")
-    work = torch.where(allowed, s, torch.tensor(float("-inf"), dtype=s.dtype, device=s.device))
-    # stable=True keeps equal scores in index order, so ties go to the lower key index.
-    order = torch.sort(work, dim=-1, descending=True, stable=True).indices[..., :k]
-    keep = torch.zeros_like(allowed).scatter_(-1, order, True) & allowed
+    keep = topk_keep(s, k, allowed)
     extra = {} if within is None else {"within": getattr(within, "name", "tensor")}
     return _score_rule(f"topk_keys(k={k})", keep, {"k": k, **extra})
 

@@ -6,6 +6,9 @@
 * Attention extraction: :func:`extract_attention` -> :class:`AttentionResult` (eager; cached
   by value, returning copies; refuses texts the model cannot take, or truncates them with a
   :class:`TruncationWarning`; left padding handled).
+* Masks each layer computes from its own scores, to train with: :func:`install_layer_mask` with
+  a :class:`LayerMask` (:class:`TopKKeys`, :class:`ProbabilityThreshold`, :class:`RandomKeyDrop`,
+  :class:`TokenKeep`, the learned :class:`DynamicMaskAttention`); :class:`LayerMaskRecording`.
 * Training: :class:`MaskingEpochCallback` (sets an ``MLMCollator``'s epoch in the Trainer).
 
 
@@ -36,6 +39,16 @@ from .cache import CACHE
 from .check import MaskReport, check_attention_mask, validate_attention_mask
 from .encoding import TruncationWarning
 from .extraction import AttentionResult, ensure_eager, extract_attention
+from .layer_attention import LAYER_MASK_ATTENTION, LayerMaskRecording, install_layer_mask, layer_mask_of
+from .layer_masks import (
+    DynamicMaskAttention,
+    FullAttention,
+    LayerMask,
+    ProbabilityThreshold,
+    RandomKeyDrop,
+    TokenKeep,
+    TopKKeys,
+)
 from .loading import ModelUnavailableError, load_chinese_tokenizer, load_model, load_tokenizer
 from .masks import (
     SUPPORTED_IMPLEMENTATIONS,
@@ -47,6 +60,17 @@ from .masks import (
 
 __all__ = [
     "CACHE",
+    "LAYER_MASK_ATTENTION",
+    "DynamicMaskAttention",
+    "FullAttention",
+    "LayerMask",
+    "LayerMaskRecording",
+    "ProbabilityThreshold",
+    "RandomKeyDrop",
+    "TokenKeep",
+    "TopKKeys",
+    "install_layer_mask",
+    "layer_mask_of",
     "SUPPORTED_IMPLEMENTATIONS",
     "AttentionResult",
     "EmptyRowWarning",

@@ -1,0 +1,95 @@
+"""Command line of the dynamic attention-mask fine-tuning experiment.
+
+Examples::
+
+    python -m dynmask_viz.mask_finetuning run --preset cpu --out data/results/mask_finetuning_cpu
+    python -m dynmask_viz.mask_finetuning run --preset fast --seeds 0 --out /tmp/maskft   # CI, < 1 min
+    python -m dynmask_viz.mask_finetuning run --preset gpu --out $OUT/mask_finetuning_gpu
+    python -m dynmask_viz.mask_finetuning summary data/results/mask_finetuning_cpu
+
+A rerun into the same folder skips the runs already recorded with the same config (resume
+after a crash); records of another config are refused unless --fresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._threads import intra_op_threads
+from ..experiments.errors import ExperimentError
+from .config import CONDITIONS, PRESETS
+from .results import load_records, summarize, summary_markdown
+
+
+def _threads(text: str):
+    if text == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if not 0 <= value < 2**16:
+        raise argparse.ArgumentTypeError(f"must be in [0, 65536); got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m dynmask_viz.mask_finetuning", description=__doc__.split("\n")[0]
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="fine-tune every condition x seed (resumable), then summarise")
+    run.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    run.add_argument("--out", required=True, help="result folder (runs/, summary.json, summary.md)")
+    run.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS))
+    run.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2, 3, 4])
+    run.add_argument("--device", default=None, help="override the preset's device (cpu, cuda, auto)")
+    run.add_argument(
+        "--threads", type=_threads, default=None, help="intra-op threads (default: auto, unchanged)"
+    )
+    run.add_argument("--fresh", action="store_true", help="redo runs recorded with another config")
+    show = sub.add_parser("summary", help="print the summary table of a result folder")
+    show.add_argument("folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "summary":
+            print(summary_markdown(summarize(load_records(args.folder))), end="")
+            return 0
+        from .runner import run_all
+
+        config = PRESETS[args.preset]
+        if args.device is not None:
+            config = config.replace(device=args.device)
+        with intra_op_threads(args.threads):
+            summary = run_all(
+                config,
+                args.out,
+                conditions=args.conditions,
+                seeds=args.seeds,
+                fresh=args.fresh,
+                preset=args.preset,
+            )
+        print(summary_markdown(summary), end="")
+        return 0
+    except (ExperimentError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
