@@ -103,9 +103,14 @@ def topk_keep(scores: torch.Tensor, k: int, allowed: torch.Tensor) -> torch.Tens
         bool, the broadcast shape of ``scores`` and ``allowed``.
     """
     allowed = torch.broadcast_to(allowed, torch.broadcast_shapes(scores.shape, allowed.shape))
-    work = torch.where(allowed, scores, torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device))
     # stable=True keeps equal scores in index order, so ties go to the lower key index.
-    order = torch.sort(work, dim=-1, descending=True, stable=True).indices[..., :k]
+    by_score = torch.sort(scores.expand(allowed.shape), dim=-1, descending=True, stable=True).indices
+    # Then every allowed key before every other one (a second stable sort keeps the score order
+    # inside each group): an allowed key scored -inf still beats a key that is not allowed.
+    allowed_first = torch.sort(
+        allowed.gather(-1, by_score).to(torch.int8), dim=-1, descending=True, stable=True
+    )
+    order = by_score.gather(-1, allowed_first.indices)[..., :k]
     return torch.zeros_like(allowed).scatter_(-1, order, True) & allowed
 
 

@@ -39,6 +39,7 @@ def _register() -> None:
 
 def _self_attentions(model) -> list:
     """The self-attention modules, in layer order (anything with ``num_attention_heads`` and ``query``)."""
+    attn_implementation(model)  # a clear TypeError for anything that is not a transformers model
     found = [
         m
         for m in model.modules()
@@ -70,7 +71,6 @@ def install_layer_mask(model, rule: LayerMask, *, seed: int = 0):
         raise TypeError(
             f"rule must be a dynmask_viz.hf LayerMask (e.g. TopKKeys(8)); got {type(rule).__name__}."
         )
-    attn_implementation(model)  # a clear TypeError for anything that is not a model
     _register()
     for layer, attention in enumerate(_self_attentions(model)):
         attention.layer_mask = rule

@@ -176,14 +176,17 @@ class RandomKeyDrop(LayerMask):
     def __init__(self, p: float, seed: int = 0) -> None:
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) < 1.0:
             raise ValueError(f"RandomKeyDrop(p) must be a probability in [0, 1); got {p!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"RandomKeyDrop(seed) must be an int >= 0; got {seed!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 24:
+            # draw_seed packs (seed, draw, layer) into the 64 bits the hash reads: 24 for the seed
+            raise ValueError(f"RandomKeyDrop(seed) must be an int in [0, 2**24); got {seed!r}.")
         self.p, self.seed = float(p), seed
         self.name = f"random_drop(p={self.p:g})"
 
     @staticmethod
     def draw_seed(seed: int, draw: int, layer: int) -> int:
-        """The catalogue seed of one (rule seed, draw, layer): distinct for layers < 256."""
+        """The catalogue seed of one (rule seed < 2**24, draw < 2**32, layer < 256), all distinct."""
+        if not 0 <= layer < 256:
+            raise ValueError(f"RandomKeyDrop supports models of up to 256 layers; got layer {layer}.")
         return (seed << 40) + (draw << 8) + layer
 
     def select(self, logits, valid, *, layer, value, module, inputs):

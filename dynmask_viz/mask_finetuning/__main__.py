@@ -6,6 +6,9 @@ Examples::
     python -m dynmask_viz.mask_finetuning run --preset fast --seeds 0 --out /tmp/maskft   # CI, < 1 min
     python -m dynmask_viz.mask_finetuning run --preset gpu --out $OUT/mask_finetuning_gpu
     python -m dynmask_viz.mask_finetuning summary data/results/mask_finetuning_cpu
+    # what the CPU design costs: the baseline with every layer training, and with all the data
+    python -m dynmask_viz.mask_finetuning run --preset cpu --conditions full --trainable-layers all \
+        --out data/results/mask_finetuning_cpu_all-layers
 
 A rerun into the same folder skips the runs already recorded with the same config (resume
 after a crash); records of another config are refused unless --fresh.
@@ -34,6 +37,19 @@ def _threads(text: str):
     return value
 
 
+def _count_or_all(text: str):
+    """argparse type: ``all`` (None in the config) or a whole number >= 1."""
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 or 'all'; got {value}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -54,6 +70,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="result folder (runs/, summary.json, summary.md)")
     run.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS))
     run.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2, 3, 4])
+    run.add_argument(
+        "--train-examples",
+        type=_count_or_all,
+        default=False,
+        help="override the preset's (a number or 'all')",
+    )
+    run.add_argument(
+        "--trainable-layers",
+        type=_count_or_all,
+        default=False,
+        help="override the preset's top layers that train (a number or 'all')",
+    )
     run.add_argument("--device", default=None, help="override the preset's device (cpu, cuda, auto)")
     run.add_argument(
         "--threads", type=_threads, default=None, help="intra-op threads (default: auto, unchanged)"
@@ -75,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         config = PRESETS[args.preset]
         if args.device is not None:
             config = config.replace(device=args.device)
+        for name in ("train_examples", "trainable_layers"):  # False: not given
+            if getattr(args, name) is not False:
+                config = config.replace(**{name: getattr(args, name)})
         with intra_op_threads(args.threads):
             summary = run_all(
                 config,

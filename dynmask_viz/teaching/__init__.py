@@ -3,7 +3,8 @@
 * :mod:`.notebook`: :func:`setup_notebook` (seeds, device, FAST mode, style, versions).
 * :mod:`.checks`: the :class:`CheckResult` contract every check follows.
 * :mod:`.exercises_masking`: chapter 02; :mod:`.exercises_attention`: chapters 01 and 03;
-  :mod:`.exercises_chinese`: chapter 06 (feedback in Chinese).
+  :mod:`.exercises_chinese`: chapter 06 (feedback in Chinese);
+  :mod:`.exercises_mask_finetuning`: chapter 07.
 """
 
 from .checks import CheckResult
@@ -20,6 +21,12 @@ from .exercises_chinese import (
     check_hf_offset_word_count,
     check_jieba_word_ids,
     check_whole_word_tokens,
+)
+from .exercises_mask_finetuning import (
+    check_significant,
+    check_stopword_keep,
+    check_test_time_cost,
+    check_topk_share,
 )
 from .exercises_masking import (
     check_bert_config,
@@ -44,7 +51,11 @@ __all__ = [
     "check_previous_and_self_mask",
     "check_repeating_epochs",
     "check_share_never_masked",
+    "check_significant",
+    "check_stopword_keep",
+    "check_test_time_cost",
     "check_times_each_mask_seen",
+    "check_topk_share",
     "check_whole_word_tokens",
     "fast_from_env",
     "setup_notebook",
