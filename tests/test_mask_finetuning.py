@@ -170,3 +170,14 @@ def test_command_line_overrides_the_preset_sizes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--train-examples", "0"])
     assert "--train-examples: must be >= 1 or 'all'; got 0" in capsys.readouterr().err
+
+
+def test_records_name_the_commit_the_run_started_from(tmp_path, monkeypatch):
+    import dynmask_viz.mask_finetuning.runner as runner
+
+    commits = iter(["abc1234", "later-dirty", "later-dirty", "later-dirty"])
+    monkeypatch.setattr(runner, "git_commit", lambda: next(commits))
+    out = tmp_path / "commit"
+    summary = run_all(FAST, out, conditions=["full", "topk_4"], seeds=[0], log=lambda _: None)
+    assert [r["provenance"]["git_commit"] for r in load_records(out)] == ["abc1234", "abc1234"]
+    assert summary["provenance"]["git_commit"] == "abc1234"

@@ -44,7 +44,13 @@ ONLY_NAMES: dict[tuple[str, str], set[str]] = {
     | {"MaskedBatch", "CorruptionBreakdown", "corruption_breakdown", "times_masked_pmf"},
     ("plots", "attention_masks"): {"MaskRule", "is_blocked", "BLOCKED_BELOW"},
     ("plots", "experiments"): {"ROBERTA_TABLE1"},
-    ("plots", "analysis"): {"EpochGrid", "grid_from_results", "attention_view", "mask_view"},
+    ("plots", "analysis"): {
+        "EpochGrid",
+        "LayerMaskView",
+        "grid_from_results",
+        "attention_view",
+        "mask_view",
+    },
     ("plots", "assets"): {"cjk_font_path", "is_cached"},
     # Configuration only: widgets get their masks from analysis and hf.
     ("widgets", "masking"): {"MaskingConfig", "MaskingVocab"},

@@ -6,6 +6,8 @@
 * :mod:`.collator_runs`: what a collator fed the model, epoch by epoch, in a real DataLoader
   (the seeded-workers trap).
 * :mod:`.attention_views`: one layer's attention (a head or the mean) and its applied mask.
+* :mod:`.layer_mask_views`: what a layer mask keeps in every layer of a classifier, for one
+  text, and the prediction with and without it (:class:`LayerMaskView`).
 * :mod:`.mask_rules`: the attention-mask rules the explorers offer, built from their controls.
 * :mod:`.chinese_words`, :mod:`.word_masks`: words of Chinese text over its tokens by each rule
   (tokenizer, Hugging Face's offsets, a segmenter), the features a collator reads, and what
@@ -27,6 +29,7 @@ from .chinese_words import (
 from .collator_runs import CollatedEpochs, collate_epochs, masks_in_batches
 from .encoding import EncodedText, encode_texts, sentences_with_word_pieces, token_strings
 from .epoch_grids import EpochGrid, epoch_grid_data, grid_from_results, static_and_dynamic_grids
+from .layer_mask_views import LayerMaskView, layer_mask_view
 from .mask_rules import PARAMS, RULES, AppliedRule, build_rule
 from .word_masks import WordSelection, corruption_shares, row_coverage, word_selection
 
@@ -37,6 +40,7 @@ __all__ = [
     "CollatedEpochs",
     "EncodedText",
     "EpochGrid",
+    "LayerMaskView",
     "WordSelection",
     "build_rule",
     "chinese_features",
@@ -46,6 +50,7 @@ __all__ = [
     "encode_texts",
     "epoch_grid_data",
     "grid_from_results",
+    "layer_mask_view",
     "attention_view",
     "mask_view",
     "masks_in_batches",

@@ -19,7 +19,7 @@ import torch
 from .._device import pick_device
 from ..experiments.checkpoint import run_lock
 from ..experiments.errors import ExperimentError
-from ..experiments.results import provenance, write_json
+from ..experiments.results import git_commit, provenance, write_json
 from .config import CONDITIONS, FinetuneConfig, build_rule
 from .data import load_finetune_data
 from .results import write_summary
@@ -122,6 +122,8 @@ def run_all(
         conditions.insert(0, "full")  # every comparison is paired with the baseline
     (out / "runs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    # The commit whose code runs: taken now, as the checkout may change during a long run.
+    commit = git_commit()
     with run_lock(out):
         from ..hf.loading import load_tokenizer
 
@@ -143,7 +145,10 @@ def run_all(
                 t0 = time.perf_counter()
                 model, record = finetune(config, condition, seed, data)
                 record["fingerprint"] = fingerprint
-                record["provenance"] = provenance(pick_device(config.device), time.perf_counter() - t0)
+                record["provenance"] = {
+                    **provenance(pick_device(config.device), time.perf_counter() - t0),
+                    "git_commit": commit,
+                }
                 if condition == "full" and seed == seeds[0]:
                     save_trained(
                         model,
@@ -158,7 +163,10 @@ def run_all(
         meta = {
             "preset": preset,
             "config": config.to_dict(),
-            "provenance": provenance(pick_device(config.device), time.perf_counter() - started),
+            "provenance": {
+                **provenance(pick_device(config.device), time.perf_counter() - started),
+                "git_commit": commit,
+            },
         }
         return write_summary(out, meta)
 

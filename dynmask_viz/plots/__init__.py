@@ -8,6 +8,8 @@ measures, extraction results, experiment records); they compute no masks and tra
 * :mod:`.attention`: attention masks and weights (mask grids, heatmaps, steps, catalogue).
 * :mod:`.mask_effect`: what a mask does to attention (mask, without, with, difference).
 * :mod:`.experiments`: the pretraining experiment's curves and downstream results.
+* :mod:`.mask_finetuning`: the mask fine-tuning experiment (accuracy vs attention kept) and
+  the keys a layer mask keeps, layer by layer.
 * :mod:`._style`: every palette, the fonts and the matplotlib style (:func:`apply_style`).
 """
 
@@ -28,6 +30,7 @@ from .attention import (
 )
 from .experiments import plot_downstream, plot_learning_curves, plot_memorization_gap
 from .mask_effect import plot_mask_effect
+from .mask_finetuning import plot_accuracy_vs_kept, plot_layer_keep
 from .masking import plot_epoch_grid, plot_epoch_grids, plot_static_vs_dynamic
 from .masking_stats import (
     plot_corruption_breakdown,
@@ -43,6 +46,7 @@ __all__ = [
     "SCHEME_COLORS",
     "apply_style",
     "font_families",
+    "plot_accuracy_vs_kept",
     "plot_attention",
     "plot_attention_steps",
     "plot_corruption_breakdown",
@@ -51,6 +55,7 @@ __all__ = [
     "plot_epoch_grids",
     "plot_exposure",
     "plot_exposure_histogram",
+    "plot_layer_keep",
     "plot_layer_similarity",
     "plot_learning_curves",
     "plot_mask",
