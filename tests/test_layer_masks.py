@@ -445,3 +445,22 @@ def test_topk_keys_rule_matches_an_independent_rank_reference(batch, heads, widt
     assert torch.equal(keep, valid & (before.sum(-1) < k))
     dense = topk_keys(logits, min(k, width), within=valid).dense(batch, heads, width, width)
     assert torch.equal(keep, dense)
+
+
+def test_set_layer_mask_swaps_the_rule_of_every_layer_and_returns_the_old_one():
+    from dynmask_viz.hf import set_layer_mask
+
+    model = install_layer_mask(tiny_classifier(), FullAttention())
+    batch = padded_batch(LENGTHS)
+    with torch.no_grad():
+        full = model(**batch).logits
+        topk = TopKKeys(1)
+        assert isinstance(set_layer_mask(model, topk), FullAttention)
+        assert all(m.layer_mask is topk for m in model.modules() if hasattr(m, "layer_mask"))
+        swapped = model(**batch).logits
+        assert set_layer_mask(model, FullAttention()) is topk
+        assert not torch.allclose(swapped, full) and torch.allclose(model(**batch).logits, full)
+    with pytest.raises(ValueError, match="no layer mask installed"):
+        set_layer_mask(tiny_classifier(), TopKKeys(1))
+    with pytest.raises(TypeError, match="LayerMask"):
+        set_layer_mask(model, "topk")

@@ -181,3 +181,27 @@ def test_records_name_the_commit_the_run_started_from(tmp_path, monkeypatch):
     summary = run_all(FAST, out, conditions=["full", "topk_4"], seeds=[0], log=lambda _: None)
     assert [r["provenance"]["git_commit"] for r in load_records(out)] == ["abc1234", "abc1234"]
     assert summary["provenance"]["git_commit"] == "abc1234"
+
+
+def test_what_trains_in_the_cpu_and_gpu_presets():
+    from dynmask_viz.mask_finetuning import build_classifier
+
+    def trained(config, rule):
+        model = build_classifier(config, rule, seed=0)
+        return {
+            n.split(".")[3] if n.startswith("bert.encoder.layer.") else n.split(".")[1]
+            for n, p in model.named_parameters()
+            if p.requires_grad
+        }, model
+
+    names, _ = trained(PRESETS["cpu"], FullAttention())
+    assert names == {"4", "5", "pooler", "weight", "bias"}  # top 2 layers, pooler, classifier
+    names, model = trained(PRESETS["cpu"], build_rule("dma", 0))
+    assert {"0", "1", "2", "3"} <= names  # the learned rule's scorers train in every layer ...
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert frozen and all("dma_scorer" not in n for n in frozen)  # ... and nothing else below layer 4
+    assert all(n.startswith("bert.embeddings.") or n.split(".")[3] in "0123" for n in frozen)
+    gpu = PRESETS["gpu"].replace(device="cpu")
+    _, model = trained(gpu, FullAttention())
+    assert all(p.requires_grad for p in model.parameters())  # every layer, embeddings included
+    assert PRESETS["gpu"].bf16 and PRESETS["gpu"].train_examples is None

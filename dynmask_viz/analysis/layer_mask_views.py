@@ -19,7 +19,7 @@ import torch
 
 from ..attention_masks import stopword_keep_mask
 from ..hf.encoding import position_limit
-from ..hf.layer_attention import LayerMaskRecording
+from ..hf.layer_attention import LayerMaskRecording, layer_mask_of, set_layer_mask
 from ..hf.layer_masks import FullAttention, LayerMask, TokenKeep
 
 __all__ = ["LayerMaskView", "layer_mask_view"]
@@ -72,8 +72,8 @@ class LayerMaskView:
         return self.labels[int(np.argmax(self.probabilities_full))]
 
 
-def _self_attentions(model) -> list:
-    """The self-attention modules holding the installed rule (``bert.encoder.layer[i]``)."""
+def _check_model(model) -> None:
+    """A BERT sequence classifier with a layer mask installed, or a clear error."""
     layers = getattr(getattr(getattr(model, "bert", None), "encoder", None), "layer", None)
     if layers is None or len(layers) == 0:
         raise ValueError(
@@ -81,13 +81,11 @@ def _self_attentions(model) -> list:
             f"BertForSequenceClassification or mask_finetuning.load_trained(folder)[0]; got "
             f"{type(model).__name__}."
         )
-    modules = [layer.attention.self for layer in layers]
-    if getattr(modules[0], "layer_mask", None) is None:
+    if layer_mask_of(model) is None:
         raise ValueError(
             "model has no layer mask installed: call dynmask_viz.hf.install_layer_mask(model, "
             "FullAttention()) first (mask_finetuning.load_trained returns one that has)."
         )
-    return modules
 
 
 def _encode(tokenizer, text: str, model, max_length: int | None) -> tuple[list[int], int]:
@@ -185,7 +183,7 @@ def layer_mask_view(
         raise TypeError(
             f"rule must be a dynmask_viz.hf LayerMask (e.g. TopKKeys(4)); got {type(rule).__name__}."
         )
-    modules = _self_attentions(model)
+    _check_model(model)
     labels = tuple(labels)
     n_labels = getattr(model.config, "num_labels", None)
     if len(labels) != n_labels or not all(isinstance(name, str) for name in labels):
@@ -195,18 +193,17 @@ def layer_mask_view(
     keep_row = _key_keep(rule, key_keep, tokens, tokenizer)
     device = next(model.parameters()).device
     inputs = {"input_ids": torch.tensor([ids], device=device), "mask_draw": mask_draw}
-    installed, training = modules[0].layer_mask, model.training
+    installed, training = set_layer_mask(model, rule), model.training
     model.eval()
     try:
         with torch.no_grad():
-            _swap(modules, rule)
             extra = {} if keep_row is None else {"key_keep": keep_row.to(device)}
             with LayerMaskRecording(model, keep_masks=True) as rec:
                 logits = model(**inputs, **extra).logits
-            _swap(modules, FullAttention())
+            set_layer_mask(model, FullAttention())
             logits_full = model(**inputs).logits
     finally:
-        _swap(modules, installed)
+        set_layer_mask(model, installed)
         model.train(training)
     return LayerMaskView(
         text=text,
@@ -220,8 +217,3 @@ def layer_mask_view(
         labels=labels,
         truncated=truncated,
     )
-
-
-def _swap(modules: list, rule: LayerMask) -> None:
-    for module in modules:
-        module.layer_mask = rule

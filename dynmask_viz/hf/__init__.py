@@ -39,7 +39,13 @@ from .cache import CACHE
 from .check import MaskReport, check_attention_mask, validate_attention_mask
 from .encoding import TruncationWarning
 from .extraction import AttentionResult, ensure_eager, extract_attention
-from .layer_attention import LAYER_MASK_ATTENTION, LayerMaskRecording, install_layer_mask, layer_mask_of
+from .layer_attention import (
+    LAYER_MASK_ATTENTION,
+    LayerMaskRecording,
+    install_layer_mask,
+    layer_mask_of,
+    set_layer_mask,
+)
 from .layer_masks import (
     DynamicMaskAttention,
     FullAttention,
@@ -71,6 +77,7 @@ __all__ = [
     "TopKKeys",
     "install_layer_mask",
     "layer_mask_of",
+    "set_layer_mask",
     "SUPPORTED_IMPLEMENTATIONS",
     "AttentionResult",
     "EmptyRowWarning",

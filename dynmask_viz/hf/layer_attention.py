@@ -19,7 +19,13 @@ import torch
 from .layer_masks import LayerMask
 from .masks import attn_implementation
 
-__all__ = ["LAYER_MASK_ATTENTION", "LayerMaskRecording", "install_layer_mask", "layer_mask_of"]
+__all__ = [
+    "LAYER_MASK_ATTENTION",
+    "LayerMaskRecording",
+    "install_layer_mask",
+    "layer_mask_of",
+    "set_layer_mask",
+]
 
 LAYER_MASK_ATTENTION = "dynmask_viz_layer_mask"
 _REGISTERED = False
@@ -84,6 +90,31 @@ def install_layer_mask(model, rule: LayerMask, *, seed: int = 0):
 def layer_mask_of(model) -> LayerMask | None:
     """The rule :func:`install_layer_mask` put into ``model`` (None if none)."""
     return getattr(_self_attentions(model)[0], "layer_mask", None)
+
+
+def set_layer_mask(model, rule: LayerMask) -> LayerMask:
+    """Swap the rule of a model :func:`install_layer_mask` prepared; return the rule it had.
+
+    Adds no parameters: for scoring a model under another rule (a mask at test time only) and
+    putting its own back. A learned rule needs the parameters its own install added.
+
+    Raises:
+        ValueError: The model has no layer mask installed.
+    """
+    if not isinstance(rule, LayerMask):
+        raise TypeError(
+            f"rule must be a dynmask_viz.hf LayerMask (e.g. TopKKeys(8)); got {type(rule).__name__}."
+        )
+    modules = _self_attentions(model)
+    installed = getattr(modules[0], "layer_mask", None)
+    if installed is None:
+        raise ValueError(
+            "model has no layer mask installed: call dynmask_viz.hf.install_layer_mask(model, "
+            "FullAttention()) first."
+        )
+    for module in modules:
+        module.layer_mask = rule
+    return installed
 
 
 class LayerMaskRecording:

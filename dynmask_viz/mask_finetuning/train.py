@@ -14,7 +14,7 @@ import torch
 
 from .._device import pick_device
 from ..experiments.schedule import linear_warmup_decay
-from ..hf.layer_attention import LayerMaskRecording, install_layer_mask
+from ..hf.layer_attention import LayerMaskRecording, install_layer_mask, set_layer_mask
 from ..hf.layer_masks import FullAttention, LayerMask
 from ..hf.loading import load_model
 from .config import CONDITIONS, FinetuneConfig, build_rule
@@ -83,9 +83,7 @@ def evaluate(
         ``{"accuracy", "share_kept", "share_kept_per_layer"}``.
     """
     device = next(model.parameters()).device
-    installed = model.bert.encoder.layer[0].attention.self.layer_mask
-    if rule is not None:
-        _swap(model, rule)
+    installed = set_layer_mask(model, rule) if rule is not None else None
     model.eval()
     correct = 0
     try:
@@ -100,17 +98,12 @@ def evaluate(
                 correct += int((logits.argmax(-1) == labels).sum())
     finally:
         if rule is not None:
-            _swap(model, installed)
+            set_layer_mask(model, installed)
     return {
         "accuracy": correct / len(split),
         "share_kept": rec.share_kept,
         "share_kept_per_layer": [k / v for k, v in zip(rec.kept, rec.valid)],
     }
-
-
-def _swap(model, rule: LayerMask) -> None:
-    for layer in model.bert.encoder.layer:
-        layer.attention.self.layer_mask = rule
 
 
 def finetune(
