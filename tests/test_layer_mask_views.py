@@ -108,7 +108,9 @@ def test_the_installed_rule_and_mode_come_back_also_after_an_error(tokenizer):
 
 @pytest.mark.parametrize("name, stopwords", [("drop_stopwords", None), ("drop_punctuation", ())])
 def test_token_rules_hide_exactly_their_tokens(model, tokenizer, name, stopwords):
-    view = layer_mask_view(model, tokenizer, TEXT, TokenKeep(name))
+    view = layer_mask_view(
+        model, tokenizer, TEXT, TokenKeep(name, stopwords=stopwords)
+    )  # its own list decides
     visible = stopword_keep_mask(view.tokens, tokenizer, stopwords=stopwords)[0].numpy()
     assert 0 < (~visible).sum() < len(visible) - 2  # something hidden, most words kept
     np.testing.assert_array_equal(view.keep, np.broadcast_to(visible, view.keep.shape))

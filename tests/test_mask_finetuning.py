@@ -51,7 +51,7 @@ def test_every_condition_runs_and_is_recorded(fast_run, capsys):
     # the baseline is scored under every rule that needs no learned parameters, and only those
     tto = records["full"]["test_time_only"]
     assert set(tto) == {n for n, c in CONDITIONS.items() if n != "full" and c.test_time_only}
-    assert "dma" not in tto
+    assert "dma" not in tto and "dma_untrained" not in tto
     summary = json.loads((fast_run / "summary.json").read_text())
     assert [r["condition"] for r in summary["rows"]] == list(CONDITIONS)
     assert summary["preset"] == "fast" and summary["config"] == FAST.to_dict()
@@ -91,8 +91,15 @@ def test_fresh_redoes_and_a_crash_loses_only_the_run_in_progress(tmp_path, monke
     lines = []
     run_all(FAST, out, conditions=["full", "topk_4"], seeds=[0], log=lines.append)
     assert lines[0] == "full seed 0: done before, kept" and lines[1].startswith("topk_4 seed 0: accuracy")
-    run_all(FAST.replace(lr=2e-4), out, conditions=["full"], seeds=[0], fresh=True, log=lines.append)
-    assert load_records(out)[0]["fingerprint"]["config"]["lr"] == 2e-4
+    # --fresh on one condition leaves two designs in the folder: no table mixes them
+    with pytest.raises(
+        ValueError, match=r"2 different configs \(1 like full_seed0.json; 1 like topk_4_seed0.json\)"
+    ):
+        run_all(FAST.replace(lr=2e-4), out, conditions=["full"], seeds=[0], fresh=True, log=lines.append)
+    run_all(
+        FAST.replace(lr=2e-4), out, conditions=["full", "topk_4"], seeds=[0], fresh=True, log=lines.append
+    )
+    assert {r["fingerprint"]["config"]["lr"] for r in load_records(out)} == {2e-4}
 
 
 def test_the_kept_baseline_loads_back_and_predicts_as_scored(fast_run):
@@ -119,7 +126,7 @@ def test_summary_table_and_intervals(fast_run):
         assert lo <= row["diff_mean"] <= hi
     table = summary_markdown(summary)
     assert table.count("\n") == len(CONDITIONS) + 2
-    assert "n/a (learned with the model)" in table
+    assert table.count("n/a (needs its own weights)") == 2  # dma and its untrained control
 
 
 def test_bootstrap_interval_brackets_the_median_and_narrows_with_agreement():
@@ -158,6 +165,7 @@ def test_topk_rule_is_fresh_per_call_and_learned_rules_own_their_parameters():
     assert isinstance(build_rule("topk_4", 0), TopKKeys)
     assert build_rule("topk_4", 0) is not build_rule("topk_4", 0)
     assert CONDITIONS["dma"].build(0).learned and not CONDITIONS["dma"].test_time_only
+    assert not CONDITIONS["dma_untrained"].build(0).learned and not CONDITIONS["dma_untrained"].test_time_only
 
 
 def test_command_line_overrides_the_preset_sizes(tmp_path, capsys):

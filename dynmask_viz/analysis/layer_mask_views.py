@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..attention_masks import stopword_keep_mask
 from ..hf.encoding import position_limit
 from ..hf.layer_attention import LayerMaskRecording, layer_mask_of, set_layer_mask
-from ..hf.layer_masks import FullAttention, LayerMask, TokenKeep
+from ..hf.layer_masks import FullAttention, LayerMask, RandomKeyDrop, TokenKeep
 
 __all__ = ["LayerMaskView", "layer_mask_view"]
 
@@ -122,8 +121,7 @@ def _key_keep(rule, key_keep, tokens, tokenizer) -> torch.Tensor | None:
             )
         return None
     if key_keep is None:
-        stopwords = () if rule.name == "drop_punctuation" else None  # as the experiment's data
-        return stopword_keep_mask(tokens, tokenizer, stopwords=stopwords)
+        return torch.tensor([rule.keep_row(tokens, tokenizer)])  # what the rule hides, its own list
     keep = torch.as_tensor(np.asarray(key_keep))
     if keep.dtype != torch.bool or keep.reshape(-1).shape[0] != len(tokens) or keep.ndim > 2:
         raise ValueError(
@@ -142,7 +140,7 @@ def layer_mask_view(
     labels: Sequence[str] = ("negative", "positive"),
     key_keep=None,
     max_length: int | None = None,
-    mask_draw: int = 0,
+    mask_draw: int = RandomKeyDrop.EVAL_DRAW,
 ) -> LayerMaskView:
     """Run ``text`` through ``model`` with ``rule`` in every layer, and with full attention.
 
@@ -165,7 +163,8 @@ def layer_mask_view(
         max_length: None refuses a text longer than the model's positions; an int cuts the
             text to that many tokens (special tokens included; the view's ``truncated`` says how
             many were cut).
-        mask_draw: The draw of a random rule (``RandomKeyDrop``): the same draw, the same pattern.
+        mask_draw: The draw of a random rule (``RandomKeyDrop``): the same draw, the same
+            pattern; by default the one the experiment scores with.
 
     Returns:
         A :class:`LayerMaskView`.

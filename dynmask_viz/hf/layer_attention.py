@@ -84,6 +84,16 @@ def install_layer_mask(model, rule: LayerMask, *, seed: int = 0):
         attention.layer_mask_recording = None
         rule.attach(attention, layer, seed)
     model.set_attn_implementation(LAYER_MASK_ATTENTION)
+    if attn_implementation(model) != LAYER_MASK_ATTENTION:
+        # transformers only logs a warning when it decides a model cannot switch: training on
+        # would silently use plain attention in every condition.
+        import transformers
+
+        raise RuntimeError(
+            f"{type(model).__name__} did not switch to the layer-mask attention (it stayed "
+            f"{attn_implementation(model)!r}) under transformers {transformers.__version__}; "
+            "the rule would not be applied."
+        )
     return model
 
 
@@ -182,15 +192,18 @@ def layer_masked_attention(module, query, key, value, attention_mask, scaling=No
     b, h, q, k = logits.shape
     if attention_mask is None:
         valid = torch.ones(b, 1, q, k, dtype=torch.bool, device=logits.device)
-    else:
+    elif attention_mask.dtype == torch.bool:  # a 4-D bool mask given by the caller: True = may attend
+        valid = attention_mask[..., :k]
+    else:  # transformers' eager padding mask: 0 or finfo.min (of whatever float dtype it has)
         valid = attention_mask[..., :k] > torch.finfo(attention_mask.dtype).min / 2
     keep, bias = rule.select(
         logits, valid, layer=module.layer_mask_index, value=value, module=module, inputs=kwargs
     )
     keep = keep & valid
+    # A query left with no key attends to itself (q == k): never NaN, never uniform. Applied
+    # unconditionally: testing `empty.any()` first would sync a GPU in every layer of every step.
     empty = ~keep.any(-1, keepdim=True)
-    if bool(empty.any()):  # a query left with no key attends to itself (q == k): never NaN, never uniform
-        keep = keep | (empty & torch.eye(q, k, dtype=torch.bool, device=logits.device))
+    keep = keep | (empty & torch.eye(q, k, dtype=torch.bool, device=logits.device))
     if bias is not None:
         logits = logits + bias
     weights = torch.softmax(logits.masked_fill(~keep, torch.finfo(logits.dtype).min), dim=-1)

@@ -18,7 +18,7 @@ import numbers
 import torch
 from torch import nn
 
-from ..attention_masks import random_drop
+from ..attention_masks import random_drop, stopword_keep_mask
 from ..attention_masks.dynamic import topk_keep
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
 class LayerMask:
     """A rule choosing, in each attention layer, which keys each query may attend to.
 
-    Subclasses implement :meth:`select`. ``learned`` rules add parameters to the model
-    (:meth:`attach`), which then train with it.
+    Subclasses implement :meth:`select`. Some rules add parameters to the model
+    (:meth:`attach`); ``learned`` ones train them with it.
     """
 
     name = "layer_mask"
@@ -87,15 +87,26 @@ class FullAttention(LayerMask):
 class TokenKeep(LayerMask):
     """Hide some tokens as keys in every layer: ``keep_tokens(key_keep)``, given per batch.
 
-    The model call passes ``key_keep`` ``[B, K]`` bool (True = the key stays visible), e.g.
-    :func:`~dynmask_viz.attention_masks.stopword_keep_mask` of the batch.
+    The model call passes ``key_keep`` ``[B, K]`` bool (True = the key stays visible); build
+    each row with :meth:`keep_row` (:func:`~dynmask_viz.attention_masks.stopword_keep_mask`
+    with this rule's word list), the one home of what the rule hides.
 
     Args:
         name: What the rule hides, for reports (e.g. ``"drop_stopwords"``).
+        stopwords: Words to hide: None for the built-in English list, ``()`` for none.
+        punctuation: Also hide tokens made only of punctuation.
     """
 
-    def __init__(self, name: str = "keep_tokens") -> None:
+    def __init__(self, name: str = "keep_tokens", *, stopwords=None, punctuation: bool = True) -> None:
         self.name = name
+        self.stopwords = None if stopwords is None else frozenset(stopwords)
+        self.punctuation = punctuation
+
+    def keep_row(self, tokens: list[str], tokenizer=None) -> list[bool]:
+        """``[L]`` True = the token stays visible as a key (special tokens always do)."""
+        return stopword_keep_mask(tokens, tokenizer, stopwords=self.stopwords, punctuation=self.punctuation)[
+            0
+        ].tolist()
 
     def select(self, logits, valid, *, layer, value, module, inputs):
         keep = inputs.get("key_keep")
@@ -131,7 +142,8 @@ class TopKKeys(LayerMask):
         self.name = f"topk_keys(k={k})"
 
     def select(self, logits, valid, *, layer, value, module, inputs):
-        return topk_keep(logits.detach(), min(self.k, logits.shape[-1]), valid), None
+        # Ranked in float32: bfloat16 logits tie often, and ties go to the earlier key.
+        return topk_keep(logits.detach().float(), min(self.k, logits.shape[-1]), valid), None
 
 
 class ProbabilityThreshold(LayerMask):
@@ -154,8 +166,8 @@ class ProbabilityThreshold(LayerMask):
         self.name = f"score_threshold(p>={self.threshold:g})"
 
     def select(self, logits, valid, *, layer, value, module, inputs):
-        blocked = torch.finfo(logits.dtype).min
-        probs = torch.softmax(logits.detach().masked_fill(~valid, blocked), dim=-1)
+        scores = logits.detach().float()  # compared in float32 (bfloat16 has ~3 digits)
+        probs = torch.softmax(scores.masked_fill(~valid, torch.finfo(scores.dtype).min), dim=-1)
         keep = probs >= self.threshold
         return keep | topk_keep(probs, 1, valid), None
 
@@ -170,8 +182,14 @@ class RandomKeyDrop(LayerMask):
 
     Args:
         p: Drop probability in ``[0, 1)``.
-        seed: The rule's seed (e.g. the run's seed).
+        seed: The rule's seed (e.g. the run's seed), in ``[0, 2**24)``.
+
+    Attributes:
+        EVAL_DRAW: The draw to score with (``mask_draw=RandomKeyDrop.EVAL_DRAW``): fixed, and never
+            a training step of a run shorter than 2**31 steps.
     """
+
+    EVAL_DRAW = 2**31
 
     def __init__(self, p: float, seed: int = 0) -> None:
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) < 1.0:
@@ -184,7 +202,11 @@ class RandomKeyDrop(LayerMask):
 
     @staticmethod
     def draw_seed(seed: int, draw: int, layer: int) -> int:
-        """The catalogue seed of one (rule seed < 2**24, draw < 2**32, layer < 256), all distinct."""
+        """The catalogue seed of one (rule seed < 2**24, draw < 2**32, layer < 256).
+
+        Distinct integers for distinct triples; the hash then folds them to 32-bit keys, so two
+        draws may (rarely) share a pattern, as two draws of any 32-bit seeded stream may.
+        """
         if not 0 <= layer < 256:
             raise ValueError(f"RandomKeyDrop supports models of up to 256 layers; got layer {layer}.")
         return (seed << 40) + (draw << 8) + layer
@@ -210,9 +232,11 @@ class DMAScorer(nn.Module):
 
     def __init__(self, hidden: int, heads: int) -> None:
         super().__init__()
-        self.dt_proj = nn.Linear(hidden, heads)
-        # The reference starts A at 0 (all keys tie: top-k keeps the first k). Fine-tuning a
-        # trained model should choose by content from the first step, so A starts at 1.
+        self.dt_proj = nn.Linear(hidden, heads, bias=False)  # no bias, as the reference's default
+        # The reference starts A at 0: the bias is 0, every key ties (top-k keeps the first k)
+        # and dt_proj gets no gradient until A has moved. Starting at 1 switches the bias on, so
+        # the scorer learns from the first step; its first choice is a random projection of
+        # the values (A > 0 only scales, it never reorders), which training then shapes.
         self.A = nn.Parameter(torch.ones(heads))
 
     def forward(self, value: torch.Tensor) -> torch.Tensor:
@@ -227,25 +251,33 @@ class DynamicMaskAttention(LayerMask):
 
     The scores are also added to the kept keys' logits, which is how the scorer gets a gradient
     (the top-k choice itself has none). Parameters: one :class:`DMAScorer` per layer, created by
-    :func:`install_layer_mask` from a seed.
+    :func:`install_layer_mask` from a seed, on the layer's device and dtype. They are new
+    weights in a trained model: give them a larger learning rate than the model's (the
+    experiment uses ``FinetuneConfig.scorer_lr``), or the choice stays close to its random start.
 
     Args:
         k: Keys kept per head, ``>= 1`` (all keys of shorter inputs).
+        train_scorer: False freezes the scorers at their seeded random start (a control: the
+            same sparsity and choice mechanism, without the learning).
     """
 
-    learned = True
-
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, *, train_scorer: bool = True) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"DynamicMaskAttention(k) must be an int >= 1 (keys kept per head); got {k!r}.")
-        self.k = k
-        self.name = f"dma(k={k})"
+        if not isinstance(train_scorer, bool):
+            raise ValueError(
+                f"DynamicMaskAttention(train_scorer) must be True or False; got {train_scorer!r}."
+            )
+        self.k, self.learned = k, train_scorer
+        self.name = f"dma(k={k})" if train_scorer else f"dma(k={k}, untrained)"
 
     def attach(self, attention, layer, seed):
         hidden = attention.num_attention_heads * attention.attention_head_size
-        with torch.random.fork_rng(devices=[]):
+        weight = attention.query.weight
+        with torch.random.fork_rng(devices=[]):  # drawn on the CPU: the same weights on any device
             torch.manual_seed(seed * 1000 + layer)
-            attention.dma_scorer = DMAScorer(hidden, attention.num_attention_heads)
+            scorer = DMAScorer(hidden, attention.num_attention_heads)
+        attention.dma_scorer = scorer.to(weight.device, weight.dtype).requires_grad_(self.learned)
 
     def select(self, logits, valid, *, layer, value, module, inputs):
         scorer = getattr(module, "dma_scorer", None)
@@ -253,7 +285,8 @@ class DynamicMaskAttention(LayerMask):
             raise RuntimeError(
                 "DynamicMaskAttention has no scorer in this layer: use install_layer_mask(model, rule)."
             )
-        bias = scorer(value).to(logits.dtype)[:, :, None, :]  # [B, H, 1, K], one choice per head
+        scores = scorer(value)[:, :, None, :]  # [B, H, 1, K], one choice per head
         key_valid = valid[:, :, :1, :]  # padding is key-side: every query row allows the same keys
-        keep = topk_keep(bias.detach(), min(self.k, logits.shape[-1]), key_valid)
-        return keep, bias
+        # Ranked in float32 (bfloat16 scores tie often, and ties go to the earlier key).
+        keep = topk_keep(scores.detach().float(), min(self.k, logits.shape[-1]), key_valid)
+        return keep, scores.to(logits.dtype)

@@ -86,7 +86,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--threads", type=_threads, default=None, help="intra-op threads (default: auto, unchanged)"
     )
-    run.add_argument("--fresh", action="store_true", help="redo runs recorded with another config")
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="redo the runs asked for, also those already recorded (with this config or another)",
+    )
     show = sub.add_parser("summary", help="print the summary table of a result folder")
     show.add_argument("folder")
     return p

@@ -32,6 +32,8 @@ class FinetuneConfig:
         test_examples: The first N of the fixed test split (None: all 1,275).
         max_len: Tokens per review, ``[CLS]`` and ``[SEP]`` included (longer reviews are cut).
         epochs, batch_size, lr, warmup: AdamW (weight decay 0.01), linear warmup then decay.
+        scorer_lr: The learning rate of a learned mask's new weights (DMA's scorers): they start
+            random, so they get a larger rate than the trained encoder, as a new head would.
         trainable_layers: Top encoder layers that train (with the pooler and classifier); the
             embeddings and lower layers stay frozen. None: all layers train.
         split_seed: The Rotten Tomatoes split (the pretraining probe's).
@@ -45,6 +47,7 @@ class FinetuneConfig:
     batch_size: int = 32
     lr: float = 1e-4
     warmup: float = 0.1
+    scorer_lr: float = 1e-2
     trainable_layers: int | None = 2
     eval_batch_size: int = 128
     split_seed: int = 0
@@ -65,8 +68,9 @@ class FinetuneConfig:
             positive(name, getattr(self, name))
         for name in ("train_examples", "test_examples", "trainable_layers"):
             positive(name, getattr(self, name), allow_none=True)
-        if not 0.0 < self.lr < 1.0:
-            raise ValueError(f"FinetuneConfig.lr must be in (0, 1); got {self.lr!r}.")
+        for name in ("lr", "scorer_lr"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"FinetuneConfig.{name} must be in (0, 1); got {getattr(self, name)!r}.")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(
                 f"FinetuneConfig.warmup must be a share of the steps in [0, 1); got {self.warmup!r}."
@@ -99,7 +103,6 @@ class Condition:
     build: Callable[[int], LayerMask]
     description: str
     test_time_only: bool = True  # can a model trained with full attention be scored with it?
-    key_keep: str | None = None  # "stopwords" / "punctuation": the batches carry key_keep
 
 
 CONDITIONS: dict[str, Condition] = {
@@ -110,13 +113,11 @@ CONDITIONS: dict[str, Condition] = {
             "drop_stopwords",
             lambda seed: TokenKeep("drop_stopwords"),
             "stopwords and punctuation hidden as keys",
-            key_keep="stopwords",
         ),
         Condition(
             "drop_punctuation",
-            lambda seed: TokenKeep("drop_punctuation"),
+            lambda seed: TokenKeep("drop_punctuation", stopwords=()),
             "punctuation hidden as keys",
-            key_keep="punctuation",
         ),
         Condition("topk_4", lambda seed: TopKKeys(4), "each query keeps its 4 top-scoring keys"),
         Condition("topk_16", lambda seed: TopKKeys(16), "each query keeps its 16 top-scoring keys"),
@@ -134,6 +135,12 @@ CONDITIONS: dict[str, Condition] = {
             "dma",
             lambda seed: DynamicMaskAttention(8),
             "learned: Dynamic Mask Attention, each head keeps its 8 top-rated keys",
+            test_time_only=False,
+        ),
+        Condition(
+            "dma_untrained",
+            lambda seed: DynamicMaskAttention(8, train_scorer=False),
+            "control: DMA with its scorers frozen at their random start",
             test_time_only=False,
         ),
     )

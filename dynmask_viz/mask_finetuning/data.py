@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..attention_masks import stopword_keep_mask
 from ..experiments.data import probe_splits
-from .config import FinetuneConfig
+from ..hf.layer_masks import TokenKeep
+from .config import CONDITIONS, FinetuneConfig
 
 __all__ = ["EncodedSplit", "FinetuneData", "load_finetune_data"]
 
@@ -22,7 +22,8 @@ GROUP_WINDOW = 8  # batches per window sorted by length
 
 @dataclass
 class EncodedSplit:
-    """One split: ids per review (unpadded), labels, the key-keep rows of the token rules, texts."""
+    """One split: ids per review (unpadded), labels, texts, and per token-rule condition
+    (``drop_stopwords``...) each review's key-keep row (True = the key stays visible)."""
 
     ids: list[list[int]]
     labels: list[int]
@@ -33,8 +34,9 @@ class EncodedSplit:
         return len(self.ids)
 
     def batch(self, rows: list[int], pad_id: int, key_keep: str | None = None) -> dict:
-        """``input_ids``/``attention_mask`` ``[b, Lmax]``, ``labels`` ``[b]`` and, for a token rule,
-        ``key_keep`` ``[b, Lmax]`` (True = visible; padding is hidden by the padding mask anyway)."""
+        """``input_ids``/``attention_mask`` ``[b, Lmax]``, ``labels`` ``[b]`` and, given a token-rule
+        condition's name, ``key_keep`` ``[b, Lmax]`` (True = visible; padding is hidden by the
+        padding mask anyway)."""
         width = max(len(self.ids[r]) for r in rows)
         x = torch.full((len(rows), width), pad_id, dtype=torch.int64)
         keep = torch.ones(len(rows), width, dtype=torch.bool)
@@ -77,11 +79,13 @@ class FinetuneData:
 
 def _encode(tokenizer, texts: list[str], labels: list[int], max_len: int) -> EncodedSplit:
     ids = tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]
-    keep = {"stopwords": [], "punctuation": []}
+    rules = {name: c.build(0) for name, c in CONDITIONS.items()}
+    rules = {name: rule for name, rule in rules.items() if isinstance(rule, TokenKeep)}
+    keep = {name: [] for name in rules}
     for row in ids:
         tokens = tokenizer.convert_ids_to_tokens(row)
-        keep["stopwords"].append(stopword_keep_mask(tokens, tokenizer)[0].tolist())
-        keep["punctuation"].append(stopword_keep_mask(tokens, tokenizer, stopwords=())[0].tolist())
+        for name, rule in rules.items():
+            keep[name].append(rule.keep_row(tokens, tokenizer))
     return EncodedSplit(ids, list(labels), keep, list(texts))
 
 

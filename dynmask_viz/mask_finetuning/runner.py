@@ -3,8 +3,8 @@
 ``out/runs/{condition}_seed{seed}.json`` is written (atomically) when a run ends; a rerun skips
 the runs whose record has the same fingerprint (config, condition, rule, seed, engine), and
 refuses a record of another config unless ``fresh`` (nothing is overwritten silently). A crash
-loses at most the run in progress. The baseline's seed-0 model is kept (its trained tensors in
-float16) for the chapter's interactive view.
+loses at most the run in progress. The seed-0 baseline model is kept (its trained tensors in
+float16, ``model_full_seed0/``) for the chapter's interactive view.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..experiments.errors import ExperimentError
 from ..experiments.results import git_commit, provenance, write_json
 from .config import CONDITIONS, FinetuneConfig, build_rule
 from .data import load_finetune_data
-from .results import write_summary
+from .results import read_record, write_summary
 from .train import build_classifier, finetune
 
 __all__ = ["ENGINE", "MODEL_FOLDER", "StaleRunError", "load_trained", "run_all", "run_fingerprint"]
@@ -36,10 +36,16 @@ class StaleRunError(ExperimentError):
 
 
 def run_fingerprint(config: FinetuneConfig, condition: str, seed: int) -> dict:
-    """What a run's numbers depend on (the device and threads change only the timing)."""
+    """What a run's numbers depend on.
+
+    The config as it runs: ``bf16`` is the autocast really used (on CUDA only), the device type
+    replaces the device string, and ``eval_batch_size`` stays (the random rule's test pattern
+    is keyed by the slot in the batch). Threads change only the timing.
+    """
     cfg = config.to_dict()
-    for runtime in ("device", "eval_batch_size"):
-        cfg.pop(runtime)
+    device = pick_device(config.device).type
+    cfg["device"] = device
+    cfg["bf16"] = bool(config.bf16 and device == "cuda")
     return {
         "config": cfg,
         "condition": condition,
@@ -58,18 +64,30 @@ def _trained_tensors(model) -> dict[str, torch.Tensor]:
 
 
 def save_trained(model, folder: Path, meta: dict) -> None:
-    """The parameters that trained (float16 safetensors) and what rebuilds the model."""
+    """The parameters that trained (float16 safetensors) and what rebuilds the model.
+
+    Both files are written into a new folder that then replaces ``folder``: a crash leaves the
+    old pair or the new one, never a mix.
+    """
+    import shutil
+
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".trained.safetensors.tmp"
-    save_file(_trained_tensors(model), str(tmp))
-    tmp.replace(folder / "trained.safetensors")
-    write_json(folder / "meta.json", meta)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(_trained_tensors(model), str(tmp / "trained.safetensors"))
+    write_json(tmp / "meta.json", meta)
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_trained(folder: str | Path):
-    """The baseline model kept by :func:`run_all`: the offline encoder plus its trained tensors.
+    """The seed-0 baseline kept by :func:`run_all`: the offline encoder plus its trained tensors.
 
     Returns:
         ``(model, meta)``, the model in eval mode on the CPU with full attention installed
@@ -133,7 +151,7 @@ def run_all(
                 path = out / "runs" / f"{condition}_seed{seed}.json"
                 fingerprint = run_fingerprint(config, condition, seed)
                 if path.is_file() and not fresh:
-                    stored = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+                    stored = read_record(path).get("fingerprint")
                     if stored == fingerprint:
                         log(f"{condition} seed {seed}: done before, kept")
                         continue
@@ -149,7 +167,7 @@ def run_all(
                     **provenance(pick_device(config.device), time.perf_counter() - t0),
                     "git_commit": commit,
                 }
-                if condition == "full" and seed == seeds[0]:
+                if condition == "full" and seed == 0:  # the chapter's model: seed 0 only
                     save_trained(
                         model,
                         out / MODEL_FOLDER,

@@ -15,14 +15,12 @@ import torch
 from .._device import pick_device
 from ..experiments.schedule import linear_warmup_decay
 from ..hf.layer_attention import LayerMaskRecording, install_layer_mask, set_layer_mask
-from ..hf.layer_masks import FullAttention, LayerMask
+from ..hf.layer_masks import FullAttention, LayerMask, RandomKeyDrop
 from ..hf.loading import load_model
 from .config import CONDITIONS, FinetuneConfig, build_rule
 from .data import EncodedSplit, FinetuneData
 
 __all__ = ["build_classifier", "evaluate", "finetune"]
-
-EVAL_DRAW = 2**31  # the random rule's draw at test time: fixed, and never a training step
 
 
 @contextlib.contextmanager
@@ -59,9 +57,10 @@ def build_classifier(config: FinetuneConfig, rule: LayerMask, *, seed: int, mode
         model.bert.embeddings.requires_grad_(False)
         for layer in layers[:frozen]:
             layer.requires_grad_(False)
-    for name, p in model.named_parameters():  # a learned rule trains in every layer
-        if "dma_scorer" in name:
-            p.requires_grad_(True)
+    if rule.learned:  # a learned rule's weights train in every layer, frozen ones included
+        for name, p in model.named_parameters():
+            if "dma_scorer" in name:
+                p.requires_grad_(True)
     return model
 
 
@@ -71,17 +70,22 @@ def _to(batch: dict, device) -> dict:
 
 @torch.no_grad()
 def evaluate(
-    model, split: EncodedSplit, config: FinetuneConfig, pad_id: int, *, key_keep=None, rule=None
+    model, split: EncodedSplit, config: FinetuneConfig, pad_id: int, *, condition: str = "full", rule=None
 ) -> dict:
     """Accuracy and the share of (real query, real key) pairs kept, optionally under another rule.
 
     Args:
+        condition: Whose key-keep rows the batches carry (a token rule's, e.g.
+            ``"drop_stopwords"``; others carry none).
         rule: Score under this layer mask instead of the installed one (restored after).
-        key_keep: ``"stopwords"`` / ``"punctuation"`` for a token rule.
 
     Returns:
         ``{"accuracy", "share_kept", "share_kept_per_layer"}``.
+
+    Raises:
+        RuntimeError: No (query, key) pair went through the layer mask (the model does not use it).
     """
+    key_keep = condition if condition in split.keep else None
     device = next(model.parameters()).device
     installed = set_layer_mask(model, rule) if rule is not None else None
     model.eval()
@@ -94,11 +98,13 @@ def evaluate(
                 with torch.autocast(
                     device.type, torch.bfloat16, enabled=config.bf16 and device.type == "cuda"
                 ):
-                    logits = model(**batch, mask_draw=EVAL_DRAW).logits
+                    logits = model(**batch, mask_draw=RandomKeyDrop.EVAL_DRAW).logits
                 correct += int((logits.argmax(-1) == labels).sum())
     finally:
         if rule is not None:
             set_layer_mask(model, installed)
+    if not sum(rec.valid):
+        raise RuntimeError("The model scored without its layer mask (no pair recorded): was it installed?")
     return {
         "accuracy": correct / len(split),
         "share_kept": rec.share_kept,
@@ -117,11 +123,16 @@ def finetune(
         and, for the baseline, ``test_time_only`` ``{condition: {accuracy, share_kept}}``.
     """
     device = pick_device(config.device)
-    spec = CONDITIONS[condition] if condition in CONDITIONS else None
     rule = build_rule(condition, seed)
+    key_keep = condition if condition in data.train.keep else None
     model = build_classifier(config, rule, seed=seed, model_dir=model_dir).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    scorer = [p for n, p in named if "dma_scorer" in n]  # a learned mask's new weights: own rate
+    groups = [{"params": [p for n, p in named if "dma_scorer" not in n]}]
+    if scorer:
+        groups.append({"params": scorer, "lr": config.scorer_lr})
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=0.01)
     per_epoch = -(-len(data.train) // config.batch_size)
     steps = config.epochs * per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -136,7 +147,7 @@ def finetune(
             model.train()
             start = time.perf_counter()
             for rows in data.train.train_order(config.batch_size, generator):
-                batch = _to(data.train.batch(rows, data.pad_id, spec.key_keep), device)
+                batch = _to(data.train.batch(rows, data.pad_id, key_keep), device)
                 labels = batch.pop("labels")
                 with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
                     logits = model(**batch, mask_draw=step).logits
@@ -151,7 +162,7 @@ def finetune(
                 if progress is not None:
                     progress(step, steps)
             epoch_seconds.append(time.perf_counter() - start)
-    scored = evaluate(model, data.test, config, data.pad_id, key_keep=spec.key_keep)
+    scored = evaluate(model, data.test, config, data.pad_id, condition=condition)
     record = {
         "condition": condition,
         "seed": seed,
@@ -171,7 +182,7 @@ def finetune(
             name: {
                 k: v
                 for k, v in evaluate(
-                    model, data.test, config, data.pad_id, key_keep=c.key_keep, rule=c.build(seed)
+                    model, data.test, config, data.pad_id, condition=name, rule=c.build(seed)
                 ).items()
                 if k != "share_kept_per_layer"
             }

@@ -78,7 +78,7 @@ def _label_points(fig, ax, points: list[tuple[float, float, str]], obstacles: li
         px, py = ax.transData.transform(xy)
         blocked.append(Bbox.from_extents(px - 4, py - 4, px + 4, py + 4))
     frame = ax.get_window_extent(renderer)
-    steps = [0] + [sign * 10 * k for k in range(1, 8) for sign in (1, -1)]  # points above or below
+    steps = [0] + [sign * 10 * k for k in range(1, 15) for sign in (1, -1)]  # points above or below
     # Beside the point first (right, then left), then stepped on one side, then on the other:
     # two neighbours nudged to opposite sides would cross their lines.
     candidates = [(7, 0), (-7, 0)] + [(dx, dy) for dx in (7, -7) for dy in steps[1:]]
