@@ -127,6 +127,13 @@ def test_a_random_rule_repeats_with_its_draw(model, tokenizer):
     )
     np.testing.assert_array_equal(a.keep, b.keep)
     assert not np.array_equal(a.keep, c.keep)
+    # by default the pattern the experiment scored with, not a training step's
+    scored = layer_mask_view(model, tokenizer, TEXT, RandomKeyDrop(0.5, seed=1))
+    evaluated = layer_mask_view(
+        model, tokenizer, TEXT, RandomKeyDrop(0.5, seed=1), mask_draw=RandomKeyDrop.EVAL_DRAW
+    )
+    np.testing.assert_array_equal(scored.keep, evaluated.keep)
+    assert not np.array_equal(scored.keep, a.keep)
 
 
 def test_max_length_cuts_and_long_texts_are_refused(model, tokenizer):

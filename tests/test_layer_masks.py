@@ -464,3 +464,48 @@ def test_set_layer_mask_swaps_the_rule_of_every_layer_and_returns_the_old_one():
         set_layer_mask(tiny_classifier(), TopKKeys(1))
     with pytest.raises(TypeError, match="LayerMask"):
         set_layer_mask(model, "topk")
+
+
+def test_a_model_that_does_not_switch_attention_is_refused(monkeypatch):
+    model = tiny_classifier()
+    # transformers only logs a warning when it decides a model cannot switch implementation
+    monkeypatch.setattr(model, "set_attn_implementation", lambda *a, **k: None)
+    with pytest.raises(RuntimeError, match="did not switch to the layer-mask attention"):
+        install_layer_mask(model, TopKKeys(2))
+
+
+def test_a_bool_4d_mask_is_read_as_may_attend():
+    model = install_layer_mask(tiny_classifier(), FullAttention())
+    batch = padded_batch(LENGTHS)
+    length = batch["input_ids"].shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool).tril()[None, None].expand(len(LENGTHS), 1, -1, -1)
+    with torch.no_grad(), LayerMaskRecording(model, keep_masks=True) as rec:
+        model(input_ids=batch["input_ids"], attention_mask=causal)
+    assert torch.equal(rec.masks[0], causal.expand_as(rec.masks[0]))  # not an error, not "all blocked"
+
+
+def test_dma_scorers_follow_the_model_dtype_and_rank_in_float32():
+    model = tiny_classifier().to(torch.bfloat16)
+    install_layer_mask(model, DynamicMaskAttention(3))
+    scorer = self_attentions(model)[0].dma_scorer
+    assert scorer.dt_proj.weight.dtype == torch.bfloat16
+    with torch.no_grad():
+        logits = model(**padded_batch(LENGTHS)).logits  # no dtype mismatch
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()
+
+
+def test_token_keep_owns_its_keep_row():
+    tokens = ["[CLS]", "the", "film", ",", "sadly", "!", "[SEP]"]
+    assert TokenKeep("drop_stopwords").keep_row(tokens) == [True, False, True, False, True, False, True]
+    assert TokenKeep("drop_punctuation", stopwords=()).keep_row(tokens) == [
+        True,
+        True,
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
+    assert TokenKeep("x", stopwords={"film"}, punctuation=False).keep_row(tokens) == [
+        True, True, False, True, True, True, True,
+    ]  # fmt: skip

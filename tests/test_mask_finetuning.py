@@ -213,3 +213,65 @@ def test_what_trains_in_the_cpu_and_gpu_presets():
     _, model = trained(gpu, FullAttention())
     assert all(p.requires_grad for p in model.parameters())  # every layer, embeddings included
     assert PRESETS["gpu"].bf16 and PRESETS["gpu"].train_examples is None
+
+
+def test_paired_t_interval_and_damaged_records(tmp_path):
+    from dynmask_viz.mask_finetuning import read_record, t_interval
+
+    lo, hi = t_interval([1.0, 2.0, 3.0, 4.0, 5.0])  # mean 3, sd 1.581, t(0.975, 4) = 2.776
+    assert (lo, hi) == pytest.approx((3 - 1.9630, 3 + 1.9630), abs=1e-3)
+    assert t_interval([0.5]) == (0.5, 0.5)
+    # wider than the percentile bootstrap of the mean, which covers only ~84 % with 5 pairs
+    blo, bhi = bootstrap_interval([1.0, 2.0, 3.0, 4.0, 5.0], np.mean)
+    assert lo < blo and hi > bhi
+    bad = tmp_path / "runs" / "full_seed0.json"
+    bad.parent.mkdir()
+    bad.write_text('{"condition": "full", ', encoding="utf-8")  # a run cut off mid-write by hand
+    with pytest.raises(ValueError, match=r"full_seed0.json is damaged .*delete it and rerun"):
+        read_record(bad)
+    with pytest.raises(ValueError, match="full_seed0.json is damaged"):
+        load_records(tmp_path)
+
+
+def test_fingerprint_holds_what_ran_not_what_was_asked():
+    from dynmask_viz.mask_finetuning import run_fingerprint
+
+    asked_bf16 = run_fingerprint(PRESETS["gpu"].replace(device="cpu"), "full", 0)["config"]
+    assert asked_bf16["bf16"] is False and asked_bf16["device"] == "cpu"  # no autocast on a CPU
+    cpu = run_fingerprint(PRESETS["cpu"], "random_drop", 0)
+    # the random rule's test pattern is keyed by the slot in the batch: the batch size matters
+    assert cpu != run_fingerprint(PRESETS["cpu"].replace(eval_batch_size=64), "random_drop", 0)
+    assert cpu["rule"] == "random_drop(p=0.1)" and cpu["seed"] == 0
+
+
+def test_only_seed_zero_keeps_its_model_and_the_scorer_gets_its_own_rate(tmp_path, monkeypatch):
+    import dynmask_viz.mask_finetuning.train as train
+
+    groups = []
+    real = torch.optim.AdamW
+
+    def recording(params, **kw):
+        groups.append([(len(g["params"]), g.get("lr", kw["lr"])) for g in params])
+        return real(params, **kw)
+
+    monkeypatch.setattr(train.torch.optim, "AdamW", recording)
+    out = tmp_path / "seed1"
+    run_all(FAST, out, conditions=["full", "dma", "dma_untrained"], seeds=[1], log=lambda _: None)
+    assert not (out / MODEL_FOLDER).exists()  # seed 1 must not take the place of seed 0's model
+    full, dma, untrained = groups
+    assert len(full) == 1 and full[0][1] == FAST.lr
+    assert dma[1] == (2 * 6, FAST.scorer_lr)  # dt_proj.weight and A in each of the 6 layers
+    assert untrained == full  # frozen scorers: nothing new trains
+
+
+def test_untrained_control_starts_where_dma_starts_and_never_moves():
+    from dynmask_viz.mask_finetuning import build_classifier
+
+    dma = build_classifier(FAST, build_rule("dma", 3), seed=3)
+    control = build_classifier(FAST, build_rule("dma_untrained", 3), seed=3)
+    scorers = {n: p for n, p in dma.named_parameters() if "dma_scorer" in n}
+    frozen = {n: p for n, p in control.named_parameters() if "dma_scorer" in n}
+    assert scorers.keys() == frozen.keys() and all(torch.equal(scorers[n], frozen[n]) for n in scorers)
+    assert all(p.requires_grad for p in scorers.values()) and not any(
+        p.requires_grad for p in frozen.values()
+    )

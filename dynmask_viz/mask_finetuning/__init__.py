@@ -11,14 +11,15 @@ Public API:
     load_finetune_data: the fixed Rotten Tomatoes examples, encoded (with stopword keep rows).
     finetune, evaluate, build_classifier: one run; scoring under any rule.
     run_all, load_trained: every condition x seed into a folder (resumable); the kept baseline.
-    load_records, summarize, summary_markdown, bootstrap_interval: the result files.
+    load_records, read_record, summarize, summary_markdown: the result files;
+        bootstrap_interval (medians), t_interval (paired differences).
 
 Command line: ``python -m dynmask_viz.mask_finetuning --help``.
 """
 
 from .config import CONDITIONS, PRESETS, Condition, FinetuneConfig, build_rule
 from .data import FinetuneData, load_finetune_data
-from .results import bootstrap_interval, load_records, summarize, summary_markdown
+from .results import bootstrap_interval, load_records, read_record, summarize, summary_markdown, t_interval
 from .runner import MODEL_FOLDER, StaleRunError, load_trained, run_all, run_fingerprint
 from .train import build_classifier, evaluate, finetune
 
@@ -38,8 +39,10 @@ __all__ = [
     "load_finetune_data",
     "load_records",
     "load_trained",
+    "read_record",
     "run_all",
     "run_fingerprint",
     "summarize",
     "summary_markdown",
+    "t_interval",
 ]
