@@ -7,7 +7,7 @@ Two intervals, both 95 %:
 * the mean paired difference to the baseline (same seed: same data order, classifier
   initialisation and dropout, only the mask differs), the sharper comparison: a Student t
   interval. With 5 pairs a percentile bootstrap of a mean covers only ~84 % (simulated), the
-  t interval its nominal 95 %. Seven conditions are compared with the baseline: at 95 % each,
+  t interval its nominal 95 %. Eight conditions are compared with the baseline: at 95 % each,
   about one in three such tables shows one "difference" by chance, so read a single interval
   that barely excludes 0 with care.
 """
