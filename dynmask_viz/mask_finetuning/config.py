@@ -86,7 +86,7 @@ class FinetuneConfig:
 PRESETS: dict[str, FinetuneConfig] = {
     # CI: a handful of steps on a slice, to show the whole path works (numbers mean nothing).
     "fast": FinetuneConfig(train_examples=64, test_examples=64, max_len=32, epochs=1, batch_size=16),
-    # The committed results: fits 2 CPU cores (~1 min per run, 40 runs).
+    # The committed results: fits 2 CPU cores (45 runs of 1.5-4 min on one thread each).
     "cpu": FinetuneConfig(),
     # One GPU: every training example, full encoder, longer reviews.
     "gpu": FinetuneConfig(

@@ -188,7 +188,7 @@ def _verdict(answer) -> str | None:
 def check_significant(answer, summary: dict, condition: str) -> CheckResult:
     """Does fine-tuning with ``condition``'s mask change test accuracy measurably vs ``full``?
 
-    Read off the paired difference (same seeds, only the mask differs): its 95 % bootstrap
+    Read off the paired difference (same seeds, only the mask differs): its 95 % Student t
     interval above 0 -> ``"helps"``, below 0 -> ``"hurts"``, containing 0 ->
     ``"no measurable difference"``.
 
