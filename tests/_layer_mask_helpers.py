@@ -15,15 +15,20 @@ from transformers import BertConfig, BertForSequenceClassification
 HEADS = 4
 
 
-def tiny_classifier(*, layers: int = 2, seed: int = 0, impl: str = "eager") -> BertForSequenceClassification:
-    """A random 2-label BERT classifier (4 heads of 8 dims), eval mode, float32; global RNG untouched."""
+def tiny_classifier(
+    *, layers: int = 2, seed: int = 0, impl: str = "eager", vocab_size: int = 100, positions: int = 32
+) -> BertForSequenceClassification:
+    """A random 2-label BERT classifier (4 heads of 8 dims), eval mode, float32; global RNG untouched.
+
+    ``vocab_size=len(tokenizer)`` makes it take a real tokenizer's ids (the view and explorer tests).
+    """
     config = BertConfig(
-        vocab_size=100,
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=layers,
         num_attention_heads=HEADS,
         intermediate_size=64,
-        max_position_embeddings=32,
+        max_position_embeddings=positions,
         num_labels=2,
         attn_implementation=impl,
     )

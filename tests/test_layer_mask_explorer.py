@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 import pytest
-import torch
+from _layer_mask_helpers import tiny_classifier as tiny_bert
 from matplotlib.figure import Figure
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from dynmask_viz.analysis import layer_mask_view
 from dynmask_viz.hf import DynamicMaskAttention, FullAttention, TokenKeep, TopKKeys, install_layer_mask
@@ -25,19 +25,7 @@ RULES = {"full": FullAttention(), "topk_4": TopKKeys(4), "drop_stopwords": Token
 @pytest.fixture(scope="module")
 def model(tokenizer) -> BertForSequenceClassification:
     """A random 3-layer, 4-head, 2-label BERT over the tokenizer's vocabulary, full attention installed."""
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=2,
-        attn_implementation="eager",
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return install_layer_mask(BertForSequenceClassification(config).eval(), FullAttention())
+    return install_layer_mask(tiny_bert(layers=3, vocab_size=len(tokenizer), positions=64), FullAttention())
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from _layer_mask_helpers import tiny_classifier as tiny_bert
+from transformers import BertForSequenceClassification
 
 from dynmask_viz.analysis import LayerMaskView, layer_mask_view
 from dynmask_viz.assets import is_cached
@@ -27,19 +28,7 @@ TEXT = "The film is a quiet, moving story of two brothers and their father."
 def tiny_classifier(tokenizer, *, layers: int = 3, install: bool = True) -> BertForSequenceClassification:
     """A random 2-label BERT (4 heads of 8 dims, 64 positions) over the tokenizer's vocabulary,
     with full attention installed as its layer mask; the global RNG is untouched."""
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=2,
-        attn_implementation="eager",
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = BertForSequenceClassification(config).eval()
+    model = tiny_bert(layers=layers, vocab_size=len(tokenizer), positions=64)
     return install_layer_mask(model, FullAttention()) if install else model
 
 

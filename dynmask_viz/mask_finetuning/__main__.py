@@ -20,6 +20,7 @@ import argparse
 import sys
 
 from .._threads import intra_op_threads
+from ..experiments.__main__ import _int_at_least
 from ..experiments.errors import ExperimentError
 from .config import CONDITIONS, PRESETS
 from .results import load_records, summarize, summary_markdown
@@ -50,16 +51,6 @@ def _count_or_all(text: str):
     return value
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if not 0 <= value < 2**16:
-        raise argparse.ArgumentTypeError(f"must be in [0, 65536); got {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m dynmask_viz.mask_finetuning", description=__doc__.split("\n")[0]
@@ -69,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     run.add_argument("--out", required=True, help="result folder (runs/, summary.json, summary.md)")
     run.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS))
-    run.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2, 3, 4])
+    run.add_argument("--seeds", nargs="+", type=_int_at_least(0, 2**16), default=[0, 1, 2, 3, 4])
     run.add_argument(
         "--train-examples",
         type=_count_or_all,
