@@ -14,8 +14,9 @@ enforces it): ``_hashing``/``_device`` -> ``masking``, ``attention_masks`` -> ``
 ``assets`` -> ``hf`` -> ``analysis`` -> ``experiments`` -> ``plots`` -> ``widgets`` ->
 ``teaching``. See the README's Layout section.
 
-The notebooks' import surface: every public name of the layers in :data:`LAYERS` (all but
-``experiments``, imported as ``dynmask_viz.experiments``) is also reachable here,
+The notebooks' import surface: every public name of the layers in :data:`LAYERS` (all but the
+experiments ``experiments``, ``mask_finetuning`` and ``causal_lm``, each imported by its full
+name, e.g. ``dynmask_viz.experiments``) is also reachable here,
 ``from dynmask_viz import setup_notebook, load_model, extract_attention, plot_mask_effect``,
 imported on first use (``import dynmask_viz`` itself loads nothing heavy). Each name has one
 home, its layer; :func:`surface` says which.

@@ -114,8 +114,8 @@ def test_new_text_rebuilds_tokens_and_long_text_layout(ex):
     s = ex.set(text=LONG, dropped=[1])  # the new text's token 1
     assert len(s.tokens) > 24 and len(ex.token_buttons) == len(s.tokens) and s.dropped == (1,)
     assert [b.description for b in ex.token_buttons] == s.tokens
-    axes = ex.figure.axes
-    assert len(axes) == 4 and axes[0].get_position().y0 > axes[2].get_position().y0  # 2 x 2
+    axes = ex.figure.axes  # four heatmaps, then two colour bars
+    assert len(axes) == 6 and axes[0].get_position().y0 > axes[2].get_position().y0  # 2 x 2
     labels = [t.get_text() for t in axes[2].get_xticklabels()]
     assert labels == s.tokens
     from dynmask_viz.plots import font_families
@@ -163,7 +163,7 @@ def test_panel_titles_are_inside_the_painted_image(loaded, text):
     ex = AttentionExplorer(text, *loaded, rule="causal")
     ex.set(layer=2)
     fig = ex.figure
-    titles = [ax.title for ax in fig.axes]
+    titles = [ax.title for ax in fig.axes[:4]]  # the heatmaps (then their colour bars)
     assert [t.get_text().split("\n")[0] for t in titles] == [
         "mask (blue = may attend)",
         "without mask",
@@ -174,6 +174,55 @@ def test_panel_titles_are_inside_the_painted_image(loaded, text):
     for title in titles:  # laid out with the titles in place: none is cut off at the top
         box = title.get_window_extent(renderer)
         assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, title.get_text()
+
+
+def test_colour_bars_follow_each_view(loaded):
+    """The explorer shows the scales of its attention and difference panels, and their ticks
+    follow every repaint (the colour bars are redrawn with the titles)."""
+    from matplotlib.colorbar import Colorbar
+
+    from dynmask_viz.plots._style import MASK_SHARE_CMAP
+
+    ex = AttentionExplorer(TEXT, *loaded, rule="causal", layer=0, head=0)
+    bars = [ax._colorbar for ax in ex.figure.axes if isinstance(getattr(ax, "_colorbar", None), Colorbar)]
+    assert [b.ax.get_ylabel() for b in bars] == ["attention weight", "change of weight"]
+    assert ex._painter.images[0].cmap is MASK_SHARE_CMAP  # one mask colour map: plots and widgets
+
+    def tops():
+        return [round(b.ax.get_ylim()[1], 4) for b in bars]
+
+    first = tops()
+    assert first[0] == pytest.approx(
+        max(float(ex.state.without.max()), float(ex.state.with_mask.max())), abs=1e-4
+    )
+    image = ex.image.value
+    ex.set(layer=4, head=7)
+    assert tops() != first and ex.image.value != image
+    assert tops()[0] == pytest.approx(
+        max(float(ex.state.without.max()), float(ex.state.with_mask.max())), abs=1e-4
+    )
+    # The painted frame shows the new ticks: its colour bars match a full matplotlib draw.
+    import io
+
+    import numpy as np
+    import PIL.Image
+
+    painted = np.asarray(PIL.Image.open(io.BytesIO(ex.image.value)).convert("RGB")).astype(int)
+    ex.figure.canvas.draw()
+    full = np.asarray(ex.figure.canvas.buffer_rgba())[..., :3].astype(int)
+    height = full.shape[0]
+    for bar in bars:
+        box = bar.ax.get_tightbbox(ex.figure.canvas.get_renderer())  # bar, ticks, labels
+        rows = slice(int(height - box.y1), int(height - box.y0))
+        cols = slice(int(box.x0), int(box.x1))
+        assert np.abs(painted[rows, cols] - full[rows, cols]).max(-1).mean() < 2, bar.ax.get_ylabel()
+
+
+def test_state_repr_is_one_short_line(ex):
+    """explorer.set(...) ending a notebook cell shows one line, not four [L, L] matrices."""
+    text = repr(ex.set(layer=1, head=2))
+    assert "\n" not in text and len(text) < 200
+    assert "rule='causal'" in text and "layer=1" in text and "head=2" in text
 
 
 def test_threads_are_restored_after_an_update(loaded):

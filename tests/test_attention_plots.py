@@ -3,9 +3,19 @@
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dynmask_viz.attention_masks import causal, document, full, prefix_lm, random_drop, sliding_window
+from dynmask_viz.attention_masks import (
+    causal,
+    document,
+    full,
+    global_tokens,
+    per_document,
+    prefix_lm,
+    random_drop,
+    sliding_window,
+)
 from dynmask_viz.formulas import attention_steps, demo_minus_inf_row
 from dynmask_viz.hf import AttentionResult
 from dynmask_viz.plots import (
@@ -112,6 +122,17 @@ def test_plot_mask_effect_four_panels_and_centred_difference():
     np.testing.assert_allclose(np.asarray(_images(fig)[2].get_array()), after.example()[0, 2].numpy())
 
 
+@pytest.mark.parametrize(
+    "layer, name", [(-1, "last layer (2)"), (2, "last layer (2)"), (-3, "layer 0"), (1, "layer 1")]
+)
+def test_plot_mask_effect_titles_name_the_real_layer(layer, name):
+    """A reader cannot look up "layer -1": the title gives the index (and says it is the last)."""
+    before = _fake_result(5, layers=3)
+    after = _fake_result(5, causal().dense(1, 1, 5), seed=1, layers=3)
+    title = plot_mask_effect(before, after, layer=layer).get_suptitle()
+    assert f"{name}," in title and "-" not in title.split(":")[1]
+
+
 def test_plot_mask_effect_refuses_mismatches():
     before, other = _fake_result(5), _fake_result(6)
     with pytest.raises(ValueError, match="same text"):
@@ -182,6 +203,33 @@ def test_plot_mask_catalogue_one_panel_per_rule():
         plot_mask_catalogue({}, 4)
 
 
+def test_catalogue_titles_are_whole_and_fit_their_panel():
+    """Chapter 01's catalogue: long rule names are wrapped, never cut with an ellipsis, and no
+    title runs into its neighbour's."""
+    segments = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2]])
+    rules = {
+        "global token 0 | local band": sliding_window(2, causal=False) | global_tokens([0]),
+        "causal & window": causal() & sliding_window(2, causal=False),
+        "prefix-LM per document (n=2)": per_document(prefix_lm(2), segments),
+        "a display name far too long to fit on one line of a panel": full(),
+    }
+    fig = plot_mask_catalogue(rules, 12, cols=2)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # runs the layout
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    for ax, (name, rule) in zip(axes, rules.items()):
+        title = ax.get_title()
+        assert "\u2026" not in title and "..." not in title
+        flat = "".join(title.split())
+        assert "".join(name.split()) in flat
+        if rule.name != name:
+            assert "".join(rule.name.split()) in flat
+    boxes = [ax.title.get_window_extent(renderer) for ax in axes]
+    for left, right in ((boxes[0], boxes[1]), (boxes[2], boxes[3])):  # one row each
+        assert left.x1 <= right.x0, "neighbouring titles overlap"
+    assert all(fig.bbox.x0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes)
+
+
 def test_figures_render_to_png():
     fig = plot_mask_catalogue({"causal": causal()}, 4)
     assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -194,7 +242,6 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
     from dynmask_viz.teaching.exercises_attention import (
         check_blocked_weight_factor,
         check_empty_row_weights,
-        check_keys_per_row,
         check_previous_and_self_mask,
     )
 
@@ -218,7 +265,24 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
     assert not check_empty_row_weights("uniform") and not check_empty_row_weights(None)
     assert check_blocked_weight_factor(2.718) and not check_blocked_weight_factor(0.0)
     assert "other way" in str(check_blocked_weight_factor(0.368))
-    assert check_keys_per_row(2, expected=2) and not check_keys_per_row("two", expected=2)
+
+
+def test_check_keys_per_row_measures_the_count_itself(tokenizer):
+    """Chapter 03, exercise 2: the call holds no expected value; the check runs the rule."""
+    import inspect
+
+    from _tiny_models import tiny_bert_for
+
+    from dynmask_viz.teaching.exercises_attention import check_keys_per_row
+
+    assert "expected" not in inspect.signature(check_keys_per_row).parameters
+    model, text = tiny_bert_for(tokenizer), "The cat sat on the mat"
+    assert check_keys_per_row(2, model, tokenizer, text)
+    assert check_keys_per_row("3", model, tokenizer, text, k=3)
+    assert not check_keys_per_row(3, model, tokenizer, text)  # k=2 by default: the exercise's
+    assert "every key" in str(check_keys_per_row(8, model, tokenizer, text))  # 8 tokens
+    assert not check_keys_per_row("two", model, tokenizer, text)
+    assert not check_keys_per_row(None, model, tokenizer, text)
 
 
 def test_check_model_mask_runs_the_mask_checker():

@@ -77,14 +77,15 @@ def test_masking_explorer_epoch_slider_changes_the_image(lab):
     widget = lab.panel.locator(".widget-vbox", has=has_slider).last
     image = widget.locator("img.widget-image").first
     image.scroll_into_view_if_needed(timeout=30_000)
-    readout = slider.locator(".widget-readout")
-    assert readout.inner_text().strip() == "0"
+    # The slider hides its 0-based value; the label beside it counts epochs from 1.
+    label = widget.locator(".widget-label", has_text="(of ").first
+    assert label.inner_text().strip() == "1 (of 10)"
     before = image.screenshot()
     lab.screenshot("masking_explorer_epoch0", widget)
 
     slider.locator(".noUi-handle").first.focus()
     lab.page.keyboard.press("ArrowRight")
-    assert _wait_for_change(lambda: readout.inner_text().strip(), "0", lab) == "1"
+    assert _wait_for_change(lambda: label.inner_text().strip(), "1 (of 10)", lab) == "2 (of 10)"
     after = _wait_for_change(image.screenshot, before, lab)
     assert after != before, "the figure did not change when the epoch slider moved"
     lab.screenshot("masking_explorer_epoch1", widget)

@@ -19,7 +19,7 @@ from dynmask_viz.teaching.exercises_masking import (
 REFERENCE = [
     (check_share_never_masked, 0.85**5, dict(p=0.15, epochs=40, dupe_factor=5)),
     (check_times_each_mask_seen, 8, dict(epochs=40, dupe_factor=5)),
-    (check_repeating_epochs, [2, 6, 10], dict(dupe_factor=4, epochs=12, epoch=6)),
+    (check_repeating_epochs, [3, 7, 11], dict(dupe_factor=4, epochs=12, epoch=7)),
     (check_bert_config, MaskingConfig(mlm_probability=0.15, count="exact", max_predictions=20), {}),
 ]
 
@@ -50,17 +50,31 @@ def test_share_never_masked_accepts_equivalent_forms_and_explains_mistakes():
     assert "at least once" in check_share_never_masked(0.803, **kw).message
     assert "min(epochs, dupe_factor)" in check_share_never_masked(0.85**40, **kw).hint
     assert not check_share_never_masked(0.5, **kw).ok
+    assert "to 3 decimals (within 0.0005)" in check_share_never_masked(0.5, **kw).message
+
+
+def test_share_never_masked_says_the_precision_it_wants():
+    kw = dict(p=0.15, epochs=40, dupe_factor=5)  # 0.85**5 = 0.44370...
+    assert check_share_never_masked(0.444, **kw) and check_share_never_masked(0.4437, **kw)
+    rounded = check_share_never_masked(0.44, **kw)  # the right idea, rounded to 2 decimals
+    assert not rounded and "not precise enough" in rounded.message
+    assert "to 3 decimals (within 0.0005)" in rounded.message
+    assert "within 0.002 of the exact value" in check_share_never_masked(0.44, **kw, tol=0.002).message
+    assert check_share_never_masked(0.44, **kw, tol=5e-3)  # a looser tolerance accepts it
 
 
 def test_repeating_epochs_hints():
-    kw = dict(dupe_factor=4, epochs=12, epoch=6)
-    assert check_repeating_epochs({10, 2, 6}, **kw)
-    assert check_repeating_epochs(range(2, 12, 4), **kw)
-    assert check_repeating_epochs(torch.tensor([2, 6, 10]), **kw)
-    assert "count from 0" in check_repeating_epochs([3, 7, 11], **kw).hint
-    assert "itself" in check_repeating_epochs([2, 10], **kw).hint
-    wrong = check_repeating_epochs([2, 6, 10, 11], **kw)
-    assert not wrong and "[11]" in wrong.message
+    kw = dict(dupe_factor=4, epochs=12, epoch=7)  # epochs 1..12, as the figures count them
+    assert check_repeating_epochs({11, 3, 7}, **kw)
+    assert check_repeating_epochs(range(3, 13, 4), **kw)
+    assert check_repeating_epochs(torch.tensor([3, 7, 11]), **kw)
+    assert "mask 2" in check_repeating_epochs([3, 7, 11], **kw).message
+    off = check_repeating_epochs([2, 6, 10], **kw)  # counted from 0
+    assert not off and "count from 1" in off.hint
+    assert "itself" in check_repeating_epochs([3, 11], **kw).hint
+    wrong = check_repeating_epochs([3, 7, 11, 12], **kw)
+    assert not wrong and "[12]" in wrong.message
+    assert check_repeating_epochs([4, 8, 12], dupe_factor=4, epochs=12, epoch=12)  # the last epoch
 
 
 def test_times_each_mask_seen_hints():

@@ -54,7 +54,20 @@ def test_epoch_slider_limits_what_is_shown(explorer):
     assert bytes(explorer.image.value) != before
     exposure = s.exposure()
     assert exposure["static"]["masks_drawn"] == 4 and exposure["dynamic"]["masks_drawn"] == 4
-    assert "epochs 0..3" in explorer.summary.value
+    # Readers count epochs from 1, as the figure's rows: index 3 is the fourth epoch.
+    assert "epochs 1 to 4" in explorer.summary.value and explorer.epoch_label.value == "4 (of 10)"
+    assert [t.get_text() for t in explorer.figure.axes[0].get_yticklabels()] == [str(e) for e in range(1, 11)]
+
+
+def test_unknown_tokens_are_shown_and_maskable(explorer):
+    # [UNK] (characters the vocabulary cannot spell) is a column like any word: selectable
+    # since issue 12, so the grid must show it rather than drop it.
+    s = explorer.set(text="The \u2603 snowman \U0001f642 smiles.", probability=0.5)
+    assert s.tokens.count("[UNK]") == 2 and s.tokens[0] == "the"
+    ticks = [t.get_text() for t in explorer.figure.axes[0].get_xticklabels()]
+    assert ticks == s.tokens
+    unk = [i for i, t in enumerate(s.tokens) if t == "[UNK]"]
+    assert bool(s.dynamic.masked[:, unk].any())  # selected in some epoch, like any other token
 
 
 def test_probability_slider_changes_config_and_masks(explorer):

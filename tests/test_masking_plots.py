@@ -36,7 +36,7 @@ from dynmask_viz.plots import (
     plot_selection_counts,
     plot_static_vs_dynamic,
 )
-from dynmask_viz.plots._style import NOT_SEEN, renderable, short_token
+from dynmask_viz.plots._style import NOT_SEEN, THEORY_COLORS, renderable, short_token
 from dynmask_viz.plots.masking import build_grid_figure
 
 
@@ -88,6 +88,8 @@ def test_static_vs_dynamic_marks_the_period(grids):
     assert len(thick(static_ax)) == 2 and not thick(dynamic_ax)  # restarts at epochs 3 and 6
     labels = [t.get_text() for t in static_ax.texts if t.get_text().startswith("mask")]
     assert labels[:4] == ["mask 0", "mask 1", "mask 2", "mask 0 again"]
+    for ax in fig.axes:  # epochs counted from 1, as in every figure and chapter
+        assert [t.get_text() for t in ax.get_yticklabels()] == [str(e) for e in range(1, 10)]
     assert "dupe_factor=3" in static_ax.get_title(loc="left")
 
 
@@ -175,6 +177,20 @@ def test_exposure_plot_has_measured_and_theory_lines():
     static_heights = np.array([p.get_height() for p in bars[0]])
     assert (static_heights[np.arange(len(static_heights)) % 4 != 0] == 0).all()
     assert {line.get_label() for line in hist.get_lines()} >= {
+        "static (dupe_factor=10), theory",
+        "dynamic, theory",
+    }
+    # Theory markers visible: large, dark from THEORY_COLORS with a white rim, in the legend, and
+    # only where theory gives a count a chance (static: multiples of 4).
+    theory = {line.get_label(): line for line in hist.get_lines()}
+    for name, kind in (("static (dupe_factor=10)", "static"), ("dynamic", "dynamic")):
+        line = theory[f"{name}, theory"]
+        assert line.get_markersize() >= 6 and line.get_linestyle() == "None"
+        assert to_rgba(line.get_markerfacecolor()) == to_rgba(THEORY_COLORS[kind])
+        assert to_rgba(line.get_markeredgecolor()) == to_rgba("white")
+    static_x = theory["static (dupe_factor=10), theory"].get_xdata() + 0.2
+    assert np.allclose(static_x % 4, 0) and (theory["static (dupe_factor=10), theory"].get_ydata() > 0).all()
+    assert {t.get_text() for t in hist.get_legend().get_texts()} >= {
         "static (dupe_factor=10), theory",
         "dynamic, theory",
     }

@@ -8,7 +8,13 @@
 * :mod:`.attention_views`: one layer's attention (a head or the mean) and its applied mask.
 * :mod:`.layer_mask_views`: what a layer mask keeps in every layer of a classifier, for one
   text, and the prediction with and without it (:class:`LayerMaskView`).
+* :mod:`.padding`, :mod:`.padding_side`: a padded batch against each text alone (masks,
+  row differences, pooling), and a decoder's next-token prediction per padding side (chapter 08).
+* :mod:`.flex_views`: a rule's FlexAttention blocks (skipped, partial, full) and its time
+  against SDPA with the dense mask at growing lengths (chapter 10).
 * :mod:`.mask_rules`: the attention-mask rules the explorers offer, built from their controls.
+* :mod:`.mlm_attention`: an MLM-masked sentence run through a model: ``[MASK]`` tokens are keys
+  like any other (MLM masking leaves the attention mask alone).
 * :mod:`.chinese_words`, :mod:`.word_masks`: words of Chinese text over its tokens by each rule
   (tokenizer, Hugging Face's offsets, a segmenter), the features a collator reads, and what
   masks did to the words (chapter 06).
@@ -29,11 +35,32 @@ from .chinese_words import (
 from .collator_runs import CollatedEpochs, collate_epochs, masks_in_batches
 from .encoding import EncodedText, encode_texts, sentences_with_word_pieces, token_strings
 from .epoch_grids import EpochGrid, epoch_grid_data, grid_from_results, static_and_dynamic_grids
+from .flex_views import BlockSparsityView, FlexTimings, block_sparsity_view, time_attention
 from .layer_mask_views import LayerMaskView, layer_mask_view
 from .mask_rules import PARAMS, RULES, AppliedRule, build_rule
+from .mlm_attention import WHOLE_WORDS_AS_MASK, MaskedTextAttention, mlm_masked_attention
+from .padding import (
+    PADDING_SIDES,
+    PaddedBatchView,
+    encode_padded,
+    key_padding_mask,
+    masked_mean,
+    padded_batch_view,
+)
+from .padding_side import (
+    NEXT_TOKEN_SETTINGS,
+    NextTokenReading,
+    PaddingSideComparison,
+    greedy_continuations,
+    padding_side_comparison,
+)
 from .word_masks import WordSelection, corruption_shares, row_coverage, word_selection
 
 __all__ = [
+    "BlockSparsityView",
+    "FlexTimings",
+    "block_sparsity_view",
+    "time_attention",
     "PARAMS",
     "RULES",
     "AppliedRule",
@@ -41,6 +68,8 @@ __all__ = [
     "EncodedText",
     "EpochGrid",
     "LayerMaskView",
+    "MaskedTextAttention",
+    "WHOLE_WORDS_AS_MASK",
     "WordSelection",
     "build_rule",
     "chinese_features",
@@ -51,9 +80,21 @@ __all__ = [
     "epoch_grid_data",
     "grid_from_results",
     "layer_mask_view",
+    "NEXT_TOKEN_SETTINGS",
+    "PADDING_SIDES",
+    "NextTokenReading",
+    "PaddedBatchView",
+    "PaddingSideComparison",
+    "encode_padded",
+    "greedy_continuations",
+    "key_padding_mask",
+    "masked_mean",
+    "padded_batch_view",
+    "padding_side_comparison",
     "attention_view",
     "mask_view",
     "masks_in_batches",
+    "mlm_masked_attention",
     "offset_word_ids",
     "row_coverage",
     "sentences_with_word_pieces",

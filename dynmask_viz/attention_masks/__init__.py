@@ -17,6 +17,9 @@ Input-dependent: :func:`keep_tokens`, :func:`drop_tokens`, :func:`drop_stopwords
 :func:`topk_keys`, :func:`score_threshold`, :func:`random_drop`.
 Empty rows (a query that may attend to nothing): :func:`empty_rows`, :func:`fix_empty_rows`.
 Additive form: :func:`to_additive`, :func:`is_blocked`, :data:`BLOCKED_BELOW`.
+FlexAttention (:mod:`.flex`): :func:`flex_mask_mod` (a keep table for ``random_drop``, whose
+hash would not compile in bounded time), :func:`check_flex` (against SDPA with the dense
+mask), :func:`block_kinds` / :func:`block_sparsity`, :func:`compiled_flex_attention`.
 """
 
 from .._hashing import coordinate_hash
@@ -29,6 +32,16 @@ from .dynamic import (
     topk_keys,
 )
 from .empty import EMPTY_ROW_POLICIES, empty_rows, fix_empty_rows
+from .flex import (
+    BLOCK_KINDS,
+    BlockSparsity,
+    FlexCheck,
+    block_kinds,
+    block_sparsity,
+    check_flex,
+    compiled_flex_attention,
+    flex_mask_mod,
+)
 from .rule import MaskError, MaskRule, and_rules, not_rule, or_rules
 from .stopwords import ENGLISH_STOPWORDS, drop_stopwords, stopword_keep_mask
 from .structural import (
@@ -44,6 +57,14 @@ from .structural import (
 
 __all__ = [
     "BLOCKED_BELOW",
+    "BLOCK_KINDS",
+    "BlockSparsity",
+    "FlexCheck",
+    "block_kinds",
+    "block_sparsity",
+    "check_flex",
+    "compiled_flex_attention",
+    "flex_mask_mod",
     "EMPTY_ROW_POLICIES",
     "ENGLISH_STOPWORDS",
     "MaskError",

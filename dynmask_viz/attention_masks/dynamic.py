@@ -181,6 +181,10 @@ def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:
     what keeps it a pure function FlexAttention can use; to compare a batch with single-text
     runs, use a rule that does not depend on the batch index.
 
+    FlexAttention reads it from a keep table (:attr:`MaskRule.tabulate`): compiled inline, each
+    reuse of a value inside the hash's 4 rounds is copied, so the kernel grows exponentially
+    (1-3 rounds at L=256 on CPU: 18-31 s, then past 200 s; 4 rounds never finished).
+
     Args:
         p: Drop probability in ``[0, 1]`` (resolution ``2**-32``).
         seed: Any Python int.
@@ -200,4 +204,5 @@ def random_drop(p: float, seed: int, *, per_head: bool = True) -> MaskRule:
         fn=fn,
         params={"p": float(p), "seed": seed, "per_head": bool(per_head)},
         per_head=bool(per_head),
+        tabulate=True,
     )

@@ -18,11 +18,14 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ._decoder import decoder_combination, decoder_view
+
 MaskMod = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 # Operator precedence, used only to parenthesize composed names ("(a | b) & c").
 _PREC_OR, _PREC_AND, _PREC_NOT, _PREC_ATOM = 0, 1, 2, 3
 _DIMS = ("batch", "heads", "q_len", "kv_len")
+TABLE_SOURCE = "the keep table of flex_mask_mod"  # the source of a table's size constraints
 
 
 class MaskError(ValueError):
@@ -63,6 +66,10 @@ class MaskRule:
         decoder_fn: How a causal model applies a combined rule that looks ahead (see
             :meth:`for_decoder`); None: ``fn`` itself for a rule that looks ahead, ``fn & causal``
             for one that does not.
+        tabulate: Whether FlexAttention reads the rule from a keep table computed by
+            :meth:`dense` instead of compiling ``fn`` (:func:`~.flex.flex_mask_mod`):
+            ``random_drop``, whose hash Inductor would inline into an exponentially large
+            kernel. Kept by ``&``, ``|``, ``~`` and ``per_document`` when any part has it.
     """
 
     name: str
@@ -75,6 +82,7 @@ class MaskRule:
     absolute: bool = False
     looks_ahead: bool = False
     decoder_fn: MaskMod | None = field(default=None, repr=False, compare=False)
+    tabulate: bool = False
 
     def __call__(
         self, b: torch.Tensor, h: torch.Tensor, q_idx: torch.Tensor, kv_idx: torch.Tensor
@@ -114,7 +122,7 @@ class MaskRule:
         each document plus the 2-token prefix, and ``prefix_lm(4) & padding(m)`` keeps the
         prefix (``&`` only removes keys). A rule that does not look ahead gets ``& causal``.
         """
-        fn = _decoder_view(self)
+        fn = decoder_view(self)
         return replace(self, name=f"{self.name} (decoder)", fn=fn, decoder_fn=fn)
 
     @property
@@ -127,10 +135,14 @@ class MaskRule:
         actual = dict(zip(_DIMS, (batch, heads, q_len, kv_len)))
         for dim, size, source in self.sizes:
             if actual[dim] != size:
+                rebuild = (
+                    "make a new table for these sizes"
+                    if source == TABLE_SOURCE
+                    else ("rebuild the rule from tensors of the inputs you attend over")
+                )
                 raise MaskError(
                     f"{source} was built from data with {dim}={size}, but the mask is being "
-                    f"materialized with {dim}={actual[dim]}. Rebuild the rule from tensors of "
-                    f"the inputs you attend over, or pass {dim}={size}."
+                    f"materialized with {dim}={actual[dim]}. {rebuild.capitalize()}, or pass {dim}={size}."
                 )
 
     def _resolve_device(self, device: torch.device | str | None) -> torch.device:
@@ -214,6 +226,17 @@ class MaskRule:
             raise MaskError(f"rule {self.name!r} returned {out.dtype}; a mask_mod returns bool.")
         return torch.broadcast_to(out, (batch, heads, q_len, kv_len)).contiguous()
 
+    def flex_mask_mod(self, batch: int, heads: int, q_len: int, kv_len: int | None = None, device=None):
+        """The ``mask_mod`` to give ``flex_attention`` / ``create_block_mask`` for these sizes.
+
+        The rule itself, or, for a :attr:`tabulate` rule, a rule reading a keep table built
+        here (bool ``[batch, heads or 1, q_len, kv_len]``, ``batch * heads * q_len * kv_len``
+        bytes, valid for these sizes only). See :func:`~.flex.flex_mask_mod`.
+        """
+        from .flex import flex_mask_mod
+
+        return flex_mask_mod(self, batch, heads, q_len, kv_len, device)
+
     def block_mask(
         self,
         batch: int,
@@ -223,72 +246,17 @@ class MaskRule:
         device: torch.device | str | None = None,
         block_size: int = 128,
     ):
-        """Build a FlexAttention ``BlockMask`` with ``create_block_mask`` (True = may attend).
-
-        On CPU, ``flex_attention`` without ``torch.compile`` runs an unfused reference
-        implementation that materializes the full score matrix: use it to check correctness,
-        not for speed. Note that FlexAttention (like SDPA with a bool mask) returns zeros for
-        a query that may attend to nothing, while eager attention with ``finfo.min`` averages
-        all values uniformly; see :func:`empty_rows`.
-
-        Args:
-            batch, heads, q_len, kv_len: As in :meth:`dense`, but >= 1.
-            device: Defaults to the device of the rule's data, else CPU (not the
-                accelerator that ``create_block_mask`` would pick).
-            block_size: FlexAttention block size.
-
-        Returns:
-            ``torch.nn.attention.flex_attention.BlockMask``.
+        """A FlexAttention ``BlockMask`` of the rule (True = may attend), built with
+        ``create_block_mask`` on :meth:`flex_mask_mod` (so a :attr:`tabulate` rule reads its
+        keep table). See :func:`~.flex.block_mask` for the arguments.
         """
-        from torch.nn.attention.flex_attention import create_block_mask
+        from .flex import block_mask
 
-        batch, heads, q_len, kv_len = self._sizes(batch, heads, q_len, kv_len, minimum=1)
-        if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1:
-            raise MaskError(
-                f"block_size must be an int >= 1 (FlexAttention's default is 128); got {block_size!r}."
-            )
-        return create_block_mask(
-            self,
-            batch,
-            heads,
-            q_len,
-            kv_len,
-            device=self._resolve_device(device),
-            BLOCK_SIZE=block_size,
-        )
+        return block_mask(self, batch, heads, q_len, kv_len, device, block_size)
 
 
 def _wrap(rule: MaskRule, precedence: int) -> str:
     return f"({rule.name})" if rule.precedence < precedence else rule.name
-
-
-def _decoder_view(rule: MaskRule) -> MaskMod:
-    if rule.decoder_fn is not None:
-        return rule.decoder_fn
-    if rule.looks_ahead:
-        return rule.fn
-    fn = rule.fn
-    return lambda b, h, q, k: fn(b, h, q, k) & (q >= k)
-
-
-def _decoder_combination(rules: tuple[MaskRule, ...], op: str) -> MaskMod | None:
-    """``decoder_fn`` of ``&``/``|`` over ``rules``: None unless a part looks ahead.
-
-    ``|`` adds keys, so each part brings its decoder view (the parts that do not look ahead
-    stay causal). ``&`` only removes keys, so parts that do not look ahead filter as they are
-    (``prefix_lm(4) & padding(m)`` keeps the prefix) and the others bring their decoder view.
-    """
-    if not any(r.looks_ahead for r in rules):
-        return None
-    views = tuple(_decoder_view(r) if (op == "or" or r.looks_ahead) else r.fn for r in rules)
-
-    def fn(b, h, q_idx, kv_idx):
-        out = views[0](b, h, q_idx, kv_idx)
-        for view in views[1:]:
-            out = (out & view(b, h, q_idx, kv_idx)) if op == "and" else (out | view(b, h, q_idx, kv_idx))
-        return out
-
-    return fn
 
 
 def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
@@ -315,7 +283,8 @@ def _combine(rules: tuple[MaskRule, ...], op: str) -> MaskRule:
         precedence=prec,
         absolute=any(r.absolute for r in rules),
         looks_ahead=any(r.looks_ahead for r in rules),
-        decoder_fn=_decoder_combination(rules, op),
+        decoder_fn=decoder_combination(rules, op),
+        tabulate=any(r.tabulate for r in rules),
     )
 
 
@@ -346,4 +315,5 @@ def not_rule(rule: MaskRule) -> MaskRule:
         # The complement of a look-ahead rule is no rule that looks ahead on purpose (~prefix_lm
         # is "only later keys"): on a decoder it is taken within causality, like any rule.
         looks_ahead=False,
+        tabulate=rule.tabulate,
     )

@@ -198,6 +198,7 @@ def per_document(rule: MaskRule, segment_ids: torch.Tensor) -> MaskRule:
         per_head=rule.per_head,
         device=seg.device,
         looks_ahead=rule.looks_ahead,
+        tabulate=rule.tabulate,
         # On a decoder, the rule's decoder view inside each document (causal where it does not
         # look ahead: within a contiguous document, q - start >= k - start is q >= k).
         decoder_fn=within_documents(rule.for_decoder().fn) if rule.looks_ahead else None,

@@ -9,6 +9,10 @@
 * Masks each layer computes from its own scores, to train with: :func:`install_layer_mask` with
   a :class:`LayerMask` (:class:`TopKKeys`, :class:`ProbabilityThreshold`, :class:`RandomKeyDrop`,
   :class:`TokenKeep`, the learned :class:`DynamicMaskAttention`); :class:`LayerMaskRecording`.
+* Reading back the 4-D mask a model builds from a 2-D one: :func:`model_attention_mask`.
+* A causal LM step by step: :func:`load_causal_lm` (the committed small GPT-2 offline),
+  :func:`next_token_view` (labels shifted by one), :func:`generate_with_cache` (a
+  ``DynamicCache``, the mask row and attention of each generated token), :func:`verify_generation`.
 * Training: :class:`MaskingEpochCallback` (sets an ``MLMCollator``'s epoch in the Trainer).
 
 
@@ -39,6 +43,7 @@ from .cache import CACHE
 from .check import MaskReport, check_attention_mask, validate_attention_mask
 from .encoding import TruncationWarning
 from .extraction import AttentionResult, ensure_eager, extract_attention
+from .generation import GenerationStep, GenerationTrace, generate_with_cache, verify_generation
 from .layer_attention import (
     LAYER_MASK_ATTENTION,
     LayerMaskRecording,
@@ -55,7 +60,16 @@ from .layer_masks import (
     TokenKeep,
     TopKKeys,
 )
-from .loading import ModelUnavailableError, load_chinese_tokenizer, load_model, load_tokenizer
+from .loading import (
+    CAUSAL_LM_DIR,
+    ModelUnavailableError,
+    load_causal_lm,
+    load_chinese_tokenizer,
+    load_model,
+    load_tokenizer,
+    quiet_progress_bars,
+)
+from .mask_capture import allowed_from_additive, captured_attention_masks, model_attention_mask
 from .masks import (
     SUPPORTED_IMPLEMENTATIONS,
     EmptyRowWarning,
@@ -63,9 +77,17 @@ from .masks import (
     is_causal_model,
     to_hf_mask,
 )
+from .next_token import NextTokenView, next_token_view
 
 __all__ = [
     "CACHE",
+    "CAUSAL_LM_DIR",
+    "GenerationStep",
+    "GenerationTrace",
+    "NextTokenView",
+    "generate_with_cache",
+    "next_token_view",
+    "verify_generation",
     "LAYER_MASK_ATTENTION",
     "DynamicMaskAttention",
     "FullAttention",
@@ -90,9 +112,14 @@ __all__ = [
     "ensure_eager",
     "extract_attention",
     "is_causal_model",
+    "allowed_from_additive",
+    "captured_attention_masks",
+    "model_attention_mask",
+    "load_causal_lm",
     "load_chinese_tokenizer",
     "load_model",
     "load_tokenizer",
+    "quiet_progress_bars",
     "to_hf_mask",
     "validate_attention_mask",
 ]

@@ -11,12 +11,29 @@ refused rather than loaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 from ..assets import ASSETS, asset_dir, asset_path, chinese_vocab_path, default_model_dir
 
-__all__ = ["ModelUnavailableError", "load_chinese_tokenizer", "load_model", "load_tokenizer"]
+__all__ = [
+    "CAUSAL_LM_DIR",
+    "ModelUnavailableError",
+    "load_causal_lm",
+    "load_chinese_tokenizer",
+    "load_model",
+    "load_tokenizer",
+    "quiet_progress_bars",
+]
+
+# The small causal LM the project trains and commits (dynmask_viz.causal_lm, preset "tiny"). It
+# ships with the repository (data/ is not in the wheel), found relative to this package.
+CAUSAL_LM_DIR = Path(__file__).resolve().parents[2] / "data" / "models" / "causal_lm_tiny"
+_CAUSAL_LM_REBUILD = "python -m dynmask_viz.causal_lm train --preset tiny --out data/models/causal_lm_tiny"
+_CAUSAL_DEFAULT = (
+    "load_causal_lm() with name_or_path=None (the small GPT-2 committed under data/models/causal_lm_tiny)"
+)
 
 _MINILM_DEFAULT = "name_or_path=None or 'minilm' (all-MiniLM-L6-v2, shipped via pip)"
 _CHINESE_DEFAULT = (
@@ -43,12 +60,33 @@ def _resolve(name_or_path: str | os.PathLike | None) -> tuple[str, bool]:
     return str(local), False
 
 
-def _from_pretrained(loader, name_or_path, *, offline_default: str = _MINILM_DEFAULT, **kwargs):
-    """Call ``loader.from_pretrained`` and turn Hub failures into a helpful error that names
-    ``offline_default``, the call that works offline."""
-    target, is_hub = _resolve(name_or_path)
+@contextlib.contextmanager
+def quiet_progress_bars():
+    """Hide transformers' progress bars ("Loading weights 0/103") inside the block, then restore.
+
+    transformers 5 draws a tqdm bar on stderr for every ``from_pretrained``; in a notebook it is
+    saved into the cell's output. The user's own setting (enabled or disabled) comes back when
+    the block ends, also on an exception.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if was_enabled:
+        hf_logging.disable_progress_bar()
     try:
-        return loader.from_pretrained(target, trust_remote_code=False, **kwargs)
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _from_pretrained(loader, name_or_path, *, offline_default: str = _MINILM_DEFAULT, resolve=None, **kwargs):
+    """Call ``loader.from_pretrained`` (progress bars hidden) and turn Hub failures into a
+    helpful error that names ``offline_default``, the call that works offline."""
+    target, is_hub = (resolve or _resolve)(name_or_path)
+    try:
+        with quiet_progress_bars():
+            return loader.from_pretrained(target, trust_remote_code=False, **kwargs)
     except OSError as exc:  # transformers reports offline / not cached / bad repo id this way
         if not is_hub:
             raise
@@ -167,3 +205,63 @@ def load_model(
         **extra,
     )
     return (model if device is None else model.to(device)).eval()
+
+
+def _resolve_causal(name_or_path: str | os.PathLike | None) -> tuple[str, bool]:
+    """(what to pass to from_pretrained, whether it is a Hub name) for :func:`load_causal_lm`."""
+    if name_or_path is None:
+        if not (CAUSAL_LM_DIR / "model.safetensors").is_file():
+            raise ModelUnavailableError(
+                f"The committed causal LM is not at {CAUSAL_LM_DIR}: it ships with the repository's "
+                "data/ folder, not with an installed wheel. Use a clone of the repository installed "
+                "with `pip install -e .`, or rebuild it there (about 25 min on one CPU thread) with "
+                f"`{_CAUSAL_LM_REBUILD}`, or pass a model folder or Hub name as name_or_path."
+            )
+        return str(CAUSAL_LM_DIR), False
+    local = Path(name_or_path).expanduser()
+    return (str(local), False) if local.is_dir() else (str(name_or_path), True)
+
+
+def load_causal_lm(
+    name_or_path: str | os.PathLike | None = None, *, attn_implementation: str = "eager", device=None
+):
+    """Load a causal language model and its tokenizer, in eval mode, float32.
+
+    Args:
+        name_or_path: None for the offline default, the small GPT-2 this project trains and
+            commits (``data/models/causal_lm_tiny``, see :mod:`dynmask_viz.causal_lm`); a local
+            model folder; or a Hub name (``"gpt2"``, ``"HuggingFaceTB/SmolLM2-135M"``) when it
+            is in the local Hugging Face cache or online.
+        attn_implementation: ``"eager"`` by default, so ``output_attentions=True`` returns the
+            weights (SDPA returns none).
+        device: Optional device to move the model to.
+
+    Returns:
+        ``(model, tokenizer)``: an ``AutoModelForCausalLM`` and its fast tokenizer. A tokenizer
+        without a pad token gets its eos token as pad token (GPT-2's convention).
+
+    Raises:
+        ModelUnavailableError: The committed model is missing (an installed wheel has no data/
+            folder; the message says how to get or rebuild it), or a Hub name cannot be loaded
+            (offline, not cached; the message names the offline default).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    common = {"offline_default": _CAUSAL_DEFAULT, "resolve": _resolve_causal}
+    tokenizer = _from_pretrained(AutoTokenizer, name_or_path, **common)
+    model = _from_pretrained(
+        AutoModelForCausalLM,
+        name_or_path,
+        use_safetensors=True,
+        attn_implementation=attn_implementation,
+        dtype=torch.float32,
+        **common,
+    )
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(model, "loss_type", None) is None:
+        # transformers guesses the loss from the class name; GPT2LMHeadModel's matches none and
+        # every loss then warns before using ForCausalLM anyway.
+        model.loss_type = "ForCausalLM"
+    return (model if device is None else model.to(device)).eval(), tokenizer

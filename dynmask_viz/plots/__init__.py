@@ -6,10 +6,16 @@ measures, extraction results, experiment records); they compute no masks and tra
 * :mod:`.masking`: one sequence's MLM masks over epochs (static vs dynamic).
 * :mod:`.masking_stats`: 80/10/10, selection counts, exposure.
 * :mod:`.attention`: attention masks and weights (mask grids, heatmaps, steps, catalogue).
+* :mod:`.flex`: FlexAttention's blocks of a mask (skipped, partial, full) and its time
+  against SDPA with the dense mask.
 * :mod:`.mask_effect`: what a mask does to attention (mask, without, with, difference).
 * :mod:`.experiments`: the pretraining experiment's curves and downstream results.
+* :mod:`.generation`: a causal LM step by step (label shift, is_causal rows, the attention of
+  each generated token over the KV cache).
 * :mod:`.mask_finetuning`: the mask fine-tuning experiment (accuracy vs attention kept) and
   the keys a layer mask keeps, layer by layer.
+* :mod:`.padding`: a padded batch, its key-padding broadcast and per-example masks, per-row
+  differences, next-token readings per padding side (chapter 08).
 * :mod:`._style`: every palette, the fonts and the matplotlib style (:func:`apply_style`).
 """
 
@@ -29,6 +35,8 @@ from .attention import (
     plot_mask_catalogue,
 )
 from .experiments import plot_downstream, plot_learning_curves, plot_memorization_gap
+from .flex import plot_block_sparsity, plot_flex_timings
+from .generation import plot_generation_attention, plot_is_causal_rows, plot_label_shift
 from .mask_effect import plot_mask_effect
 from .mask_finetuning import plot_accuracy_vs_kept, plot_layer_keep
 from .masking import plot_epoch_grid, plot_epoch_grids, plot_static_vs_dynamic
@@ -37,6 +45,13 @@ from .masking_stats import (
     plot_exposure,
     plot_exposure_histogram,
     plot_selection_counts,
+)
+from .padding import (
+    plot_batch_masks,
+    plot_key_padding_broadcast,
+    plot_next_token_readings,
+    plot_padded_batch,
+    plot_row_values,
 )
 from .word_groups import plot_word_groups
 
@@ -48,6 +63,7 @@ __all__ = [
     "font_families",
     "plot_accuracy_vs_kept",
     "plot_attention",
+    "plot_block_sparsity",
     "plot_attention_steps",
     "plot_corruption_breakdown",
     "plot_downstream",
@@ -55,7 +71,11 @@ __all__ = [
     "plot_epoch_grids",
     "plot_exposure",
     "plot_exposure_histogram",
+    "plot_flex_timings",
+    "plot_generation_attention",
+    "plot_is_causal_rows",
     "plot_layer_keep",
+    "plot_label_shift",
     "plot_layer_similarity",
     "plot_learning_curves",
     "plot_mask",
@@ -65,5 +85,10 @@ __all__ = [
     "plot_selection_counts",
     "plot_static_vs_dynamic",
     "plot_word_groups",
+    "plot_batch_masks",
+    "plot_key_padding_broadcast",
+    "plot_next_token_readings",
+    "plot_padded_batch",
+    "plot_row_values",
     "register_cjk_font",
 ]

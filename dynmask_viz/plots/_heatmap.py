@@ -7,13 +7,19 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ._style import BLOCKED_EDGE, INK, MASK_COLORS, NotebookFigure, font_families, renderable, short_token
-
-MASK_CMAP = ListedColormap([MASK_COLORS["blocked"], MASK_COLORS["allowed"]])
+from ._style import (
+    BLOCKED_EDGE,
+    INK,
+    MASK_CMAP,  # imported from here by other plot modules: the one object of _style
+    MASK_COLORS,
+    NotebookFigure,
+    font_families,
+    renderable,
+    short_token,
+)
 
 
 def as_matrix(x, name: str) -> np.ndarray:

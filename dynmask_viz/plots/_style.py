@@ -3,7 +3,8 @@
 Colours are Okabe-Ito (safe for colour-blind readers). MLM corruption: unchanged (light
 grey), replaced by ``[MASK]`` (blue), replaced by a random token (orange), kept but still
 predicted (reddish purple). Static vs dynamic: vermillion vs blue. Attention masks: blue = may
-attend, light grey = blocked. Fonts: DejaVu Sans, then a CJK font (glyph-by-glyph fallback)
+attend, light grey = blocked (:data:`MASK_CMAP`, :data:`MASK_SHARE_CMAP`, in every figure and
+explorer). Fonts: DejaVu Sans, then a CJK font (glyph-by-glyph fallback)
 so token labels in any script render as text.
 """
 
@@ -15,7 +16,7 @@ import io
 
 import numpy as np
 from matplotlib import rcParams
-from matplotlib.colors import to_rgba
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -41,6 +42,16 @@ THEORY_COLORS = {"static": "#7a2e00", "dynamic": "black"}
 # Attention masks: True = may attend (blue), False = blocked (light grey), in every figure
 # and in the explorers.
 MASK_COLORS = {"allowed": "#0072B2", "blocked": "#ececec"}
+# The one colour map of a bool mask (0 = blocked, 1 = may attend), and of a share of heads that
+# may attend (blocked to allowed, blending in between): every mask figure and explorer uses these
+# two objects, so "may attend" looks the same everywhere.
+MASK_CMAP = ListedColormap([MASK_COLORS["blocked"], MASK_COLORS["allowed"]], name="mask")
+MASK_SHARE_CMAP = LinearSegmentedColormap.from_list(
+    "mask_share", [MASK_COLORS["blocked"], MASK_COLORS["allowed"]]
+)
+# FlexAttention's blocks: skipped (never computed, drawn as a blocked mask cell), partial (the
+# mask_mod runs inside the block) and full (computed without reading the mask).
+BLOCK_COLORS = {"skipped": MASK_COLORS["blocked"], "partial": "#E69F00", "full": "#009E73"}
 BLOCKED_EDGE = "#9a9a9a"  # outline of the light "blocked" patch in legends
 REFERENCE_LINE = "#9a9a9a"  # a reference level (similarity 1, ...)
 INK = "#222222"  # dark strokes and text on light cells
@@ -129,13 +140,46 @@ def register_cjk_font() -> str | None:
     manager = font_manager.fontManager
     if not any(f.fname == path for f in manager.ttflist):
         manager.addfont(path)
-        # The file has one weight (regular). Bold text (the selected tokens of the epoch grids)
-        # would be drawn in it anyway, after a "findfont: Failed to find font weight bold"
-        # warning per label: say so once here by listing the file as its bold face too.
-        regular = next(f for f in manager.ttflist if f.fname == path)
+    name = font_manager.FontProperties(fname=path).get_name()
+    add_bold_faces([name])  # the file has one weight (regular)
+    return name
+
+
+def add_bold_faces(families) -> list[str]:
+    """List the regular face of each family that has no bold face as its bold face too.
+
+    matplotlib asks *every* family of the ``font.family`` fallback chain for the weight of the
+    text. A CJK fallback installed in one weight only (the offline asset, or a system
+    ``Noto Sans CJK`` with its Regular file alone) would then log "findfont: Failed to find font
+    weight bold for ..." on every bold label (the selected tokens of the epoch grids, titles),
+    and draw it in the regular face anyway. Saying so once, here, draws the same glyphs without
+    the warnings.
+
+    Args:
+        families: Font family names known to matplotlib's font manager.
+
+    Returns:
+        The families that got a bold alias (empty when each already had a bold face).
+    """
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    added = []
+    for family in families:
+        faces = [f for f in manager.ttflist if f.name == family and f.style == "normal"]
+        # FontEntry weights are ints (from the file) or names ("bold"); an unknown name is regular.
+        weights = [
+            w if isinstance(w, (int, float)) else font_manager.weight_dict.get(str(w).lower(), 400)
+            for w in (f.weight for f in faces)
+        ]
+        if not faces or any(w >= 600 for w in weights):
+            continue  # unknown to matplotlib, or a real bold face exists
+        regular = faces[min(range(len(faces)), key=lambda i: abs(weights[i] - 400))]
         manager.ttflist.append(dataclasses.replace(regular, weight=700))
+        added.append(family)
+    if added:
         manager._findfont_cached.cache_clear()  # as addfont does after changing the list
-    return font_manager.FontProperties(fname=path).get_name()
+    return added
 
 
 def font_families(available: set[str] | None = None) -> list[str]:
@@ -162,7 +206,9 @@ def _installed_font_families() -> tuple[str, ...]:
     from matplotlib import font_manager
 
     register_cjk_font()
-    return tuple(font_families({f.name for f in font_manager.fontManager.ttflist}))
+    families = font_families({f.name for f in font_manager.fontManager.ttflist})
+    add_bold_faces(families[1:])  # the CJK fallbacks (DejaVu Sans ships its bold face)
+    return tuple(families)
 
 
 def apply_style() -> None:

@@ -9,6 +9,7 @@ a ``Figure`` and never shows it.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -27,7 +28,7 @@ from ._heatmap import (
     token_axes,
     token_labels,
 )
-from ._style import BAD_COLOR, LINE_COLORS, REFERENCE_LINE, NotebookFigure, short_token
+from ._style import BAD_COLOR, LINE_COLORS, REFERENCE_LINE, NotebookFigure
 
 __all__ = [
     "plot_attention",
@@ -198,10 +199,11 @@ def plot_mask_catalogue(
     cols = cols or min(4, len(rules))
     rows = math.ceil(len(rules) / cols)
     side = min(max(2.3, 0.07 * length + 1.0), 5.0)
-    fig = NotebookFigure(figsize=(cols * (side + 0.2), rows * (side + 1.3) + 0.5), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    labels = token_labels(tokens, length)
-    for i, (ax, (name, rule)) in enumerate(zip(axes, rules.items())):
+    # Whole titles, wrapped to the panel's width (a cut name hides the very parameters that
+    # tell two rules apart): about 12.6 characters of 9.5 pt text per inch.
+    width = max(12, int(side * 12.6))
+    panels = []
+    for name, rule in rules.items():
         if isinstance(rule, MaskRule):
             dense = rule.dense(1, 1, length)[0, 0]
             subtitle = rule.name if rule.name != name else None
@@ -210,15 +212,17 @@ def plot_mask_catalogue(
         mask = as_matrix(dense, f"rules[{name!r}]")
         if mask.shape != (length, length):
             raise ValueError(f"rules[{name!r}] has shape {mask.shape}, expected ({length}, {length}).")
-        draw_mask(
-            ax,
-            mask,
-            name if subtitle is None else f"{name}\n{short_token(subtitle, 30)}",
-            labels,
-            labels,
-            left=i % cols == 0,
-            bottom=True,
-        )
+        lines = [line for text in (name, subtitle) if text for line in _wrap(text, width)]
+        panels.append((mask, "\n".join(lines)))
+    # Each row is as tall as its panel plus its longest title (beyond the two lines the base
+    # height has room for).
+    extra = [max(t.count("\n") - 1 for _, t in panels[r * cols : (r + 1) * cols]) for r in range(rows)]
+    height = rows * (side + 1.3) + 0.17 * sum(max(0, e) for e in extra) + 0.5
+    fig = NotebookFigure(figsize=(cols * (side + 0.2), height), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    labels = token_labels(tokens, length)
+    for i, (ax, (mask, panel_title)) in enumerate(zip(axes, panels)):
+        draw_mask(ax, mask, panel_title, labels, labels, left=i % cols == 0, bottom=True)
         if i < len(rules) - cols:  # axis titles only under the last panel of each column
             ax.set_xlabel("")
     for ax in axes[len(rules) :]:
@@ -227,6 +231,11 @@ def plot_mask_catalogue(
         fig.suptitle(title, fontsize=11)
     mask_legend(fig)
     return fig
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken after spaces where possible."""
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [text]
 
 
 def plot_layer_similarity(

@@ -14,19 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from ..analysis import attention_view, mask_view
 from ._heatmap import four_panel_layout, grid_lines, mask_legend, token_axes, token_labels
-from ._style import MASK_COLORS
+from ._style import MASK_SHARE_CMAP  # blocked (0) to allowed (1): a head average of a per-head mask
 
-__all__ = ["MaskEffectPainter", "plot_mask_effect"]
+__all__ = ["MaskEffectPainter", "layer_name", "plot_mask_effect"]
 
-# Blocked (0) to allowed (1), blending in between: a head average of a per-head mask.
-MASK_SHARE_CMAP = LinearSegmentedColormap.from_list(
-    "mask_share", [MASK_COLORS["blocked"], MASK_COLORS["allowed"]]
-)
 _CMAPS = (MASK_SHARE_CMAP, "viridis", "viridis", "RdBu_r")
 
 
@@ -35,15 +30,19 @@ class MaskEffectPainter:
 
     Args:
         tokens: The ``L`` token strings (both axes of every panel).
-        colorbars: Add colour bars to the attention and difference panels (figures); the
-            explorer leaves them out to keep its four axes aligned for repainting.
+        colorbars: Add colour bars to the "with" panel (the attention scale, shared with
+            "without") and to the difference panel. They follow every :meth:`paint` (a
+            blitting renderer redraws their ticks, listed by :meth:`dynamic_artists`).
         cell_borders: Thin white lines between the mask's cells (up to 32 tokens); a widget
             that paints cells straight into pixels (:meth:`fill_cells`) leaves them out.
         side: Panel side in inches (default: grows with ``L``).
+        room: Height in inches above and below the panels (titles, rotated token labels);
+            default 0.55 with colour bars, 1.2 without.
 
     Attributes:
         figure: The ``Figure``; ``axes``: its four heatmap axes (mask, without, with,
-            difference); ``images``: their ``AxesImage``; ``titles``: their title texts.
+            difference); ``images``: their ``AxesImage``; ``titles``: their title texts;
+            ``colorbars``: the two ``Colorbar`` objects (empty without colour bars).
     """
 
     def __init__(
@@ -53,14 +52,16 @@ class MaskEffectPainter:
         colorbars: bool = True,
         cell_borders: bool = True,
         side: float | None = None,
+        room: float | None = None,
     ) -> None:
         n = len(tokens)
         if n == 0:
             raise ValueError("MaskEffectPainter needs at least one token.")
         self.n = n
-        # Without colour bars the figure is narrower (a widget's image fits a notebook), and its
-        # panels, wider than `side`, need more height for titles and token labels.
-        gap, room = (0.75, 0.55) if colorbars else (0.3, 1.2)
+        # Without colour bars the figure is narrower, and its panels, wider than `side`, need
+        # more height for titles and token labels.
+        gap = 0.75 if colorbars else 0.3
+        room = room if room is not None else (0.55 if colorbars else 1.2)
         self.figure, axes, cols = four_panel_layout(n, side=side, gap=gap, room=room)
         self.axes = list(axes)
         labels = token_labels(tokens, n)
@@ -73,9 +74,12 @@ class MaskEffectPainter:
             self.titles.append(ax.set_title("", fontsize=9.5))
         if cell_borders:
             grid_lines(self.axes[0], n, n)
+        self.colorbars = []
         if colorbars:
-            self.figure.colorbar(self.images[2], ax=self.axes[2], shrink=0.7, label="attention weight")
-            self.figure.colorbar(self.images[3], ax=self.axes[3], shrink=0.7, label="change of weight")
+            self.colorbars = [
+                self.figure.colorbar(self.images[2], ax=self.axes[2], shrink=0.7, label="attention weight"),
+                self.figure.colorbar(self.images[3], ax=self.axes[3], shrink=0.7, label="change of weight"),
+            ]
         mask_legend(self.figure)
         self._boxes = None
 
@@ -103,9 +107,15 @@ class MaskEffectPainter:
         for title, text in zip(self.titles, titles, strict=True):
             title.set_text(text)
 
-    def dynamic_artists(self) -> list:
-        """The artists :meth:`paint` changes, in drawing order (for a blitting renderer)."""
-        return [*self.images, *self.titles]
+    def dynamic_artists(self, images: bool = True) -> list:
+        """The artists :meth:`paint` changes, in drawing order (for a blitting renderer).
+
+        Args:
+            images: Include the heatmap images (leave them out when using :meth:`fill_cells`).
+        """
+        # Of a colour bar only its axis (ticks, tick labels) follows the scale: its gradient fills
+        # the bar whatever the limits.
+        return [*(self.images if images else []), *self.titles, *(cb.ax.yaxis for cb in self.colorbars)]
 
     def fill_cells(self, pixels: np.ndarray) -> None:
         """Write every panel's cells into an ``[H, W, 4]`` RGBA buffer of the laid-out figure.
@@ -128,6 +138,19 @@ def _pixel_box(ax, n: int, height: float):
     rows = ((np.arange(top, bottom) + 0.5 - (height - b.y1)) * n / b.height).astype(int).clip(0, n - 1)
     cols = ((np.arange(left, right) + 0.5 - b.x0) * n / b.width).astype(int).clip(0, n - 1)
     return (top, bottom, left, right), rows, cols
+
+
+def layer_name(layer: int, layers: int) -> str:
+    """``"layer 2"``, or ``"last layer (5)"`` for the last one however it was given (``-1``, ``5``).
+
+    A reader cannot look up ``layer -1``: titles name the real index.
+
+    Args:
+        layer: A valid layer index (negative counts from the end).
+        layers: Number of layers of the model.
+    """
+    index = layer % layers if -layers <= layer < layers else layer
+    return f"last layer ({index})" if index == layers - 1 else f"layer {index}"
 
 
 def plot_mask_effect(
@@ -184,5 +207,7 @@ def plot_mask_effect(
         ),
     )
     head_txt = "mean of heads" if head == "mean" else f"head {head}"
-    painter.figure.suptitle(title or f"{result_with.rule}: layer {layer}, {head_txt}", fontsize=11)
+    painter.figure.suptitle(
+        title or f"{result_with.rule}: {layer_name(layer, result_with.num_layers)}, {head_txt}", fontsize=11
+    )
     return painter.figure

@@ -33,7 +33,12 @@ def build_grid_figure(
     layout: str = "auto",
     upto: int | None = None,
 ) -> tuple[Figure, list[GridPainter]]:
-    """Figure with one panel per grid (side by side when they fit, else stacked) + painters."""
+    """Figure with one panel per grid (side by side when they fit, else stacked) + painters.
+
+    Rows are labelled epoch 1..E, as every figure and chapter counts epochs; ``upto`` and the
+    grids' tensors use the code's 0-based index (row ``r`` is epoch ``r + 1``). The "mask j"
+    labels right of a row are mask indices, numbered from 0 as in the code.
+    """
     n_rows, n_cols = grids[0].corruption.shape
     if n_cols == 0:
         raise ValueError("Nothing to draw: the sequence has no tokens that can be masked.")
@@ -49,6 +54,8 @@ def build_grid_figure(
     fig = NotebookFigure(figsize=(across * panel_w, height), layout="constrained")
     axes = fig.subplots(len(grids) // across, across, squeeze=False).flatten()
     painters = [GridPainter(ax, g, lay, title=t) for ax, g, t in zip(axes, grids, titles)]
+    for ax in axes:  # readers count epochs from 1 (row r is the code's epoch index r)
+        ax.set_yticks(range(n_rows), [str(e + 1) for e in range(n_rows)], fontsize=8)
     for painter, grid in zip(painters, grids):
         if upto is not None:
             painter.paint(grid, upto)
@@ -80,7 +87,7 @@ def plot_epoch_grids(
         suptitle: Figure title.
         layout: ``"columns"`` (side by side), ``"rows"`` (stacked) or ``"auto"`` (side by
             side when they fit in ~15 inches).
-        upto: Show epochs ``0..upto`` only (later rows blank).
+        upto: Show rows ``0..upto`` only (0-based; later rows blank): epochs 1..``upto + 1``.
     """
     if not grids:
         raise ValueError("plot_epoch_grids needs at least one grid.")

@@ -17,6 +17,8 @@ from ._style import CORRUPTION_COLORS, LINE_COLORS, SCHEME_COLORS, THEORY_COLORS
 
 __all__ = ["plot_corruption_breakdown", "plot_exposure", "plot_exposure_histogram", "plot_selection_counts"]
 
+THEORY_MARKERS = {"static": "D", "dynamic": "o"}  # theory points of the times-masked histogram
+
 
 def plot_corruption_breakdown(result, config=None, *, candidates=None, title: str | None = None) -> Figure:
     """Measured vs configured shares of [MASK] / random / kept among selected tokens.
@@ -125,7 +127,7 @@ def plot_exposure(stats_static, stats_dynamic, *, title: str | None = None) -> F
 
 
 def plot_exposure_histogram(stats_static, stats_dynamic, *, title: str | None = None) -> Figure:
-    """How many times each token was selected over the epochs: bars measured, dots theory.
+    """How many times each token was selected over the epochs: bars measured, markers theory.
 
     Under static masking a token selected in one of the ``k`` masks is selected again every
     time that mask comes back, so counts jump in steps of ``epochs / k``.
@@ -151,11 +153,20 @@ def plot_exposure_histogram(stats_static, stats_dynamic, *, title: str | None = 
             alpha=0.75,
             label=f"{name}, measured",
         )
+        # Theory as large dark markers with a white rim, visible on the bars and on white.
+        # Counts theory gives probability 0 (static: only multiples of epochs / k) are left out.
+        theory = pmf[: top + 1].numpy()
+        shown = theory > 0
         ax.plot(
-            x + (i - 0.5) * 0.4,
-            pmf[: top + 1].numpy(),
-            "k_" if i == 0 else "k.",
-            ms=8,
+            (x + (i - 0.5) * 0.4)[shown],
+            theory[shown],
+            THEORY_MARKERS[kind],
+            ls="none",
+            ms=7,
+            mfc=THEORY_COLORS[kind],
+            mec="white",
+            mew=1.2,
+            zorder=3,
             label=f"{name}, theory",
         )
     ax.set(

@@ -1,5 +1,7 @@
 """Checks for the exercises of chapters 01 (attention formulas) and 03 (masks in practice).
 
+Chapter 05's checks (the attention explorer) are in :mod:`.exercises_explorer`.
+
 Same contract as every check (:mod:`.checks`): each ``check_*`` returns a
 :class:`~dynmask_viz.teaching.checks.CheckResult`, truthy when the answer is right, and
 never raises on a wrong, missing (``None`` / ``...``) or malformed answer.
@@ -12,8 +14,8 @@ import math
 
 import torch
 
-from ..attention_masks import MaskError, MaskRule, sliding_window
-from ..hf import check_attention_mask
+from ..attention_masks import MaskError, MaskRule, sliding_window, topk_keys
+from ..hf import check_attention_mask, extract_attention
 from .checks import CheckResult, as_number, is_missing, no_answer, not_yet, passed
 
 __all__ = [
@@ -151,20 +153,51 @@ def check_blocked_weight_factor(answer) -> CheckResult:
     return not_yet(f"{value:g} is not it.", "Compare exp(s + 1) with exp(s + 0).")
 
 
-def check_keys_per_row(answer, *, expected: int) -> CheckResult:
-    """How many keys get a non-zero weight in each row under a ``topk_keys(k)`` mask."""
+def check_keys_per_row(answer, model, tokenizer, text: str, *, k: int = 2) -> CheckResult:
+    """How many keys get a non-zero weight in each row under ``topk_keys(scores, k)`` (03, Ex. 2).
+
+    The expected count is measured, not given: the check builds the exercise's rule (``scores``
+    = the model's own layer-0 attention, mean of heads, as in chapter 03), runs ``model`` with
+    it through :func:`~dynmask_viz.hf.extract_attention` and counts the non-zero weights of
+    every row, layer and head. So the call a student sees does not hold the answer.
+
+    Args:
+        answer: A whole number.
+        model: The eager model of the chapter.
+        tokenizer: Its tokenizer.
+        text: The chapter's text.
+        k: The ``k`` of the exercise's ``topk_keys(scores, k)``.
+    """
     if is_missing(answer):
         return no_answer("a whole number")
     value = as_number(answer)
     if value is None:
         return not_yet(f"Expected a whole number, got {answer!r}.")
-    if value == expected:
-        return passed(
-            f"{expected}: topk_keys keeps exactly k keys per query, and a blocked key gets weight 0."
+    counts = _nonzero_keys_per_row(model, tokenizer, text, k)
+    low, high = int(counts.min()), int(counts.max())
+    if low != high:  # not one count for every row: say what was measured
+        return not_yet(
+            f"Rows differ here: between {low} and {high} non-zero weights.",
+            "Run the cell after this check and look at the rows with fewer keys.",
+        )
+    if value == low:
+        return passed(f"{low}: topk_keys keeps exactly k keys per query, and a blocked key gets weight 0.")
+    if value == counts.shape[-1]:
+        return not_yet(
+            "That is every key of the row: a blocked key gets weight exactly 0 (finfo.min).",
+            "Count the True cells in one row of the mask.",
         )
     return not_yet(
         f"{value:g} is not it.", "Count the True cells in one row of the mask; blocked cells get 0."
     )
+
+
+def _nonzero_keys_per_row(model, tokenizer, text: str, k: int) -> torch.Tensor:
+    """``[layers, heads, queries]`` count of non-zero weights under ``topk_keys(scores, k)``."""
+    plain = extract_attention(model, tokenizer, text)
+    scores = plain.attentions[:, 0].mean(1, keepdim=True)  # [1, 1, L, L] layer 0, mean of heads
+    masked = extract_attention(model, tokenizer, text, topk_keys(scores, k))
+    return (masked.example(0) > 0).sum(-1)
 
 
 def check_model_mask(answer, model, input_ids: torch.Tensor, expected: MaskRule) -> CheckResult:

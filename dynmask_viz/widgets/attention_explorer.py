@@ -2,7 +2,8 @@
 
 Four heatmaps side by side (queries = rows, keys = columns): the mask applied (True = may
 attend, blue), the attention without a mask, with it, and the difference, drawn by the same
-painter as :func:`dynmask_viz.plots.plot_mask_effect`. Controls: the text, the
+painter as :func:`dynmask_viz.plots.plot_mask_effect` (the same mask colours, and colour bars
+for the attention and difference scales). Controls: the text, the
 model, layer and head (or the mean over heads), a mask rule from
 :mod:`dynmask_viz.analysis.mask_rules` with its parameters, and one toggle per token to drop it
 as a key. Forward passes run through :func:`dynmask_viz.hf.extract_attention` and are kept
@@ -370,7 +371,8 @@ class AttentionExplorer(Explorer):
             b.button_style = "danger" if i in s.dropped else ""
         if self._figure_key != tuple(s.tokens):  # a new token list: a new figure
             side = min(max(2.6, 0.09 * len(s.tokens) + 0.9), 6.4)  # smaller than a notebook figure
-            self._painter = MaskEffectPainter(s.tokens, colorbars=False, cell_borders=False, side=side)
+            # Room for the two-line titles and the rotated token labels of a small figure.
+            self._painter = MaskEffectPainter(s.tokens, cell_borders=False, side=side, room=1.2)
             self._renderer, self._figure_key = None, tuple(s.tokens)
         vmax = max(float(s.without.max()), float(s.with_mask.max()), 1e-6)
         change = float(s.difference.abs().max())
@@ -386,9 +388,14 @@ class AttentionExplorer(Explorer):
         self._painter.paint(s.mask, s.without, s.with_mask, titles=titles, diff_floor=0.05)
         if self._renderer is None:
             # Laid out once, with two-line titles in place, then frozen. The images are painted
-            # straight into the pixels (fill_cells): only the titles are drawn on each change.
+            # straight into the pixels (fill_cells): only the titles and the colour bars (their
+            # scales follow each view) are drawn on each change.
+            painter = self._painter
             self._renderer = BlitRenderer(
-                self._painter.figure, lambda: self._painter.titles, painted=self._painter.images, dpi=self.dpi
+                painter.figure,
+                lambda: painter.dynamic_artists(images=False),
+                painted=painter.images,
+                dpi=self.dpi,
             )
         self.image.value = self._renderer.png(prepaint=self._painter.fill_cells)
         empty = f"; {s.empty_rows} query row(s) had no key and attend to themselves" if s.empty_rows else ""

@@ -45,7 +45,7 @@ class MaskingExplorer(Explorer):
         text: The sentence (default: the first sentence of the Wikipedia asset).
         tokenizer: Hugging Face tokenizer with a mask token (default ``hf.load_tokenizer()``).
         seed: Masking seed, an int in ``[0, 2**31 - 1]``.
-        epochs: Number of epochs (rows), 1..40.
+        epochs: Number of epochs (rows, labelled 1..``epochs``), 1..40.
         dupe_factor: Initial number of static masks (1..10); BERT used 10 over 40 epochs.
         mlm_probability: Initial selection probability (0.05..0.5).
         unit: Initial unit, ``"token"``, ``"word"`` or ``"span"``.
@@ -64,6 +64,8 @@ class MaskingExplorer(Explorer):
         widget: The top-level ``VBox`` to display.
         image: The ``ipywidgets.Image`` holding the PNG of :attr:`figure`.
         summary: ``ipywidgets.HTML`` with the exposure counts.
+        epoch_label: ``ipywidgets.Label`` beside the epoch slider: the last epoch shown, counted
+            from 1 as in the figure (the slider's value is the 0-based index).
         last_update_s: Seconds the last :meth:`update` took.
     """
 
@@ -106,8 +108,15 @@ class MaskingExplorer(Explorer):
                 style=style,
                 layout=widgets.Layout(width="95%"),
             ),
+            # The value is the code's 0-based epoch index (set(epoch=0) shows the first epoch);
+            # readers count epochs from 1, so the readout is the label beside it.
             "epoch": widgets.IntSlider(
-                value=epochs - 1, min=0, max=epochs - 1, description="show epochs 0..", style=style
+                value=epochs - 1,
+                min=0,
+                max=epochs - 1,
+                description="show epochs 1 to",
+                readout=False,
+                style=style,
             ),
             "probability": widgets.FloatSlider(
                 value=0.15,
@@ -146,12 +155,13 @@ class MaskingExplorer(Explorer):
         self.vocab = MaskingVocab.from_tokenizer(tokenizer)  # once: it reads the whole vocabulary
         self.image = widgets.Image(format="png")
         self.summary = widgets.HTML()
+        self.epoch_label = widgets.Label()
         self._messages = self.summary
         c = self.controls
         self.widget = widgets.VBox(
             [
                 c["text"],
-                widgets.HBox([c["epoch"], c["probability"], c["unit"]]),
+                widgets.HBox([c["epoch"], self.epoch_label, c["probability"], c["unit"]]),
                 widgets.HBox([c["dupe_factor"], c["mode"], c["seed"]]),
                 self.summary,
                 self.image,
@@ -167,7 +177,8 @@ class MaskingExplorer(Explorer):
         """Set several controls at once, then re-render once.
 
         Example: ``explorer.set(probability=0.3, unit="word", epoch=5)``. Valid values:
-        ``text`` a str, ``epoch`` an int in ``[0, epochs - 1]``, ``probability`` in
+        ``text`` a str, ``epoch`` an int in ``[0, epochs - 1]`` (the 0-based index of the last
+        epoch shown: ``epoch=3`` shows epochs 1 to 4), ``probability`` in
         ``[0.05, 0.5]``, ``unit`` ``"token"``/``"word"``/``"span"``, ``dupe_factor`` an int in
         ``[1, 10]``, ``mode`` ``"both"``/``"static"``/``"dynamic"``, ``seed`` an int in
         ``[0, 2**31 - 1]``: the same as the constructor's.
@@ -265,6 +276,7 @@ class MaskingExplorer(Explorer):
 
         self.image.value = self._renderer.png(self._under, prepaint=fill)
         self.summary.value = self._summary_html(s)
+        self.epoch_label.value = f"{s.epoch + 1} (of {s.epochs})"
 
     def _under(self, text) -> object:
         """What lies under a text: its cell's code (cell texts) or the white figure."""
@@ -292,7 +304,7 @@ class MaskingExplorer(Explorer):
         return (
             f"<div style='font-size:90%'>{len(s.tokens)} tokens{truncated}, "
             f"p={s.config.mlm_probability:.2f}, "
-            f"unit={s.config.unit}, epochs 0..{s.epoch}"
+            f"unit={s.config.unit}, epochs 1 to {s.epoch + 1}"
             "<table style='margin-top:4px'><tr><th></th><th>different masks drawn</th>"
             "<th>different inputs seen</th><th>tokens masked at least once</th></tr>"
             f"{rows}</table></div>"

@@ -46,6 +46,13 @@ class ExplorerState:
     static: EpochGrid
     dynamic: EpochGrid
 
+    def __repr__(self) -> str:
+        # One line, not the grids' tensors.
+        return (
+            f"ExplorerState(mode={self.mode!r}, epoch={self.epoch}, epochs={self.epochs}, "
+            f"dupe_factor={self.dupe_factor}, seed={self.seed}, {len(self.tokens)} tokens)"
+        )
+
     @property
     def static_masked(self) -> torch.Tensor:
         """``[epoch + 1, L]`` bool, True = selected, static masking, epochs shown so far."""
@@ -103,3 +110,13 @@ class AttentionState:
     difference: torch.Tensor
     empty_rows: int
     forward_calls: int
+
+    def __repr__(self) -> str:
+        # One line: the default repr prints the four [L, L] matrices (about 100 lines in a
+        # notebook when explorer.set(...) ends a cell).
+        head = "mean of heads" if self.head is None else f"head={self.head}"
+        return (
+            f"AttentionState(rule={self.rule!r}, layer={self.layer}, {head}, "
+            f"{len(self.tokens)} tokens, dropped={list(self.dropped)}, "
+            f"largest change={float(self.difference.abs().max()):.3f})"
+        )

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention_masks import MaskError, is_blocked, to_additive
+from ..attention_masks import MaskError, is_blocked, to_additive
 
-__all__ = ["AttentionSteps", "attention_steps", "attention_from_hidden", "demo_minus_inf_row"]
+__all__ = ["AttentionSteps", "attention_from_hidden", "attention_steps", "demo_minus_inf_row"]
 
 
 @dataclass(frozen=True)

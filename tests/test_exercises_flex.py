@@ -1,0 +1,120 @@
+"""Chapter 10's checks: right answers pass, typical mistakes get their message, junk never raises.
+
+Expected answers are derived here from the check's inputs (sizes, a target mask built from
+index comparisons), independently of the package's block-mask code.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _exercise_helpers import JUNK_ANSWERS
+from hypothesis import given, settings
+
+from dynmask_viz.teaching import CheckResult, check_causal_skipped_share, check_mask_mod, check_table_mib
+
+L = 10
+_q, _k = torch.arange(L).view(L, 1), torch.arange(L).view(1, L)
+# The target of the mask_mod exercise: a causal window of 3 keys, plus key 0 as a sink.
+TARGET = ((_q - _k >= 0) & (_q - _k < 3)) | ((_k == 0) & (_q >= _k))
+
+
+def right_mask_mod(b, h, q_idx, kv_idx):
+    return ((q_idx >= kv_idx) & (q_idx - kv_idx < 3)) | (kv_idx == 0)
+
+
+def python_if_mask_mod(b, h, q_idx, kv_idx):
+    if (q_idx - kv_idx).max() < 3:  # Python control flow on tensor values: fails under vmap
+        return q_idx >= kv_idx
+    return ((q_idx >= kv_idx) & (q_idx - kv_idx < 3)) | (kv_idx == 0)
+
+
+# 1024 tokens in blocks of 128: 8 x 8 blocks, 28 above the diagonal.
+REFERENCE = [
+    (check_causal_skipped_share, 28 / 64, dict(length=1024, block_size=128)),
+    (check_mask_mod, right_mask_mod, dict(target=TARGET)),
+    (check_table_mib, 8 * 12 * 2048 * 2048 / 2**20, dict(batch=8, heads=12, q_len=2048)),
+]
+IDS = [r[0].__name__ for r in REFERENCE]
+
+
+@pytest.mark.parametrize("check, answer, kwargs", REFERENCE, ids=IDS)
+def test_reference_answers_pass_and_placeholders_do_not(check, answer, kwargs):
+    result = check(answer, **kwargs)
+    assert isinstance(result, CheckResult) and result, str(result)
+    placeholders = [None, ...] + ([lambda b, h, q_idx, kv_idx: None] if check is check_mask_mod else [])
+    for placeholder in placeholders:  # (the notebook's function placeholder returns None)
+        result = check(placeholder, **kwargs)
+        assert not result and "No answer yet" in result.message
+
+
+@settings(max_examples=60, deadline=None)
+@given(answer=JUNK_ANSWERS)
+def test_junk_never_raises_and_never_passes(answer):
+    for check, _, kwargs in REFERENCE:
+        result = check(answer, **kwargs)
+        assert isinstance(result, CheckResult) and str(result) and not result
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (0.5, "a block is skipped only if all its pairs are"),
+        ("43.75 %", "percentage"),
+        (43.75, "percentage"),
+        (36 / 64, "computed"),
+        (8 / 64, "diagonal"),
+        (0.3, "is not it"),
+    ],
+)
+def test_skipped_share_mistakes_get_their_message(answer, message):
+    result = check_causal_skipped_share(answer, length=1024, block_size=128)
+    assert not result and message in str(result)
+
+
+def test_skipped_share_with_a_ragged_last_block():
+    # 300 tokens in blocks of 128: 3 x 3 blocks, 3 above the diagonal are skipped.
+    assert check_causal_skipped_share(3 / 9, length=300, block_size=128)
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda b, h, q, k: ~right_mask_mod(b, h, q, k), "inverted"),
+        (lambda b, h, q, k: right_mask_mod(b, h, k, q), "swapped"),
+        (lambda b, h, q, k: (q >= k) & (q - k < 3), "first: query 3, key 0 may attend"),
+        (lambda b, h, q, k: (q - k).float(), "returns bool"),
+        (lambda b, h, q, k: q[:2] >= k, "broadcasts"),
+        (lambda b, h, q, k: 1 / 0, "ZeroDivisionError"),
+        (python_if_mask_mod, "vmap call fails"),
+        ("q >= k", "Expected a function"),
+    ],
+)
+def test_mask_mod_mistakes_get_their_message(answer, message):
+    result = check_mask_mod(answer, TARGET)
+    assert not result and message in str(result), str(result)
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (8 * 12 * 2048 * 2048 / 1e6, "MB"),
+        (8 * 12 * 2048 * 2048 / 2**20 / 8, "byte, not a bit"),
+        (8 * 12 * 2048 * 2048 * 4 / 2**20, "float32"),
+        (8 * 2048 * 2048 / 2**20, "per head"),
+        (-3, "positive"),
+        (100, "is not it"),
+    ],
+)
+def test_table_size_mistakes_get_their_message(answer, message):
+    result = check_table_mib(answer, batch=8, heads=12, q_len=2048)
+    assert not result and message in str(result), str(result)
+
+
+def test_wrong_author_arguments_raise_naming_them():
+    with pytest.raises(ValueError, match="block_size"):
+        check_causal_skipped_share(0.4, length=16, block_size=0)
+    with pytest.raises(ValueError, match="target"):
+        check_mask_mod(right_mask_mod, TARGET.float())
+    with pytest.raises(ValueError, match="heads"):
+        check_table_mib(1, batch=1, heads=True, q_len=4)
