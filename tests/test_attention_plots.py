@@ -267,6 +267,13 @@ def test_exercise_checks_accept_right_answers_and_explain_wrong_ones():
     assert "other way" in str(check_blocked_weight_factor(0.368))
 
 
+def _layer0_scores(model, tokenizer, text):
+    """Chapter 03's scores: layer-0 attention, mean of heads, ``[1, 1, L, L]``."""
+    from dynmask_viz.hf import extract_attention
+
+    return extract_attention(model, tokenizer, text).attentions[:, 0].mean(1, keepdim=True)
+
+
 def test_check_keys_per_row_measures_the_count_itself(tokenizer):
     """Chapter 03, exercise 2: the call holds no expected value; the check runs the rule."""
     import inspect
@@ -277,12 +284,41 @@ def test_check_keys_per_row_measures_the_count_itself(tokenizer):
 
     assert "expected" not in inspect.signature(check_keys_per_row).parameters
     model, text = tiny_bert_for(tokenizer), "The cat sat on the mat"
-    assert check_keys_per_row(2, model, tokenizer, text)
-    assert check_keys_per_row("3", model, tokenizer, text, k=3)
-    assert not check_keys_per_row(3, model, tokenizer, text)  # k=2 by default: the exercise's
-    assert "every key" in str(check_keys_per_row(8, model, tokenizer, text))  # 8 tokens
-    assert not check_keys_per_row("two", model, tokenizer, text)
-    assert not check_keys_per_row(None, model, tokenizer, text)
+    scores = _layer0_scores(model, tokenizer, text)
+    assert check_keys_per_row(2, model, tokenizer, text, scores)
+    assert check_keys_per_row("3", model, tokenizer, text, scores, k=3)
+    assert not check_keys_per_row(3, model, tokenizer, text, scores)  # k=2 by default: the exercise's
+    assert "every key" in str(check_keys_per_row(8, model, tokenizer, text, scores))  # 8 tokens
+    assert not check_keys_per_row("two", model, tokenizer, text, scores)
+    assert not check_keys_per_row(None, model, tokenizer, text, scores)
+
+
+def test_check_keys_per_row_uses_the_given_scores(tokenizer):
+    """The rule is built from the notebook's scores, not rebuilt inside the check."""
+    from _tiny_models import tiny_bert_for
+
+    from dynmask_viz.attention_masks import MaskError
+    from dynmask_viz.teaching.exercises_attention import check_keys_per_row
+
+    model, text = tiny_bert_for(tokenizer), "The cat sat on the mat"
+    other_text = torch.rand(1, 1, 9, 9, generator=torch.Generator().manual_seed(0))  # 9 keys, not 8
+    with pytest.raises(MaskError, match="q_len=9"):  # the scores given, over 9 tokens
+        check_keys_per_row(2, model, tokenizer, text, other_text)
+
+
+def test_check_keys_per_row_refuses_a_premise_with_no_single_answer(tokenizer):
+    """On a decoder the causal mask cuts future keys out of topk_keys' choice: row 0 keeps one
+    key whatever k, so no count is right for every row. The notebook author is told (an error),
+    for every answer, instead of students being refused whatever they answer."""
+    from _tiny_models import tiny_gpt2
+
+    from dynmask_viz.teaching.exercises_attention import check_keys_per_row
+
+    model, text = tiny_gpt2(tokenizer), "The cat sat on the mat"
+    scores = _layer0_scores(model, tokenizer, text)
+    for answer in (None, 1, 2):
+        with pytest.raises(ValueError, match=r"between 1 and 2 non-zero weights"):
+            check_keys_per_row(answer, model, tokenizer, text, scores)
 
 
 def test_check_model_mask_runs_the_mask_checker():

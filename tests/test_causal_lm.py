@@ -16,6 +16,7 @@ from dynmask_viz.causal_lm import (
     CausalLMConfig,
     load_causal_lm_data,
     lr_at,
+    rebuild_command,
     train_bpe,
     train_to_folder,
     unigram_baseline,
@@ -124,7 +125,8 @@ def test_train_to_folder_writes_a_loadable_model_with_provenance(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # nothing half-written left behind
     stored = json.loads((out / "provenance.json").read_text())
     assert stored["config"] == SMALL.to_dict() and stored["command"] == "pytest"
-    assert stored["rebuild_command"].startswith("python -m dynmask_viz.causal_lm train --preset fast")
+    # Its own articles and a config off the preset: no command line repeats it, and it says why.
+    assert stored["rebuild_command"] is None and "own articles" in stored["rebuild_note"]
     for key in ("git_commit", "device", "versions", "wall_time_s", "data"):
         assert key in stored
     metrics = record["metrics"]
@@ -159,10 +161,35 @@ def test_cli_argument_errors_name_the_parameter(argv, named, capsys):
 
 def test_cli_trains_the_fast_preset(tmp_path, capsys):
     out = tmp_path / "fast"
-    assert main(["train", "--preset", "fast", "--out", str(out), "--steps", "5"]) == 0
+    assert main(["train", "--preset", "fast", "--out", str(out), "--steps", "5", "--seed", "7"]) == 0
     printed = capsys.readouterr().out
     assert "held-out loss" in printed and "unigram" in printed
     record = json.loads((out / "provenance.json").read_text())
     assert record["config"]["steps"] == 5 and record["preset"] == "fast"
-    assert record["command"].endswith("--steps 5")
+    assert record["command"].endswith("--steps 5 --seed 7")
+    # The overrides used are in the rebuild command, with the run's thread count (--threads 1).
+    assert record["rebuild_command"] == (
+        f"python -m dynmask_viz.causal_lm train --preset fast --out {out} --steps 5 --seed 7 --threads 1"
+    )
+    assert "rebuild_note" not in record
     assert torch.get_num_threads() >= 1  # the thread count came back (restored by the block)
+
+
+def test_rebuild_command_holds_every_override_or_says_why_there_is_none():
+    from dynmask_viz.causal_lm.runner import _rebuild
+
+    tiny = PRESETS["tiny"]
+    assert _rebuild(tiny, "tiny", "data/models/causal_lm_tiny", 1, False) == (
+        "python -m dynmask_viz.causal_lm train --preset tiny --out data/models/causal_lm_tiny --threads 1",
+        None,
+    )
+    command, note = _rebuild(tiny.replace(device="auto", seed=2), "tiny", "my lm", 4, False)
+    assert command.endswith("--out 'my lm' --seed 2 --device auto --threads 4") and note is None
+    for config, preset, words in [
+        (tiny, None, "preset=None is not a named preset"),  # a custom config, never "tiny"
+        (tiny.replace(n_layer=2, steps=5), "tiny", "in n_layer, which the command line cannot set"),
+    ]:
+        command, note = _rebuild(config, preset, "out", 1, False)
+        assert command is None and words in note and "train_to_folder(CausalLMConfig(" in note
+    with pytest.raises(ValueError, match=r"rebuild_command\(overrides\).*n_layer"):
+        rebuild_command("tiny", "out", overrides={"n_layer": 2})

@@ -4,7 +4,9 @@ user's setting restored)."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import warnings
 
 import pytest
 import torch
@@ -68,7 +70,22 @@ def test_missing_committed_model_says_how_to_get_it(monkeypatch, tmp_path):
     assert "python -m dynmask_viz.causal_lm train --preset tiny --out data/models/causal_lm_tiny" in message
 
 
-def test_loading_draws_no_progress_bar(tiny_folder, capfd):
+@pytest.fixture
+def progress_bars():
+    """Save transformers' progress-bar flag and huggingface_hub's states; put both back exactly
+    after the test (transformers' own switches would reset the Hub's, so its dict is restored last).
+    """
+    hub = importlib.import_module("huggingface_hub.utils.tqdm").progress_bar_states
+    was_enabled, hub_saved = hf_logging.is_progress_bar_enabled(), dict(hub)
+    yield hub
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # HF_HUB_DISABLE_PROGRESS_BARS may refuse the switch
+        (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+    hub.clear()
+    hub.update(hub_saved)
+
+
+def test_loading_draws_no_progress_bar(tiny_folder, capfd, progress_bars):
     from transformers import AutoModelForCausalLM
 
     hf_logging.enable_progress_bar()
@@ -80,13 +97,29 @@ def test_loading_draws_no_progress_bar(tiny_folder, capfd):
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_quiet_progress_bars_restores_the_setting(enabled):
+def test_quiet_progress_bars_restores_the_setting(enabled, progress_bars):
     (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
-    try:
-        with pytest.raises(RuntimeError):
-            with quiet_progress_bars():
-                assert not hf_logging.is_progress_bar_enabled()
-                raise RuntimeError("restored on errors too")
-        assert hf_logging.is_progress_bar_enabled() is enabled
-    finally:
-        hf_logging.enable_progress_bar()
+    with pytest.raises(RuntimeError):
+        with quiet_progress_bars():
+            assert not hf_logging.is_progress_bar_enabled()
+            raise RuntimeError("restored on errors too")
+    assert hf_logging.is_progress_bar_enabled() is enabled
+
+
+@pytest.mark.parametrize("transformers_enabled", [True, False])
+@pytest.mark.parametrize("group", [None, "dynmask-tests.group"])
+def test_loading_keeps_the_hub_progress_bar_settings(tiny_folder, progress_bars, group, transformers_enabled):
+    """transformers' enable_progress_bar() turns every Hub bar on: the Hub's own settings, global
+    or per group, must come back as they were, whatever transformers' flag was."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
+
+    (hf_logging.enable_progress_bar if transformers_enabled else hf_logging.disable_progress_bar)()
+    progress_bars.clear()  # start from the Hub's default (everything on), then switch one off
+    disable_progress_bars(group)
+    before = dict(progress_bars)
+    load_causal_lm(tiny_folder)
+    assert progress_bars == before
+    assert are_progress_bars_disabled(group)
+    if group is not None:
+        assert not are_progress_bars_disabled("dynmask-tests.other")  # other groups untouched
+    assert hf_logging.is_progress_bar_enabled() is transformers_enabled

@@ -20,10 +20,16 @@ def test_decoding_shapes():
         (1, (1, 1, 1, 11)): "own key",
         (1, (1, 1, 12)): "4 dimensions",
         (1, (1, 1, 1, 13)): "key length 13",
+        # The wrong dimension is named, not the key length 12, which is right here.
+        (1, (1, 12, 1, 12)): "Dimension 1 is 12",
+        (1, (2, 1, 1, 12)): "batch dimension is 2",
+        (1, (1, 1, 3, 12)): "Dimension 2 (queries) is 3",
     }
     for answer, words in cases.items():
         result = check_decoding_shapes(answer)
         assert not result and words in result.message, (answer, result)
+        if answer[1][-1] == 12:
+            assert "key length" not in result.message, (answer, result)
 
 
 def test_next_token_labels():

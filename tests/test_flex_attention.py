@@ -21,7 +21,15 @@ import torch
 from _flex_helpers import catalogue
 from torch.nn.attention.flex_attention import create_mask
 
-from dynmask_viz.attention_masks import MaskError, MaskRule, causal, per_document, random_drop, sliding_window
+from dynmask_viz.attention_masks import (
+    MaskError,
+    MaskRule,
+    causal,
+    flex,
+    per_document,
+    random_drop,
+    sliding_window,
+)
 from dynmask_viz.attention_masks.flex import (
     BLOCK_KINDS,
     block_kinds,
@@ -36,7 +44,9 @@ TABULATED = {"random_drop", "random_drop_shared_heads", "causal_and_random_drop"
     "not_random_drop_or_padding",
     "per_document_random_drop",
 }
-COMPILE_BOUND_S = 120.0  # per rule, compile + first run, on 2 slow shared cores (measured: 0.2-15 s)
+# Per rule, compile + first run, on 2 slow shared cores. Measured: 13-26 s for the first compile
+# of a process, about 4-10 s for later rules, 0.2-0.5 s from Inductor's cache; 80-144 s in all.
+COMPILE_BOUND_S = 120.0
 
 
 def _qkv(batch=B, heads=H, length=L, dim=8, seed=0):
@@ -220,3 +230,40 @@ def test_check_flex_silences_only_the_eager_path_notice():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert check_flex(causal(), q, k, v, block_size=4)
+
+
+def test_check_flex_compiled_shows_the_notice_of_a_fallback_to_the_eager_path(monkeypatch):
+    # Past Dynamo's recompile limit the compiled function runs the eager path, whose notice is
+    # then the one Python warning of the fallback: check_flex(compiled=True) must not hide it.
+    import torch.nn.attention.flex_attention as flex_module
+
+    monkeypatch.setattr(flex, "compiled_flex_attention", lambda: flex_module.flex_attention)
+    flex_module._WARNINGS_SHOWN.discard("flex_attention_performance")
+    with pytest.warns(UserWarning, match="flex_attention called without torch.compile"):
+        assert check_flex(causal(), *_qkv(), block_size=4, compiled=True)
+
+
+def test_compiled_flex_attention_lifts_the_recompile_limit_during_each_call_only(monkeypatch):
+    # A stand-in for the compiled kernel reads the limit in force inside the call (no compile).
+    # The outer limits are set with config.patch: pytest's monkeypatch would delete the config
+    # entry on undo (it finds no instance attribute to restore) and hide it for later tests.
+    config, seen = torch._dynamo.config, []
+
+    def kernel(*args, fail=False, **kwargs):
+        seen.append(config.recompile_limit)
+        if fail:
+            raise RuntimeError("compile failed")
+        return args
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: kernel)
+    run = flex.compiled_flex_attention.__wrapped__()  # a new one: not the process's cached one
+    assert run.compiled is kernel
+    with config.patch(recompile_limit=8):
+        assert run(1, 2) == (1, 2)
+        assert seen == [flex.RECOMPILE_LIMIT] and config.recompile_limit == 8
+        with pytest.raises(RuntimeError, match="compile failed"):
+            run(fail=True)
+        assert seen[-1] == flex.RECOMPILE_LIMIT and config.recompile_limit == 8
+    with config.patch(recompile_limit=500):  # a higher limit is kept
+        run()
+        assert seen[-1] == 500 and config.recompile_limit == 500

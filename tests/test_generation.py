@@ -72,6 +72,32 @@ def test_cached_equals_uncached_and_generate(lm):
     assert check["same_as_generate"] is True and check["generate_ids"] == trace.generated_ids
 
 
+def test_a_trace_that_picks_eos_matches_generate(lm):
+    """The greedy choice here is EOS on every step (the lm_head's output is biased towards it):
+    generate must take it as the trace does, neither forbid it (min_new_tokens) nor stop at it
+    and pad (the pad token differs from EOS here, so padding would show)."""
+    import copy
+
+    model, tokenizer = lm
+    eos = tokenizer.eos_token_id
+    assert model.generation_config.eos_token_id == eos  # generate handles EOS unless told not to
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.pad_token = tokenizer.convert_ids_to_tokens(1)
+    assert tokenizer.pad_token_id != eos
+
+    def towards_eos(module, inputs, logits):
+        return logits + 2.0 * torch.nn.functional.one_hot(torch.tensor(eos), logits.shape[-1])
+
+    handle = model.lm_head.register_forward_hook(towards_eos)
+    try:
+        trace = generate_with_cache(model, tokenizer, "the dog", steps=4)
+        check = verify_generation(model, tokenizer, trace)
+    finally:
+        handle.remove()
+    assert trace.generated_ids == [eos] * 4  # the premise: greedy picks EOS
+    assert check["same_as_generate"] is True and check["generate_ids"] == trace.generated_ids
+
+
 def test_verify_catches_a_wrong_trace(lm):
     """The check can fail: a trace whose step logits were altered is reported."""
     import dataclasses

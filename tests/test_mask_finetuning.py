@@ -275,3 +275,27 @@ def test_untrained_control_starts_where_dma_starts_and_never_moves():
     assert all(p.requires_grad for p in scorers.values()) and not any(
         p.requires_grad for p in frozen.values()
     )
+
+
+def test_runs_train_on_one_thread_on_a_cpu_and_give_the_callers_count_back(tmp_path, monkeypatch):
+    import dynmask_viz.mask_finetuning.runner as runner
+
+    seen = []
+
+    def records_threads(config, condition, seed, data, **kw):
+        seen.append(torch.get_num_threads())
+        raise KeyboardInterrupt  # the thread count is all this test needs
+
+    monkeypatch.setattr(runner, "finetune", records_threads)
+    monkeypatch.setattr(runner, "load_finetune_data", lambda config, tokenizer: None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for threads, expected in (("auto", 1), (2, 2)):
+            with pytest.raises(KeyboardInterrupt):
+                run_all(FAST, tmp_path / str(threads), conditions=["full"], seeds=[0], threads=threads)
+            assert seen.pop() == expected and torch.get_num_threads() == 2
+        with pytest.raises(ValueError, match=r'threads must be "auto" or an int >= 1'):
+            run_all(FAST, tmp_path / "bad", conditions=["full"], seeds=[0], threads=0)
+    finally:
+        torch.set_num_threads(before)

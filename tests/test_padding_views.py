@@ -166,3 +166,41 @@ def test_bad_inputs_are_refused(model, tokenizer):
 
     with pytest.raises(ValueError, match="pad token"):
         encode_padded(NoPad(), TEXTS, "left")
+
+
+def test_views_leave_a_training_model_in_train_mode_and_measure_without_dropout(gpt2, tokenizer):
+    """The views run the model in eval mode (no dropout: the same numbers as the eval-mode
+    model) and give every submodule its own mode back, a mixed train/eval model included."""
+    prompts = ["The storm", "The old lighthouse keeper watched the storm roll in over the"]
+    training = tiny_gpt2(tokenizer).train()  # the fixture's weights (same seed), in train mode
+    assert training.config.attn_pdrop > 0 and training.config.resid_pdrop > 0  # dropout would show
+    training.transformer.h[0].eval()  # one block in eval mode: kept as it is
+    modes = [m.training for m in training.modules()]
+
+    view = padded_batch_view(training, tokenizer, TEXTS, "left")
+    assert [m.training for m in training.modules()] == modes
+    assert torch.equal(view.hidden, padded_batch_view(gpt2, tokenizer, TEXTS, "left").hidden)
+
+    comparison = padding_side_comparison(training, tokenizer, prompts)
+    assert [m.training for m in training.modules()] == modes
+    reference = padding_side_comparison(gpt2, tokenizer, prompts)
+    for name, reading in comparison.readings.items():
+        assert torch.equal(reading.probabilities, reference.readings[name].probabilities), name
+
+    continuations = greedy_continuations(training, tokenizer, prompts, max_new_tokens=2)
+    assert [m.training for m in training.modules()] == modes
+    assert continuations == greedy_continuations(gpt2, tokenizer, prompts, max_new_tokens=2)
+    assert not gpt2.training  # the eval model stays in eval mode
+
+
+def test_eval_mode_restores_the_modes_on_an_error(gpt2):
+    from dynmask_viz.analysis.padding import eval_mode
+
+    gpt2.train()
+    try:
+        with pytest.raises(RuntimeError), eval_mode(gpt2):
+            assert not any(m.training for m in gpt2.modules())
+            raise RuntimeError("a failing forward pass")
+        assert all(m.training for m in gpt2.modules())
+    finally:
+        gpt2.eval()  # the module-scoped fixture is shared by the other tests

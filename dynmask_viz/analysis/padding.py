@@ -13,6 +13,7 @@ Boolean convention: True = *the query may attend to the key* (masks), True = *re
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -173,17 +174,32 @@ def _forward_args(model, position_ids: torch.Tensor | None) -> dict:
     return extra
 
 
+@contextlib.contextmanager
+def eval_mode(model):
+    """Run the block with ``model`` in eval mode (no dropout), then give every submodule back the
+    train/eval mode it had (also on an error): the views measure, they do not change the caller's model.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 @torch.no_grad()
 def last_hidden(model, input_ids, attention_mask=None, position_ids=None) -> torch.Tensor:
-    """``[B, L, D]`` the last layer's hidden states of one forward pass (eval mode)."""
-    model.eval()
+    """``[B, L, D]`` the last layer's hidden states of one forward pass (in eval mode; the
+    model's own mode is restored)."""
     device = model.device
-    outputs = model(
-        input_ids=input_ids.to(device),
-        attention_mask=None if attention_mask is None else attention_mask.to(device),
-        output_hidden_states=True,
-        **_forward_args(model, None if position_ids is None else position_ids.to(device)),
-    )
+    with eval_mode(model):
+        outputs = model(
+            input_ids=input_ids.to(device),
+            attention_mask=None if attention_mask is None else attention_mask.to(device),
+            output_hidden_states=True,
+            **_forward_args(model, None if position_ids is None else position_ids.to(device)),
+        )
     return outputs.hidden_states[-1].float().cpu()
 
 
@@ -195,7 +211,6 @@ def _other_token_id(tokenizer, pad_id: int) -> int:
     raise ValueError("the tokenizer has no token id other than its pad token.")
 
 
-@torch.no_grad()
 def padded_batch_view(model, tokenizer, texts: list[str], padding_side: str = "right") -> PaddedBatchView:
     """Run ``texts`` as one padded batch and as single texts, and measure the difference.
 
@@ -205,7 +220,8 @@ def padded_batch_view(model, tokenizer, texts: list[str], padding_side: str = "r
     token). ``row_difference_no_positions`` is the same run without ``position_ids``.
 
     Args:
-        model: A transformers encoder or decoder with eager attention (``load_model()``).
+        model: A transformers encoder or decoder with eager attention (``load_model()``); run in
+            eval mode, then left in the mode it had.
         tokenizer: Its tokenizer, with a pad token.
         texts: At least 2 texts, best of different lengths.
         padding_side: ``"right"`` or ``"left"``.
@@ -216,6 +232,12 @@ def padded_batch_view(model, tokenizer, texts: list[str], padding_side: str = "r
     Raises:
         ValueError: Fewer than 2 texts, an empty text, a bad ``padding_side``, no pad token.
     """
+    with eval_mode(model):
+        return _padded_batch_view(model, tokenizer, texts, padding_side)
+
+
+@torch.no_grad()
+def _padded_batch_view(model, tokenizer, texts, padding_side) -> PaddedBatchView:
     encoded = encode_padded(tokenizer, texts, padding_side)
     ids, real = encoded["input_ids"], encoded["attention_mask"].bool()
     length = ids.shape[1]

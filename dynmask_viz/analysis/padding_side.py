@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..hf.encoding import position_ids as real_position_ids
-from .padding import encode_padded
+from .padding import encode_padded, eval_mode
 
 __all__ = [
     "NEXT_TOKEN_SETTINGS",
@@ -117,12 +117,12 @@ def _reading(setting, tokenizer, logits: torch.Tensor, alone: torch.Tensor | Non
     )
 
 
-@torch.no_grad()
 def padding_side_comparison(model, tokenizer, prompts: list[str]) -> PaddingSideComparison:
     """The next-token prediction of each prompt alone, and in right- and left-padded batches.
 
     Args:
-        model: A causal LM (``...ForCausalLM``/``GPT2LMHeadModel``) in eval mode.
+        model: A causal LM (``...ForCausalLM``/``GPT2LMHeadModel``); run in eval mode, then left
+            in the mode it had.
         tokenizer: Its tokenizer, with a pad token.
         prompts: At least 2 prompts of different lengths (the short ones get padded).
 
@@ -132,7 +132,12 @@ def padding_side_comparison(model, tokenizer, prompts: list[str]) -> PaddingSide
     Raises:
         ValueError: Fewer than 2 prompts, or no pad token.
     """
-    model.eval()
+    with eval_mode(model):
+        return _padding_side_comparison(model, tokenizer, prompts)
+
+
+@torch.no_grad()
+def _padding_side_comparison(model, tokenizer, prompts) -> PaddingSideComparison:
     encoded = {side: encode_padded(tokenizer, prompts, side) for side in ("right", "left")}
     real = encoded["right"]["attention_mask"].bool()
     lengths = [int(n) for n in real.sum(-1)]
@@ -178,7 +183,6 @@ def padding_side_comparison(model, tokenizer, prompts: list[str]) -> PaddingSide
     )
 
 
-@torch.no_grad()
 def greedy_continuations(
     model, tokenizer, prompts: list[str], max_new_tokens: int = 5
 ) -> dict[str, list[str]]:
@@ -186,14 +190,19 @@ def greedy_continuations(
 
     ``generate`` gets the tokenizer's ``input_ids`` and ``attention_mask`` only, as user code
     does; it numbers the positions from ``attention_mask`` itself. With right padding the new
-    tokens go after the padding (transformers warns about it).
+    tokens go after the padding (transformers warns about it). The model runs in eval mode and
+    is left in the mode it had.
 
     Returns:
         Per setting, per prompt, the decoded new tokens (special tokens skipped).
     """
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be an int >= 1; got {max_new_tokens!r}.")
-    model.eval()
+    with eval_mode(model), torch.no_grad():
+        return _greedy_continuations(model, tokenizer, prompts, max_new_tokens)
+
+
+def _greedy_continuations(model, tokenizer, prompts, max_new_tokens) -> dict[str, list[str]]:
     options = dict(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
 
     def new_text(batch) -> list[str]:

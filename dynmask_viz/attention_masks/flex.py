@@ -10,7 +10,8 @@ copies every reuse of a value there instead of computing it once. The hash behin
 with its rounds (measured at L=256 on CPU: 1, 2, 3 rounds compiled in 18 s, 31 s and over
 200 s; the 4 of ``random_drop`` ran past 10 minutes and 13 GB). A rule marked
 :attr:`MaskRule.tabulate` is therefore evaluated once, exactly, by ``.dense`` into a bool table,
-and the mask_mod only reads ``table[b, h, q, kv]``: it compiles like ``causal`` (about 8 s).
+and the mask_mod only reads ``table[b, h, q, kv]``: it compiles like ``causal``
+(:func:`compiled_flex_attention` gives the times).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def flex_mask_mod(rule: MaskRule, batch: int, heads: int, q_len: int, kv_len: in
 
     Cost of a table: ``batch * heads * q_len * kv_len`` bytes (``heads`` counts 1 when the rule
     is the same in every head), e.g. 16 MiB for one head at 4,096 tokens, built in the time of
-    ``.dense`` (one thread on 2 shared CPU cores: ~0.1 s at 1,024 tokens, 3-4 s at 4,096, per head).
+    ``.dense`` (one thread on 2 shared CPU cores: about 0.1 s for 1 M pairs, one head at 1,024
+    tokens; 1.5-4 s for 16 M pairs, one head at 4,096 tokens or 4 heads at 2,048).
     The table fixes the sizes: the returned rule records them (``sizes``), so ``.dense``,
     ``block_mask`` and ``check_sizes`` name the parameter that differs (inside FlexAttention's
     vmap an index out of range cannot be reported, so sizes are checked here instead).
@@ -129,13 +131,21 @@ RECOMPILE_LIMIT = 64  # Dynamo's default, 8, is reached by one rule at 8 lengths
 def compiled_flex_attention():
     """``torch.compile(flex_attention, dynamic=False)``, made once per process.
 
-    The first call for each mask_mod and shape compiles (CPU, torch 2.13, 2 cores: 4-25 s at
-    128-4,096 tokens, gcc needed; a rule built like an earlier one hits Inductor's cache and
-    takes under a second); later calls reuse the kernel. Dynamo compiles ``flex_attention``
-    anew for each mask_mod and shape and falls back to the eager reference, with a warning,
-    after ``torch._dynamo.config.recompile_limit`` (8) of them: calls go through
-    ``torch._dynamo.config.patch(recompile_limit=64)`` (``run.compiled`` is the bare compiled
-    function, 50 us a call cheaper, for timing loops once the kernel exists).
+    The first call for each mask_mod and shape compiles (gcc needed); later calls reuse the
+    kernel. Measured on 2 shared CPU cores, torch 2.13, 128-4,096 tokens: 13-26 s for the first
+    compile of a process, about 4-10 s for each later rule or shape, 0.2-0.5 s when Inductor has
+    the kernel in its on-disk cache (a rule built like an earlier one) and the process has
+    compiled before (a new process with every kernel cached still took 3.8 s for its first).
+
+    Dynamo compiles ``flex_attention`` anew for each mask_mod and shape and keeps at most
+    ``torch._dynamo.config.recompile_limit`` (default 8) of them. Past that limit it logs one
+    warning, "torch._dynamo hit config.recompile_limit", on the ``torch._dynamo`` logger (stderr,
+    not Python's ``warnings``), and runs ``flex_attention`` uncompiled: the unfused reference that
+    materializes every score, which warns "flex_attention called without torch.compile()" once per
+    process; later calls past the limit fall back without a word. So each call runs under
+    ``torch._dynamo.config.patch(recompile_limit=64)`` (or the caller's limit if higher), restored
+    when the call returns or raises. ``run.compiled`` is the bare compiled function, 50 us a call
+    cheaper, for timing loops once the kernel exists.
     """
     from torch.nn.attention.flex_attention import flex_attention
 
@@ -213,9 +223,12 @@ def check_flex(
     batch, heads, q_len, _ = q.shape
     kv_len = k.shape[2]
     bm = block_mask(rule, batch, heads, q_len, kv_len, q.device, block_size)
-    with warnings.catch_warnings():  # the eager path warns that it is not compiled: we know
-        warnings.filterwarnings("ignore", message=".*flex_attention called without torch.compile.*")
-        out = (compiled_flex_attention() if compiled else flex_attention)(q, k, v, block_mask=bm)
+    if compiled:  # its notice of running uncompiled means a fallback (the recompile limit): shown
+        out = compiled_flex_attention()(q, k, v, block_mask=bm)
+    else:
+        with warnings.catch_warnings():  # the eager path warns that it is not compiled: we asked
+            warnings.filterwarnings("ignore", message=".*flex_attention called without torch.compile.*")
+            out = flex_attention(q, k, v, block_mask=bm)
     dense = rule.dense(batch, heads, q_len, kv_len, q.device)
     ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=dense)
     diff = float((out - ref).abs().max()) if out.numel() else 0.0

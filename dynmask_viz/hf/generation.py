@@ -212,7 +212,11 @@ def verify_generation(model, tokenizer, trace: GenerationTrace) -> dict:
         ``{"max_logit_diff": float, "max_attention_diff": float, "same_as_generate": bool or
         None (sampled traces are not compared), "generate_ids": list}``. The full pass feeds the
         prompt and every generated token but the last; its position ``P - 1 + s`` must give
-        step ``s``'s logits and attention row.
+        step ``s``'s logits and attention row. ``generate`` decodes greedily as the trace does,
+        for exactly as many tokens and with no end-of-sequence handling (``eos_token_id=None``):
+        a trace that picks EOS goes on after it, and so does ``generate``. Other logits
+        processors in ``model.generation_config`` (a repetition penalty...) still apply there;
+        the models of this package have none.
     """
     ensure_eager(model)
     full = trace.all_ids[:-1][None].to(model.device)
@@ -227,12 +231,15 @@ def verify_generation(model, tokenizer, trace: GenerationTrace) -> dict:
     result = {"max_logit_diff": logit_diff, "max_attention_diff": attention_diff, "same_as_generate": None}
     if trace.greedy:
         prompt = trace.prompt_ids[None].to(model.device)
+        # generate_with_cache takes the plain argmax every step, EOS included, and never stops:
+        # so generate runs with no EOS (no stop, and no min_new_tokens, which would forbid EOS).
         generated = model.generate(
             input_ids=prompt,
             attention_mask=torch.ones_like(prompt),
             max_new_tokens=len(trace.steps),
-            min_new_tokens=len(trace.steps),
             do_sample=False,
+            eos_token_id=None,
+            forced_eos_token_id=None,
             pad_token_id=tokenizer.pad_token_id
             if tokenizer.pad_token_id is not None
             else tokenizer.eos_token_id,

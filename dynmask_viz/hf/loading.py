@@ -65,19 +65,59 @@ def quiet_progress_bars():
     """Hide transformers' progress bars ("Loading weights 0/103") inside the block, then restore.
 
     transformers 5 draws a tqdm bar on stderr for every ``from_pretrained``; in a notebook it is
-    saved into the cell's output. The user's own setting (enabled or disabled) comes back when
-    the block ends, also on an exception.
+    saved into the cell's output. Its ``disable_progress_bar()`` / ``enable_progress_bar()``
+    also switch every huggingface_hub bar (and ``enable`` clears per-group settings), so both
+    are saved on entry and put back exactly when the block ends, also on an exception:
+    transformers' flag and huggingface_hub's ``progress_bar_states`` (the global setting and
+    each group's, e.g. after ``huggingface_hub.utils.disable_progress_bars("peft")``).
     """
     from transformers.utils import logging as hf_logging
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    if was_enabled:
+    hub_states = _hub_progress_bar_states()
+    was_enabled, hub_saved = hf_logging.is_progress_bar_enabled(), dict(hub_states)
+    with _hub_env_warnings_ignored():
         hf_logging.disable_progress_bar()
     try:
         yield
     finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+        with _hub_env_warnings_ignored():
+            (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+        # In place: huggingface_hub reads this very dict whenever it creates a bar.
+        hub_states.clear()
+        hub_states.update(hub_saved)
+
+
+def _hub_progress_bar_states() -> dict:
+    """huggingface_hub's progress-bar settings (``{"_global": bool, group: bool}``), the dict itself.
+
+    huggingface_hub has no public getter for the whole state (``are_progress_bars_disabled``
+    answers for one group at a time), so the module's dict is read; ``huggingface_hub.utils.tqdm``
+    is the class of the same name, hence ``importlib`` for the module.
+    """
+    import importlib
+
+    module = importlib.import_module("huggingface_hub.utils.tqdm")
+    states = getattr(module, "progress_bar_states", None)
+    if not isinstance(states, dict):
+        import huggingface_hub
+
+        raise RuntimeError(
+            "huggingface_hub.utils.tqdm.progress_bar_states is not a dict in huggingface_hub "
+            f"{huggingface_hub.__version__}, so quiet_progress_bars cannot save and restore the Hub's "
+            "progress-bar settings: adapt dynmask_viz.hf.loading._hub_progress_bar_states to it."
+        )
+    return states
+
+
+@contextlib.contextmanager
+def _hub_env_warnings_ignored():
+    """Silence the warning huggingface_hub gives when ``HF_HUB_DISABLE_PROGRESS_BARS`` overrides a
+    switch: the switch is quiet_progress_bars' own, and the user's settings come back anyway."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Cannot (en|dis)able progress bars")
+        yield
 
 
 def _from_pretrained(loader, name_or_path, *, offline_default: str = _MINILM_DEFAULT, resolve=None, **kwargs):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._threads import intra_op_threads
 from ..experiments.__main__ import _int_at_least
 from ..experiments.errors import ExperimentError
 from .config import CONDITIONS, PRESETS
@@ -28,7 +27,7 @@ from .results import load_records, summarize, summary_markdown
 
 def _threads(text: str):
     if text == "auto":
-        return None
+        return "auto"
     try:
         value = int(text)
     except ValueError:
@@ -75,7 +74,10 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", default=None, help="override the preset's device (cpu, cuda, auto)")
     run.add_argument(
-        "--threads", type=_threads, default=None, help="intra-op threads (default: auto, unchanged)"
+        "--threads",
+        type=_threads,
+        default="auto",
+        help="intra-op threads (default: auto, one on a CPU, unchanged on a GPU)",
     )
     run.add_argument(
         "--fresh",
@@ -101,15 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("train_examples", "trainable_layers"):  # False: not given
             if getattr(args, name) is not False:
                 config = config.replace(**{name: getattr(args, name)})
-        with intra_op_threads(args.threads):
-            summary = run_all(
-                config,
-                args.out,
-                conditions=args.conditions,
-                seeds=args.seeds,
-                fresh=args.fresh,
-                preset=args.preset,
-            )
+        summary = run_all(
+            config,
+            args.out,
+            conditions=args.conditions,
+            seeds=args.seeds,
+            fresh=args.fresh,
+            preset=args.preset,
+            threads=args.threads,
+        )
         print(summary_markdown(summary), end="")
         return 0
     except (ExperimentError, FileNotFoundError, ValueError) as exc:

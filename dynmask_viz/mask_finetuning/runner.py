@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .._device import pick_device
+from .._threads import intra_op_threads
 from ..experiments.checkpoint import run_lock
 from ..experiments.errors import ExperimentError
 from ..experiments.results import git_commit, provenance, write_json
@@ -125,8 +126,16 @@ def run_all(
     fresh: bool = False,
     preset: str | None = None,
     log=print,
+    threads: int | str = "auto",
 ) -> dict:
     """Fine-tune every condition with every seed into ``out``; summarise.
+
+    Args:
+        threads: Intra-op threads while the runs train and score; the caller's count comes back
+            after. ``"auto"``: one thread on a CPU, where a step is many small ops that wait at
+            every join for a thread a busy machine has descheduled (chapter 07's two live runs took
+            303 s and 249 s on 2 threads next to busy processes, 67 s and 47 s on one thread
+            next to a busy process); the caller's setting on a GPU. An int >= 1: that many.
 
     Returns:
         The summary (:func:`~dynmask_viz.mask_finetuning.results.summarize`) with provenance.
@@ -142,7 +151,7 @@ def run_all(
     started = time.perf_counter()
     # The commit whose code runs: taken now, as the checkout may change during a long run.
     commit = git_commit()
-    with run_lock(out):
+    with run_lock(out), _run_threads(config, threads):
         from ..hf.loading import load_tokenizer
 
         data = None
@@ -187,6 +196,14 @@ def run_all(
             },
         }
         return write_summary(out, meta)
+
+
+def _run_threads(config: FinetuneConfig, threads: int | str) -> intra_op_threads:
+    if threads == "auto":
+        return intra_op_threads(1 if pick_device(config.device).type == "cpu" else None)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f'threads must be "auto" or an int >= 1 (intra-op threads); got {threads!r}.')
+    return intra_op_threads(threads)
 
 
 def _diff(stored: dict | None, current: dict) -> str:

@@ -30,7 +30,7 @@ from .exercises_chinese import (
     check_whole_word_tokens,
 )
 from .exercises_explorer import check_local_window_without, check_previous_token_head
-from .exercises_flex import check_causal_skipped_share, check_mask_mod, check_table_mib
+from .exercises_flex import check_causal_skipped_share, check_mask_mod, check_table_mib, mask_mod_target
 from .exercises_mask_finetuning import (
     check_significant,
     check_stopword_keep,
@@ -85,5 +85,6 @@ __all__ = [
     "check_topk_share",
     "check_whole_word_tokens",
     "fast_from_env",
+    "mask_mod_target",
     "setup_notebook",
 ]

@@ -153,33 +153,45 @@ def check_blocked_weight_factor(answer) -> CheckResult:
     return not_yet(f"{value:g} is not it.", "Compare exp(s + 1) with exp(s + 0).")
 
 
-def check_keys_per_row(answer, model, tokenizer, text: str, *, k: int = 2) -> CheckResult:
+def check_keys_per_row(
+    answer, model, tokenizer, text: str, scores: torch.Tensor, *, k: int = 2
+) -> CheckResult:
     """How many keys get a non-zero weight in each row under ``topk_keys(scores, k)`` (03, Ex. 2).
 
-    The expected count is measured, not given: the check builds the exercise's rule (``scores``
-    = the model's own layer-0 attention, mean of heads, as in chapter 03), runs ``model`` with
-    it through :func:`~dynmask_viz.hf.extract_attention` and counts the non-zero weights of
-    every row, layer and head. So the call a student sees does not hold the answer.
+    The expected count is measured, not given: the check builds the exercise's rule from the
+    notebook's own ``scores``, runs ``model`` with it through
+    :func:`~dynmask_viz.hf.extract_attention` and counts the non-zero weights of every row, layer
+    and head. So the call a student sees does not hold the answer. The measuring runs first,
+    whatever the answer (also with no answer yet, as in a FAST run of the notebook), so a
+    premise that fails is found by whoever runs the notebook.
 
     Args:
         answer: A whole number.
         model: The eager model of the chapter.
         tokenizer: Its tokenizer.
         text: The chapter's text.
+        scores: The exercise's scores, float ``[1, 1|H, L, L]`` over ``text``'s ``L`` tokens (in
+            chapter 03: the model's layer-0 attention, mean of heads).
         k: The ``k`` of the exercise's ``topk_keys(scores, k)``.
+
+    Raises:
+        ValueError: The rows of this ``model``, ``text``, ``scores`` and ``k`` do not all keep
+            the same number of non-zero weights, so the question has no single answer: a fault
+            of the notebook, never of the student's answer (which is not looked at).
     """
+    counts = _nonzero_keys_per_row(model, tokenizer, text, scores, k)
+    low, high = int(counts.min()), int(counts.max())
+    if low != high:
+        raise ValueError(
+            f"check_keys_per_row: under topk_keys(scores, k={k}) the rows keep between {low} and {high} "
+            "non-zero weights on this text, so the exercise has no single right answer. Change text, "
+            "scores or k in the notebook (the rows' counts: (attentions > 0).sum(-1))."
+        )
     if is_missing(answer):
         return no_answer("a whole number")
     value = as_number(answer)
     if value is None:
         return not_yet(f"Expected a whole number, got {answer!r}.")
-    counts = _nonzero_keys_per_row(model, tokenizer, text, k)
-    low, high = int(counts.min()), int(counts.max())
-    if low != high:  # not one count for every row: say what was measured
-        return not_yet(
-            f"Rows differ here: between {low} and {high} non-zero weights.",
-            "Run the cell after this check and look at the rows with fewer keys.",
-        )
     if value == low:
         return passed(f"{low}: topk_keys keeps exactly k keys per query, and a blocked key gets weight 0.")
     if value == counts.shape[-1]:
@@ -192,10 +204,8 @@ def check_keys_per_row(answer, model, tokenizer, text: str, *, k: int = 2) -> Ch
     )
 
 
-def _nonzero_keys_per_row(model, tokenizer, text: str, k: int) -> torch.Tensor:
+def _nonzero_keys_per_row(model, tokenizer, text: str, scores: torch.Tensor, k: int) -> torch.Tensor:
     """``[layers, heads, queries]`` count of non-zero weights under ``topk_keys(scores, k)``."""
-    plain = extract_attention(model, tokenizer, text)
-    scores = plain.attentions[:, 0].mean(1, keepdim=True)  # [1, 1, L, L] layer 0, mean of heads
     masked = extract_attention(model, tokenizer, text, topk_keys(scores, k))
     return (masked.example(0) > 0).sum(-1)
 

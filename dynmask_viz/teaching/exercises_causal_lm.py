@@ -76,15 +76,29 @@ def check_decoding_shapes(answer, *, prompt_length: int = 7, step: int = 5) -> C
             f"The mask has 4 dimensions [batch, 1, queries, keys]; you gave {len(shape)}.",
             "Batch 1, one mask for all heads, then queries x keys.",
         )
-    if shape[-1] == keys - 1:
+    # The dimensions in order: the hint names the first wrong one, never a right one.
+    if shape[0] != 1:
+        return not_yet(
+            f"The batch dimension is {shape[0]}; one sequence is generated here.",
+            "Dimension 0 is the batch: 1.",
+        )
+    if shape[1] != 1:
+        return not_yet(
+            f"Dimension 1 is {shape[1]}: the model builds one mask for all heads (size 1, broadcast).",
+            "The mask is [batch, 1, queries, keys].",
+        )
+    if shape[2] != want_q:
+        return not_yet(
+            f"Dimension 2 (queries) is {shape[2]}: the mask has one row per query of this step.",
+            f"This step has {want_q} quer{'y' if want_q == 1 else 'ies'}.",
+        )
+    if shape[3] == keys - 1:
         return not_yet(
             "One key short: the new token's own key is added to the cache before attention.",
             "A token may attend to itself.",
         )
-    if shape[2] != want_q:
-        return not_yet("The mask has one row per query of this step.", f"This step has {want_q} quer(ies).")
     return not_yet(
-        f"The key length {shape[-1]} is not right.",
+        f"The key length {shape[3]} is not right.",
         "Count the cached tokens (prompt + tokens generated so far).",
     )
 

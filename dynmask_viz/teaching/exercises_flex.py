@@ -3,26 +3,33 @@
 Same contract as every check (:mod:`.checks`): each ``check_*`` returns a
 :class:`~dynmask_viz.teaching.checks.CheckResult`, truthy when the answer is right, and never
 raises on a wrong, missing (``None`` / ``...``) or malformed answer. The expected answer is
-computed inside the check from its other arguments (sizes, the target mask), so a notebook cell
-never shows it; a wrong other argument raises a ``ValueError`` naming it.
+computed inside the check from its other arguments (sizes), so a notebook cell never shows it,
+nor how the mask_mod exercise's target is built (:func:`mask_mod_target` gives it to draw); a
+wrong other argument raises a ``ValueError`` naming it.
 
 Boolean convention: True = *the query may attend to the key*.
 """
 
 from __future__ import annotations
 
+import dis
+import inspect
 import math
+import types
 import warnings
 
 import torch
 
-from ..attention_masks import block_sparsity, causal
+from ..attention_masks import MaskRule, block_sparsity, causal
 from .checks import CheckResult, as_number, is_close, is_missing, no_answer, not_yet, passed
 
-__all__ = ["check_causal_skipped_share", "check_mask_mod", "check_table_mib"]
+__all__ = ["check_causal_skipped_share", "check_mask_mod", "check_table_mib", "mask_mod_target"]
 
 SHARE_TOL = 0.005
 MIB = 2**20
+WINDOW, SINK = 3, 0  # the mask_mod exercise: a causal window of 3 keys (self included) and key 0
+_NAME_LOADS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_GLOBALS"}
+WRITE_IT = "def my_mask_mod(b, h, q_idx, kv_idx): return comparisons of q_idx and kv_idx joined by & and |."
 
 
 def _positive_ints(fn: str, **values) -> None:
@@ -80,36 +87,90 @@ def check_causal_skipped_share(answer, *, length: int, block_size: int) -> Check
     )
 
 
-def _as_square_mask(target) -> torch.Tensor:
-    if not isinstance(target, torch.Tensor) or target.dtype != torch.bool:
-        raise ValueError("check_mask_mod(target=...) must be a bool tensor [L, L] (True = may attend).")
-    while target.ndim > 2 and target.shape[0] == 1:
-        target = target[0]
-    if target.ndim != 2 or target.shape[0] != target.shape[1] or target.shape[0] < 1:
-        raise ValueError(f"check_mask_mod(target=...) must be square [L, L]; got {tuple(target.shape)}.")
-    return target
+def mask_mod_target(length: int = 12) -> torch.Tensor:
+    """The mask the mask_mod exercise asks for, to draw: the notebook shows it, not how it is built.
+
+    Args:
+        length: Queries and keys, an int >= 1.
+
+    Returns:
+        bool ``[length, length]``, True = may attend: each query sees itself, the
+        ``WINDOW - 1`` keys before it and key ``SINK``, never a later key.
+    """
+    _positive_ints("mask_mod_target", length=length)
+    q, k = torch.arange(length).view(length, 1), torch.arange(length).view(1, length)
+    return ((q >= k) & (q - k < WINDOW)) | ((k == SINK) & (q >= k))
 
 
-def check_mask_mod(answer, target: torch.Tensor) -> CheckResult:
-    """A ``mask_mod(b, h, q_idx, kv_idx)`` whose mask equals ``target``, also as FlexAttention calls it.
+def _names_used(code) -> set[str]:
+    """Global and closure names a function's code loads, nested lambdas and comprehensions
+    included (not attribute names: ``q_idx.T`` must not match a global ``T``)."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in _NAME_LOADS}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
 
-    Evaluated twice: by broadcasting index tensors (like ``MaskRule.dense``) and under
-    ``torch.vmap`` with 0-d indices (``create_mask``, as ``create_block_mask`` does).
+
+def _borrowed(answer) -> str | None:
+    """What ``answer`` takes ready-made instead of computing the mask itself, or None.
+
+    Looks at the values its code can reach by name (globals, closure, defaults): a
+    :class:`MaskRule`, anything from ``dynmask_viz`` (the catalogue's factories), or a stored
+    mask (a tensor with more than one element, e.g. the notebook's ``target``).
+    """
+    code = getattr(answer, "__code__", None)
+    if code is None:
+        return None
+    scope = dict(getattr(answer, "__globals__", {}))
+    cells = getattr(answer, "__closure__", None) or ()
+    for name, cell in zip(code.co_freevars, cells):
+        try:
+            scope[name] = cell.cell_contents
+        except ValueError:  # a closure cell not yet filled
+            continue
+    defaults = list(getattr(answer, "__defaults__", None) or ())
+    defaults += list((getattr(answer, "__kwdefaults__", None) or {}).values())
+    reached = [(name, scope[name]) for name in sorted(_names_used(code)) if name in scope]
+    for name, value in reached + [("a default argument", value) for value in defaults]:
+        home = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+        from_package = isinstance(home, str) and home.split(".")[0] == "dynmask_viz"
+        if isinstance(value, MaskRule) or (from_package and not isinstance(value, torch.Tensor)):
+            return f"It uses `{name}` from dynmask_viz (the catalogue)"
+        if isinstance(value, torch.Tensor) and value.numel() > 1:
+            return f"It reads the stored tensor `{name}` instead of computing the mask"
+    return None
+
+
+def check_mask_mod(answer, *, length: int = 12) -> CheckResult:
+    """A ``mask_mod(b, h, q_idx, kv_idx)`` the student wrote, whose mask is :func:`mask_mod_target`.
+
+    The exercise asks for the function written from index comparisons: a :class:`MaskRule`, a
+    function calling the catalogue (``causal()``, ``sliding_window``, ...) or one reading a stored
+    mask (the drawn ``target``) is turned down with a message saying so. Evaluated twice: by
+    broadcasting index tensors (like ``MaskRule.dense``) and under ``torch.vmap`` with 0-d
+    indices (``create_mask``, as ``create_block_mask`` does).
 
     Args:
         answer: A function ``(b, h, q_idx, kv_idx) -> bool tensor``.
-        target: bool ``[L, L]`` (size-1 leading dims allowed), True = may attend.
+        length: Queries and keys of the target, an int >= 1.
     """
     from torch.nn.attention.flex_attention import create_mask
 
-    target = _as_square_mask(target)
-    n = target.shape[0]
+    _positive_ints("check_mask_mod", length=length)
+    target, n = mask_mod_target(length), length
     if is_missing(answer):
         return no_answer("a function mask_mod(b, h, q_idx, kv_idx) returning a bool tensor")
-    if not callable(answer):
+    if isinstance(answer, MaskRule):
         return not_yet(
-            f"Expected a function, got {type(answer).__name__}.", "def mask_mod(b, h, q_idx, kv_idx): ..."
+            f"That is a MaskRule ({answer.name}): this exercise asks you to write the mask_mod yourself.",
+            WRITE_IT,
         )
+    if not callable(answer):
+        return not_yet(f"Expected a function, got {type(answer).__name__}.", WRITE_IT)
+    borrowed = _borrowed(answer)
+    if borrowed is not None:
+        return not_yet(f"{borrowed}: this exercise asks you to write the mask_mod yourself.", WRITE_IT)
     q, k = torch.arange(n).view(n, 1), torch.arange(n).view(1, n)
     try:
         dense = answer(torch.tensor(0), torch.tensor(0), q, k)
