@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "hf": CORE | {"assets"},
     "analysis": CORE | {"assets", "hf"},
     "experiments": CORE | {"assets", "hf"},
-    "causal_lm": CORE | {"assets", "hf"},
+    "causal_lm": CORE | {"assets", "hf", "experiments"},
     "mask_finetuning": CORE | {"assets", "hf", "experiments"},
     "plots": {"masking", "attention_masks", "assets", "analysis", "experiments"},
     "widgets": {"masking", "assets", "hf", "analysis", "plots"},

@@ -16,7 +16,6 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from .._device import pick_device
+from ..experiments.results import device_name, git_commit
 from ..hf.loading import quiet_progress_bars
 from .config import PRESETS, CausalLMConfig
 from .data import load_causal_lm_data
@@ -95,29 +95,6 @@ def _rebuild(
     return rebuild_command(preset, out, threads, changed), None
 
 
-def _git_commit() -> str:
-    """Short commit of the package's checkout (``-dirty`` if modified), or ``"unknown"``."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if head.returncode != 0:
-        return "unknown"
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} intra-op threads, {platform.processor() or platform.machine()})"
-
-
 def train_to_folder(
     config: CausalLMConfig,
     out: str | os.PathLike,
@@ -168,8 +145,8 @@ def train_to_folder(
         | {"validation_titles": data.meta["validation_titles"]},
         "metrics": metrics,
         "training": history,
-        "git_commit": _git_commit(),
-        "device": _device_name(device),
+        "git_commit": git_commit(),
+        "device": device_name(device),
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
