@@ -40,6 +40,10 @@ def test_generation_attention_rows_grow_by_one(lm):
         np.testing.assert_allclose(weights[s, : prompt + s], trace.steps[s].attention[0].mean(0), rtol=1e-6)
     labels = [t.get_text() for t in mask_ax.get_yticklabels()]
     assert labels[1].startswith("1: ") and trace.steps[1].token in labels[1]
+    assert "(layer 0, " in weight_ax.get_title()
+    n_layers = trace.steps[0].attention.shape[0]
+    last = plot_generation_attention(trace).axes[1].get_title()  # layer=-1: named by its index
+    assert f"(last layer ({n_layers - 1}), " in last and "-1" not in last
 
 
 def test_label_shift_shows_labels_one_to_the_left(lm):

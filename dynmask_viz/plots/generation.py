@@ -137,6 +137,10 @@ def plot_generation_attention(
         title: Title of the attention panel.
     """
     rows = trace.attention_rows(layer, head).numpy().astype(float)
+    n_layers = trace.steps[0].attention.shape[0]
+    # Name the real layer: "layer -1" means nothing to a student.
+    shown = layer % n_layers
+    layer_name = f"last layer ({shown})" if shown == n_layers - 1 else f"layer {shown}"
     n_steps, width = rows.shape
     prompt = len(trace.prompt_ids)
     tokens = trace.tokens
@@ -168,7 +172,7 @@ def plot_generation_attention(
             ax.set_title(name, fontsize=9.5)
     left.set_ylabel("step: query \u2192 token it predicts", fontsize=9)
     which = "mean over heads" if head is None else f"head {head}"
-    right.set_title(title or f"attention of each step's query (layer {layer}, {which})", fontsize=9.5)
+    right.set_title(title or f"attention of each step's query ({layer_name}, {which})", fontsize=9.5)
     if max(width, n_steps) <= 12:
         annotate_cells(right, rows, 0.0, top)
     return fig
