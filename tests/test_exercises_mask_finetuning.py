@@ -7,13 +7,12 @@ table), so each test builds its inputs and the answer it expects from them.
 import numpy as np
 import pytest
 import torch
-from _exercise_helpers import JUNK_ANSWERS
+from _exercise_helpers import JUNK_ANSWERS, assert_junk_rejected, assert_right_passes_and_placeholders_do_not
 from hypothesis import given, settings
 
 from dynmask_viz.attention_masks import ENGLISH_STOPWORDS
 from dynmask_viz.hf.layer_masks import TopKKeys
 from dynmask_viz.teaching import (
-    CheckResult,
     check_significant,
     check_stopword_keep,
     check_test_time_cost,
@@ -64,19 +63,13 @@ IDS = [r[0].__name__ for r in REFERENCE]
 
 @pytest.mark.parametrize("check, answer, kwargs", REFERENCE, ids=IDS)
 def test_reference_answers_pass_and_placeholders_do_not(check, answer, kwargs):
-    result = check(answer, **kwargs)
-    assert isinstance(result, CheckResult) and result, str(result)
-    for placeholder in (None, ...):
-        result = check(placeholder, **kwargs)
-        assert not result and "No answer yet" in result.message
+    assert_right_passes_and_placeholders_do_not(check, answer, kwargs)
 
 
 @settings(max_examples=60, deadline=None)
 @given(answer=JUNK_ANSWERS)
 def test_junk_never_raises_and_never_passes(answer):
-    for check, _, kwargs in REFERENCE:
-        result = check(answer, **kwargs)
-        assert isinstance(result, CheckResult) and str(result) and not result
+    assert_junk_rejected(REFERENCE, answer)
 
 
 # --- check_topk_share ---------------------------------------------------------------------------
