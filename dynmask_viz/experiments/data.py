@@ -37,7 +37,8 @@ from ..masking import MaskingVocab
 from .config import ExperimentConfig
 from .errors import DataError
 
-_CACHE_VERSION = "pack_v1"
+# pack_v2: the stored tokenizer adds [CLS] ... [SEP] when called (the packed ids are unchanged).
+_CACHE_VERSION = "pack_v2"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
@@ -87,10 +88,14 @@ def load_documents(source: str = "wiki") -> tuple[list[corpus.WikiArticle], str]
 def train_wordpiece(texts: list[str], vocab_size: int):
     """Learn an uncased BERT-style WordPiece tokenizer on ``texts`` (deterministic).
 
+    Calling the tokenizer adds ``[CLS] ... [SEP]`` (``[CLS] a [SEP] b [SEP]`` for pairs), as
+    bert-base-uncased's does: the probe, the fill-mask models and the explorers then see text
+    framed as in pretraining. :func:`encode` asks for none, since :func:`pack` adds its own.
+
     Returns:
-        A ``PreTrainedTokenizerFast`` with ``[PAD]=0, [UNK], [CLS], [SEP], [MASK]``.
+        A ``PreTrainedTokenizerFast`` with ``[PAD]=0, [UNK], [CLS]=2, [SEP]=3, [MASK]=4``.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -100,6 +105,12 @@ def train_wordpiece(texts: list[str], vocab_size: int):
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
     tok.train_from_iterator(texts, trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
     return _wrap(tok.to_str())
 
 
@@ -118,8 +129,17 @@ def _wrap(tokenizer_json: str):
 
 
 def encode(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Token ids of each text, without special tokens and without any length limit."""
-    backend = tokenizer.backend_tokenizer
+    """Token ids of each text, without special tokens and without any length limit.
+
+    A ``tokenizer.json`` may carry its own truncation and padding (the offline MiniLM's cuts and
+    pads at 128): they are switched off on a copy, or every document would become its first 128
+    tokens plus padding, and packing would keep both.
+    """
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # a copy: the caller's stays as it is
+    backend.no_truncation()
+    backend.no_padding()
     return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
 
 
