@@ -14,7 +14,7 @@ LAB_ARGS    ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv assets lab lint format test bench clean-notebooks check-notebooks clean
+.PHONY: help venv assets lab lint format test bench gpu-carry gpu-check clean-notebooks check-notebooks clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [PYTHON=python3] [LAB_ARGS=...] [PYTEST_ARGS=...]"
@@ -57,6 +57,12 @@ bench: assets ## Run every benchmarks/bench_*.py offline; fails if any fails
 	done; \
 	if [ "$$found" = 0 ]; then echo "no benchmarks/bench_*.py found"; fi; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
+
+gpu-carry: assets ## On a CPU machine: write .gpu/ (wheels + cache files) for a bare GPU machine (carry it)
+	$(PY) -m tools.gpu_carry
+
+gpu-check: ## On a GPU machine, its own python3, no venv: GPU tests, bench + MFU, fill-mask models, sweep -> OUT
+	$(PYTHON) tools/gpu_check.py --out "$(or $(OUT),artifacts/gpu_check)"
 
 clean-notebooks: venv ## Strip outputs and execution counts from notebooks/*.ipynb in place
 	$(PY) -m tools.notebooks strip-notebooks

@@ -114,6 +114,9 @@ def machine() -> dict:
 
 
 def git_commit() -> str:
+    """Short commit (``-dirty`` if modified); ``$DYNMASK_VIZ_COMMIT`` first (a copy without ``.git``)."""
+    if os.environ.get("DYNMASK_VIZ_COMMIT"):
+        return os.environ["DYNMASK_VIZ_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
@@ -130,8 +133,19 @@ def git_commit() -> str:
         return "unknown"
 
 
-def write_record(name: str, results: dict, *, record: bool = True) -> Path | None:
-    """Write ``data/results/<name>.json`` with the figures and their provenance (atomically)."""
+def record_path(name: str, out: str | Path | None = None) -> Path:
+    """Where a record goes: ``out``, else ``$DYNMASK_BENCH_DIR/<name>.json``, else
+    ``data/results/<name>.json`` (a GPU machine writes under its own output folder)."""
+    if out is not None:
+        return Path(out)
+    folder = os.environ.get("DYNMASK_BENCH_DIR")
+    return (Path(folder) if folder else RESULTS_DIR) / f"{name}.json"
+
+
+def write_record(
+    name: str, results: dict, *, record: bool = True, out: str | Path | None = None
+) -> Path | None:
+    """Write the figures and their provenance to :func:`record_path` (atomically)."""
     if not record:
         return None
     payload = {
@@ -142,8 +156,8 @@ def write_record(name: str, results: dict, *, record: bool = True) -> Path | Non
         "machine": machine(),
         "results": results,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    path = record_path(name, out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
     tmp.replace(path)
@@ -163,7 +177,7 @@ def finish(name: str, payload: dict, *, ok: bool, record: bool = True) -> int:
     return the exit code (0: all met)."""
     path = write_record(name, payload, record=record)
     if path:
-        print(f"  recorded in {path.relative_to(path.parents[2])}")
+        print(f"  recorded in {path}")
     print("all targets met in every condition" if ok else "FAILED: a target was missed (see above)")
     return 0 if ok else 1
 

@@ -1,6 +1,7 @@
-"""notebooks/05_interactive_mask_explorer.ipynb in a real JupyterLab, in headless Chromium.
+"""notebooks/05_interactive_mask_explorer.ipynb and 02's fill-mask explorer in a real JupyterLab,
+in headless Chromium.
 
-One JupyterLab session for the module (start Lab, open the notebook, run all cells), then each
+One JupyterLab session per notebook (start Lab, open the notebook, run all cells), then each
 test checks one thing in the page. Screenshots: artifacts/browser/*.png. Skipped without
 /usr/bin/chromium, except with CI set, where that fails (see tests/browser/lab.py).
 """
@@ -16,6 +17,7 @@ from browser.lab import lab_session
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 NOTEBOOK = "05_interactive_mask_explorer.ipynb"
+FILL_MASK_NOTEBOOK = "02_static_vs_dynamic_masking.ipynb"
 JS_ERRORS = ("require is not defined", "Javascript Error", "could not load", "were not found")
 
 
@@ -107,3 +109,40 @@ def test_attention_explorer_rule_change_changes_the_heatmaps(lab):
     assert after != before, "the heatmaps did not change when the mask rule changed"
     assert "Could not update" not in widget.inner_text()
     lab.screenshot("attention_explorer_sliding_window", widget)
+
+
+@pytest.fixture(scope="module")
+def lab_02():
+    with lab_session() as session:
+        session.open(FILL_MASK_NOTEBOOK)
+        session.run_all()
+        yield session
+
+
+def test_fill_mask_explorer_type_click_shows_and_changes_predictions(lab_02):
+    lab = lab_02
+    widget = lab.panel.locator(".dynmask-fill-mask-explorer").first
+    widget.scroll_into_view_if_needed(timeout=30_000)
+    table = widget.locator("table.dynmask-fill-mask")
+    assert table.count() == 0, "predictions shown before any token was masked"
+    box = widget.locator(".widget-text input").first
+    box.fill("The river flows into the sea near the old city.")
+    box.press("Enter")  # the text box updates on Enter (continuous_update=False)
+    buttons = widget.locator(".dynmask-fm-tokens button:visible")
+    first_word = lambda: buttons.nth(1).inner_text().strip()  # 0 is [CLS]
+    assert _wait_for_change(first_word, "anarchism", lab) == "the"
+    token = buttons.nth(2).inner_text().strip()
+    buttons.nth(2).click()
+    table.wait_for(state="visible", timeout=30_000)
+    truths = widget.locator("td.dynmask-fm-truth")
+    assert truths.all_inner_texts() == [token]
+    for model in ("static", "dynamic"):
+        predictions = table.locator(f"td[data-model='{model}'] .dynmask-fm-pred")
+        assert predictions.count() == 5, f"expected the {model} model's top 5"
+    before = table.inner_text()
+    second = buttons.nth(5).inner_text().strip()
+    buttons.nth(5).click()
+    after = _wait_for_change(table.inner_text, before, lab)
+    assert after != before and truths.all_inner_texts() == [token, second]
+    assert "Could not update" not in widget.inner_text()
+    lab.screenshot("fill_mask_explorer", widget)  # data/screenshots/ holds a copy

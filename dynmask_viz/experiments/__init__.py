@@ -8,6 +8,10 @@ Public API:
     build_mlm, SparseMLM: a small BERT MLM (seeded init) and its sparse-head training forward.
     train: our loop (masking on the device, keyed order, exact resume, DDP-ready).
     run_probe: fine-tune the encoder on Rotten Tomatoes, median test accuracy over seeds.
+    linear_probe: a logistic regression on the frozen encoder's mean-pooled features (seconds).
+    sweep, load_sweep_lines, write_sweep_summary, summarize_sweep: static with k masks per
+        sequence for several k, and dynamic, paired seeds; means and paired differences with
+        95% t-intervals.
     run_experiment, compare: pretrain + probe; both conditions x seeds + summary.
     load_run, load_runs, validate_run, summarize, ROBERTA_TABLE1: the result files.
     run_fingerprint, RunMismatchError, CheckpointError: what ties a run folder to its config,
@@ -23,11 +27,14 @@ from .config import ExperimentConfig, ModelConfig, OptimConfig, ProbeConfig
 from .data import PretrainingData, ProbeSplits, load_pretraining_data, probe_splits
 from .errors import ExperimentError
 from .fingerprint import RunMismatchError, run_fingerprint
+from .linear_probe import linear_probe
 from .model import SparseMLM, build_mlm, count_parameters, load_pretrained_mlm
 from .presets import PRESETS
 from .probe import run_probe
 from .results import ROBERTA_TABLE1, load_run, load_runs, summarize, summary_markdown, validate_run
 from .runner import compare, run_experiment
+from .sweep import load_sweep_lines, sweep, write_sweep_summary
+from .sweep_stats import summarize_sweep
 from .train import epoch_permutation, step_example_ids, train
 
 __all__ = [
@@ -48,16 +55,21 @@ __all__ = [
     "compare",
     "count_parameters",
     "epoch_permutation",
+    "linear_probe",
     "load_pretraining_data",
     "load_run",
     "load_runs",
+    "load_sweep_lines",
     "probe_splits",
     "run_experiment",
     "run_fingerprint",
     "run_probe",
     "step_example_ids",
     "summarize",
+    "summarize_sweep",
     "summary_markdown",
+    "sweep",
     "train",
     "validate_run",
+    "write_sweep_summary",
 ]

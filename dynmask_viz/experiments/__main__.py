@@ -6,7 +6,10 @@ Examples::
         --out data/results/pretraining_cpu-tiny/static_seed0
     python -m dynmask_viz.experiments compare --preset cpu-tiny --seeds 0 1 2 \\
         --out data/results/pretraining_cpu-tiny
+    python -m dynmask_viz.experiments pretrain-model --condition static   # data/models/mlm_static
     torchrun --nproc-per-node 8 -m dynmask_viz.experiments run --preset gpu ...   # DDP
+    python -m dynmask_viz.experiments sweep --preset cpu-tiny --dupe-factors 1 2 5 10 \\
+        --seeds 0 1 2 3 --workers 1 --threads 1 --out data/results/sweep_cpu-tiny
 
 A run folder is resumed (checkpoint) or reused (finished results) only by the config that
 wrote it; another config is refused with the fields that differ. To start over in the same
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from .config import DEVICE_FORMS, SEED_LIMIT, ExperimentConfig, check_device
 from .errors import DeviceError, ExperimentError
@@ -51,6 +55,16 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1]; got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
     return value
 
 
@@ -126,6 +140,21 @@ def _config(args) -> ExperimentConfig:
 
 
 def _run(args, config: ExperimentConfig) -> int:
+    if args.command == "sweep":
+        from .sweep import sweep
+
+        sweep(  # a sweep cut by --time-budget-s is no error: its summary lists the missing runs
+            config,
+            args.out,
+            dupe_factors=args.dupe_factors,
+            seeds=args.seeds,
+            workers=args.workers,
+            threads=args.threads,
+            time_budget_s=args.time_budget_s,
+            progress=not args.quiet,
+        )
+        print((Path(args.out) / "summary.md").read_text(encoding="utf-8"), end="")
+        return 0
     if args.command == "compare":
         from .runner import compare
 
@@ -179,6 +208,32 @@ def _run(args, config: ExperimentConfig) -> int:
     return 0
 
 
+def _pretrain_model(args) -> int:
+    from .fill_mask_models import model_dir, pretrain_to_folder
+
+    out = args.out or model_dir(args.condition)
+    overrides = {"optim": {"max_steps": args.max_steps}} if args.max_steps else None
+    try:
+        _check_available(args.device)
+        prov = pretrain_to_folder(
+            args.condition,
+            out,
+            device=args.device,
+            threads=args.threads,
+            overrides=overrides,
+            progress=not args.quiet,
+        )
+    except ExperimentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {"out": str(out), **prov["metrics"]["heldout"], "wall_time_s": prov["wall_time_s"]}, indent=2
+        )
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dynmask_viz.experiments",
@@ -222,7 +277,39 @@ def main(argv: list[str] | None = None) -> int:
         "--stop-after", type=positive, help="checkpoint and stop after this step, >= 1 (resume later)"
     )
     sub.choices["compare"].add_argument("--seeds", type=seed, nargs="+")
+    sw = sub.add_parser(
+        "sweep",
+        help="static with each dupe factor k and dynamic, paired seeds, linear probe (see experiments.sweep)",
+    )
+    sw.add_argument("--preset", default="cpu-tiny", choices=sorted(PRESETS))
+    sw.add_argument("--out", required=True, help="sweep folder (runs.jsonl, summary.json, summary.md, runs)")
+    sw.add_argument("--dupe-factors", type=positive, nargs="+", default=[1, 2, 5, 10])
+    sw.add_argument("--seeds", type=seed, nargs="+", default=[0, 1, 2, 3])
+    sw.add_argument("--workers", type=positive, default=1, help="runs at once, one process each")
+    sw.add_argument("--threads", type=positive, default=1, help="intra-op threads per run (CPU)")
+    sw.add_argument("--time-budget-s", type=_positive_float, help="no new run starts after this many seconds")
+    sw.add_argument("--device", type=_device, help=f"{DEVICE_FORMS} (default: the preset's)")
+    sw.add_argument("--epochs", type=positive)
+    sw.add_argument("--max-steps", type=positive, help="cap on optimizer steps (the schedule fits it)")
+    sw.add_argument("--limit", dest="limit_sequences", type=positive, help="cap on sequences per split")
+    sw.add_argument("--probe-train-limit", type=positive, help="cap on the linear probe's training snippets")
+    sw.add_argument("--quiet", action="store_true", help="no line per finished run")
+    sw.set_defaults(no_compile=True)  # never compiled: a small model compiles longer than it trains
+    pm = sub.add_parser(
+        "pretrain-model",
+        help="pretrain a fill-mask model (preset fill-mask) into a model folder (fill_mask_models)",
+    )
+    pm.add_argument("--condition", choices=("static", "dynamic"), required=True)
+    pm.add_argument("--out", help="model folder (default: data/models/mlm_<condition> of this checkout)")
+    pm.add_argument("--device", type=_device, default="auto", help=f"{DEVICE_FORMS} (default: auto)")
+    pm.add_argument("--threads", type=_threads, default="auto", help="intra-op CPU threads (auto or N >= 1)")
+    pm.add_argument(
+        "--max-steps", type=positive, help="smoke runs: cap on steps (recorded; no rebuild command)"
+    )
+    pm.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.command == "pretrain-model":
+        return _pretrain_model(args)
     try:
         config = _config(args)
     except (TypeError, ValueError) as exc:

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import torch
 
+from .._device import autocast
 from .model import SparseMLM, count_parameters
 from .results import SCHEMA, provenance
 
 
 @torch.no_grad()
 def masked_loss(
-    model: SparseMLM, input_ids: torch.Tensor, labels: torch.Tensor, *, batch_size: int, autocast: bool
+    model: SparseMLM,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int,
+    precision: str = "fp32",
 ) -> tuple[float, float]:
-    """Mean loss and accuracy over the labelled positions of ``[N, L]`` masked sequences."""
+    """Mean loss and accuracy over the labelled positions of ``[N, L]`` masked sequences.
+
+    Args:
+        precision: The run's precision (:func:`~dynmask_viz._device.pick_precision`).
+    """
+    device = input_ids.device
     was_training = model.training
     model.eval()
     loss, correct, count = 0.0, 0, 0
     for i in range(0, len(input_ids), batch_size):
-        with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
+        with autocast(device, precision):
             s, c, n = model(input_ids[i : i + batch_size], labels[i : i + batch_size])
         loss, correct, count = loss + float(s), correct + int(c), count + int(n)
     model.train(was_training)
@@ -25,18 +36,20 @@ def masked_loss(
 
 
 def evaluate_epoch(
-    model, config, masking, data, train_ids, gap_ids, fresh, val_batch, state, epoch, step, autocast
+    model, config, masking, data, train_ids, gap_ids, fresh, val_batch, state, epoch, step, precision
 ) -> dict:
     """Validation loss/accuracy on the fixed masks and the memorization gap, after ``epoch``."""
     bs = 2 * config.optim.batch_size
     previous = state["epochs"][-1]["step"] if state["epochs"] else 0
     since = state["steps"]["loss"][previous:step]  # this epoch's step losses
     val_loss, val_acc = masked_loss(
-        model, val_batch.input_ids, val_batch.labels, batch_size=bs, autocast=autocast
+        model, val_batch.input_ids, val_batch.labels, batch_size=bs, precision=precision
     )
     trained = masking(train_ids[gap_ids], data.vocab, epoch=epoch, example_ids=gap_ids)
-    trained_loss, _ = masked_loss(model, trained.input_ids, trained.labels, batch_size=bs, autocast=autocast)
-    fresh_loss, _ = masked_loss(model, fresh.input_ids, fresh.labels, batch_size=bs, autocast=autocast)
+    trained_loss, _ = masked_loss(
+        model, trained.input_ids, trained.labels, batch_size=bs, precision=precision
+    )
+    fresh_loss, _ = masked_loss(model, fresh.input_ids, fresh.labels, batch_size=bs, precision=precision)
     return {
         "epoch": epoch,
         "step": step,
@@ -51,7 +64,16 @@ def evaluate_epoch(
     }
 
 
-def run_record(config, data, mlm, state, device, world_size, *, status: str) -> dict:
+def run_record(
+    config, data, mlm, state, device, world_size, *, status: str, runtime: dict | None = None
+) -> dict:
+    """The run's ``results.json`` record.
+
+    Args:
+        runtime: :func:`~dynmask_viz.experiments.folder.runtime_of` of the run (device type,
+            ranks, ``precision``), kept as the record's ``"runtime"``; its precision is also
+            in the provenance.
+    """
     final = state["epochs"][-1] if state["epochs"] else {}
     return {
         "schema": SCHEMA,
@@ -75,5 +97,6 @@ def run_record(config, data, mlm, state, device, world_size, *, status: str) -> 
         }
         if final
         else {},
-        "provenance": provenance(device, state["wall_s"], world_size),
-    }
+        "provenance": provenance(device, state["wall_s"], world_size)
+        | ({"precision": runtime["precision"]} if runtime else {}),
+    } | ({"runtime": dict(runtime)} if runtime else {})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._device import pick_device
+from .._device import pick_device, pick_precision
 from .checkpoint import CheckpointError, find_checkpoint, read_manifest
 from .config import ExperimentConfig
 from .errors import RunFolderError
@@ -18,8 +18,25 @@ from .results import load_run
 
 
 def runtime_of(config: ExperimentConfig, world_size: int = 1) -> dict:
-    """What, besides the config, a resumed run must share with its checkpoint to be exact."""
-    return {"device_type": pick_device(config.device).type, "world_size": int(world_size)}
+    """What, besides the config, a resumed run must share with its checkpoint to be exact.
+
+    Returns:
+        ``{"device_type": "cpu" | "cuda" | ..., "world_size": int, "precision": "bf16" |
+        "fp16+GradScaler" | "fp32"}``: the precision really used (``config.bf16`` asks for
+        mixed precision on CUDA; :func:`~dynmask_viz._device.pick_precision` chooses it).
+    """
+    device = pick_device(config.device)
+    return {
+        "device_type": device.type,
+        "world_size": int(world_size),
+        "precision": pick_precision(device, config.bf16),
+    }
+
+
+# Checkpoints written before the runtime recorded the precision ran bf16 on CUDA when
+# config.bf16 (which the fingerprint holds) and fp32 otherwise: exactly what pick_precision
+# chooses now, except "fp16+GradScaler", which did not exist.
+_LEGACY_RUNTIME = {"precision": ("bf16", "fp32")}
 
 
 def finished_record(out_dir: Path, config: ExperimentConfig, data_meta: dict) -> dict | None:
@@ -52,19 +69,22 @@ def resumable_checkpoint(out_dir: Path, fingerprint: dict, runtime: dict) -> tup
     Args:
         out_dir: The run folder.
         fingerprint: The run's training fingerprint (``run_fingerprint(..., probe=False)``).
-        runtime: ``{"device_type": "cpu" | "cuda" | ..., "world_size": int}`` of this run.
+        runtime: :func:`runtime_of` this run (device type, ranks, precision).
 
     Raises:
         CheckpointError: The checkpoint is damaged or of an older format.
-        RunMismatchError: It belongs to another config, or was trained on another device type
-            or number of ranks (resuming there would not continue the same numbers).
+        RunMismatchError: It belongs to another config, or was trained on another device type,
+            number of ranks or precision (resuming there would not continue the same numbers).
     """
     folder = find_checkpoint(out_dir)
     if folder is None:
         return None
     manifest = read_manifest(folder)
     check_fingerprint(manifest.get("fingerprint", {}), fingerprint, what=str(folder))
-    stored = manifest.get("runtime", {})
+    stored = dict(manifest.get("runtime", {}))
+    for key, before in _LEGACY_RUNTIME.items():
+        if key not in stored and runtime.get(key) in before:
+            stored[key] = runtime[key]
     diff = [f"{k}: stored {stored.get(k)!r}, now {v!r}" for k, v in runtime.items() if stored.get(k) != v]
     if diff:
         raise RunMismatchError(

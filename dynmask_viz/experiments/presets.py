@@ -41,6 +41,25 @@ PRESETS: dict[str, ExperimentConfig] = {
         compile=True,
         attn_implementation="sdpa",
     ),
+    # The two fill-in-the-blank models the project commits (data/models/mlm_static, mlm_dynamic):
+    # the gpu preset's encoder on 128-token sequences (more, shorter sequences: 4x the optimizer
+    # steps, and the explorers show sentences, not pages), RoBERTa's 40 epochs with BERT's
+    # dupe_factor 10, so each static mask is seen 4 times. ~5.4 M parameters, 11 MB in fp16.
+    # Eager (no torch.compile): a model this small compiles for longer than it trains.
+    "fill-mask": ExperimentConfig(
+        preset="fill-mask",
+        train_fraction=1.0,
+        dupe_factor=10,
+        seq_len=128,
+        vocab_size=8192,
+        gap_sequences=512,
+        model=ModelConfig(n_layers=4, hidden=256, heads=4, intermediate=1024),
+        optim=OptimConfig(epochs=40, batch_size=64, lr=1e-3),
+        probe=ProbeConfig(seeds=(0,), epochs=3),
+        bf16=True,
+        compile=False,
+        attn_implementation="sdpa",
+    ),
     # More time: BERT-medium-ish, 512-token sequences, bert-base vocabulary.
     "large": ExperimentConfig(
         preset="large",

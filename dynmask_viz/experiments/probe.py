@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .._device import pick_device
+from .._device import autocast, backward_and_step, grad_scaler, pick_device, pick_precision
 from .config import ExperimentConfig
 from .data import ProbeSplits, probe_splits
 from .model import bert_config, build_mlm, load_weights
@@ -68,12 +68,12 @@ def _batches(ids: list[list[int]], labels: list[int], order, batch_size: int, pa
 
 
 @torch.no_grad()
-def accuracy(clf, ids, labels, *, batch_size: int, pad_id: int, device, autocast: bool = False) -> float:
-    """Share of correctly classified examples."""
+def accuracy(clf, ids, labels, *, batch_size: int, pad_id: int, device, precision: str = "fp32") -> float:
+    """Share of correctly classified examples (``precision``: :func:`~dynmask_viz._device.pick_precision`)."""
     clf.eval()
     correct = 0
     for x, mask, y in _batches(ids, labels, range(len(ids)), batch_size, pad_id, device):
-        with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
+        with autocast(device, precision):
             correct += int((clf(input_ids=x, attention_mask=mask).logits.argmax(-1) == y).sum())
     return correct / max(len(ids), 1)
 
@@ -88,7 +88,7 @@ def finetune(
 ) -> dict:
     """One fine-tuning run: best-dev epoch, its dev and test accuracy."""
     device = pick_device(config.device)
-    autocast = config.bf16 and device.type == "cuda"
+    precision = pick_precision(device, config.bf16)
     splits = splits or probe_splits(config.probe.split_seed)
     pad = tokenizer.pad_token_id
     tr_texts, tr_labels = splits.train
@@ -102,10 +102,11 @@ def finetune(
         device
     )
     optimizer = torch.optim.AdamW(clf.parameters(), lr=config.probe.lr, weight_decay=0.01)
+    scaler = grad_scaler(device, precision)  # fp16 only (pre-Ampere GPUs)
     steps = config.probe.epochs * -(-len(tr_texts) // config.probe.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(steps, max(1, steps // 10)))
     best = (-1.0, None, 0)
-    kw = dict(batch_size=2 * config.probe.batch_size, pad_id=pad, device=device, autocast=autocast)
+    kw = dict(batch_size=2 * config.probe.batch_size, pad_id=pad, device=device, precision=precision)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed + 104_729)  # dropout stream of this fine-tuning run
         g = torch.Generator().manual_seed(seed)
@@ -113,13 +114,11 @@ def finetune(
             clf.train()
             order = torch.randperm(len(tr_texts), generator=g).tolist()
             for x, mask, y in _batches(*enc["train"], order, config.probe.batch_size, pad, device):
-                with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
+                with autocast(device, precision):
                     loss = torch.nn.functional.cross_entropy(
                         clf(input_ids=x, attention_mask=mask).logits.float(), y
                     )
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(clf.parameters(), 1.0)
-                optimizer.step()
+                backward_and_step(loss, optimizer, clf.parameters(), 1.0, scaler)
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
             dev = accuracy(clf, *enc["dev"], **kw)
@@ -131,6 +130,7 @@ def finetune(
         "dev_accuracy": best[0],
         "test_accuracy": accuracy(clf, *enc["test"], **kw),
         "best_epoch": best[2],
+        "precision": precision,
     }
 
 

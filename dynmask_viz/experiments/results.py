@@ -60,7 +60,13 @@ PROVENANCE_SCHEMA = {
 
 
 def git_commit() -> str:
-    """Short commit of the package's checkout (``-dirty`` if modified), or ``"unknown"``."""
+    """Short commit of the package's checkout (``-dirty`` if modified), or ``"unknown"``.
+
+    ``$DYNMASK_VIZ_COMMIT``, if set, is returned instead: a copy without ``.git`` (a lent GPU
+    machine) is told its commit that way.
+    """
+    if os.environ.get("DYNMASK_VIZ_COMMIT"):
+        return os.environ["DYNMASK_VIZ_COMMIT"]
     root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .._device import pick_device
+from .._device import autocast, backward_and_step, grad_scaler, pick_device
 from ..masking import make_masking, mask_batch
 from .checkpoint import (
     CheckpointError,
@@ -59,8 +59,9 @@ def step_example_ids(
     return perm[step_in_epoch * batch_size : (step_in_epoch + 1) * batch_size][rank::world_size]
 
 
-def _load_checkpoint(folder: Path, mlm, optimizer, scheduler, device) -> dict:
-    """Load a verified checkpoint folder into the model, optimizer, scheduler and RNGs; its state."""
+def _load_checkpoint(folder: Path, mlm, optimizer, scheduler, device, scaler=None) -> dict:
+    """Load a verified checkpoint folder into the model, optimizer, scheduler, gradient scaler
+    (fp16 runs) and RNGs; its state."""
     state = read_state(folder)
     try:
         load_weights(mlm, folder / "model.safetensors")
@@ -72,17 +73,26 @@ def _load_checkpoint(folder: Path, mlm, optimizer, scheduler, device) -> dict:
     saved = load_optimizer_file(folder, device)
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
+    if scaler is not None:
+        if "scaler" not in saved:  # the runtime check makes this unreachable for our checkpoints
+            raise CheckpointError(
+                f"{folder / 'optimizer.pt'} holds no gradient scaler state, which an fp16 run needs "
+                f"to continue exactly; delete {folder} to restart training from step 0."
+            )
+        scaler.load_state_dict(saved["scaler"])
     torch.set_rng_state(saved["rng"]["cpu"])
     if "cuda" in saved["rng"] and device.type == "cuda":
         torch.cuda.set_rng_state(saved["rng"]["cuda"], device)
     return state
 
 
-def _save(out_dir: Path, mlm, optimizer, scheduler, state: dict, device, meta: dict) -> None:
+def _save(out_dir: Path, mlm, optimizer, scheduler, state: dict, device, meta: dict, scaler=None) -> None:
     rng = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(device)
     payload = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng}
+    if scaler is not None:  # its loss scale and growth tracker: a resumed fp16 run continues them
+        payload["scaler"] = scaler.state_dict()
     writers = {
         "model.safetensors": lambda path: save_weights(mlm, path),
         "optimizer.pt": lambda path: torch.save(payload, path),
@@ -168,7 +178,8 @@ def _train(config, out_dir: Path, data, resume, stop_after_steps, progress, rank
     n, B = len(train_ids), config.optim.batch_size
     per_epoch = n // B
     total = min(config.optim.epochs * per_epoch, config.optim.max_steps or math.inf)
-    autocast = config.bf16 and device.type == "cuda"
+    precision = runtime["precision"]  # "bf16" | "fp16+GradScaler" | "fp32" (see pick_precision)
+    scaler = grad_scaler(device, precision)
 
     mlm = build_mlm(
         config, len(data.tokenizer), seed=config.seed, pad_token_id=data.tokenizer.pad_token_id
@@ -215,7 +226,7 @@ def _train(config, out_dir: Path, data, resume, stop_after_steps, progress, rank
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(config.seed + 7_919)  # dropout stream, distinct from the init seed
         if found is not None:
-            state = _load_checkpoint(found[0], mlm, optimizer, scheduler, device)
+            state = _load_checkpoint(found[0], mlm, optimizer, scheduler, device, scaler)
             if state["step"] != found[1].get("step") or not 0 < state["step"] <= total:
                 raise CheckpointError(
                     f"{found[0] / 'state.json'} is at step {state['step']}, its manifest says "
@@ -236,16 +247,15 @@ def _train(config, out_dir: Path, data, resume, stop_after_steps, progress, rank
                 perm = epoch_permutation(config.seed, epoch, n)
             ids = step_example_ids(perm, i, B, rank, world_size).to(device)
             batch = masking(train_ids[ids], data.vocab, epoch=epoch, example_ids=ids)
-            with torch.autocast("cuda", torch.bfloat16, enabled=autocast):
+            with autocast(device, precision):
                 loss_sum, _, count = wrapped(batch.input_ids, batch.labels)
             stats = torch.stack([count.to(torch.float64), loss_sum.detach().to(torch.float64)])
             if world_size > 1:
                 dist.all_reduce(stats)  # global prediction count and loss, for every rank
             # Mean over the global batch's predictions; DDP averages gradients over ranks,
             # hence the factor world_size. Identical to the single-process loss for any W.
-            (loss_sum * world_size / stats[0].clamp(min=1)).backward()
-            torch.nn.utils.clip_grad_norm_(mlm.parameters(), config.optim.grad_clip)
-            optimizer.step()
+            loss = loss_sum * world_size / stats[0].clamp(min=1)
+            backward_and_step(loss, optimizer, mlm.parameters(), config.optim.grad_clip, scaler)
             optimizer.zero_grad(set_to_none=True)
             lr = scheduler.get_last_lr()[0]
             scheduler.step()
@@ -271,19 +281,26 @@ def _train(config, out_dir: Path, data, resume, stop_after_steps, progress, rank
                         state,
                         epoch,
                         step,
-                        autocast,
+                        precision,
                     )
                 )
             state["step"] = step
             if rank == 0 and (i == per_epoch - 1 or step == total or step == stop_after_steps):
                 state["wall_s"] = base_wall + time.perf_counter() - start
                 meta = {"fingerprint": fingerprint, "runtime": runtime, "config": config.to_dict()}
-                _save(out_dir, mlm, optimizer, scheduler, state, device, meta)
+                _save(out_dir, mlm, optimizer, scheduler, state, device, meta, scaler)
             if step == stop_after_steps and step < total:
                 break
         bar.close()
     record = run_record(
-        config, data, mlm, state, device, world_size, status="complete" if step >= total else "stopped"
+        config,
+        data,
+        mlm,
+        state,
+        device,
+        world_size,
+        status="complete" if step >= total else "stopped",
+        runtime=runtime,
     )
     record["fingerprint"] = fingerprint
     if rank == 0 and step >= total:

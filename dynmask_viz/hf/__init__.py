@@ -10,6 +10,8 @@
   a :class:`LayerMask` (:class:`TopKKeys`, :class:`ProbabilityThreshold`, :class:`RandomKeyDrop`,
   :class:`TokenKeep`, the learned :class:`DynamicMaskAttention`); :class:`LayerMaskRecording`.
 * Reading back the 4-D mask a model builds from a 2-D one: :func:`model_attention_mask`.
+* Masked-LMs that fill in ``[MASK]``: :func:`load_mlm` (``"static"`` / ``"dynamic"``, the two
+  models the project pretrains and commits, offline; Hub names where cached).
 * A causal LM step by step: :func:`load_causal_lm` (the committed small GPT-2 offline),
   :func:`next_token_view` (labels shifted by one), :func:`generate_with_cache` (a
   ``DynamicCache``, the mask row and attention of each generated token), :func:`verify_generation`.
@@ -77,6 +79,7 @@ from .masks import (
     is_causal_model,
     to_hf_mask,
 )
+from .mlm_loading import MLM_DIRS, load_mlm
 from .next_token import NextTokenView, next_token_view
 
 __all__ = [
@@ -116,6 +119,8 @@ __all__ = [
     "captured_attention_masks",
     "model_attention_mask",
     "load_causal_lm",
+    "load_mlm",
+    "MLM_DIRS",
     "load_chinese_tokenizer",
     "load_model",
     "load_tokenizer",

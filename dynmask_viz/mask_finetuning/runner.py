@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .._device import pick_device
+from .._device import pick_device, pick_precision
 from .._threads import intra_op_threads
 from ..experiments.checkpoint import run_lock
 from ..experiments.errors import ExperimentError
@@ -39,14 +39,19 @@ class StaleRunError(ExperimentError):
 def run_fingerprint(config: FinetuneConfig, condition: str, seed: int) -> dict:
     """What a run's numbers depend on.
 
-    The config as it runs: ``bf16`` is the autocast really used (on CUDA only), the device type
-    replaces the device string, and ``eval_batch_size`` stays (the random rule's test pattern
-    is keyed by the slot in the batch). Threads change only the timing.
+    The config as it runs: ``bf16`` is whether mixed precision is really used (on CUDA only),
+    with ``precision: "fp16+GradScaler"`` added where a GPU without fast bf16 runs fp16 (the
+    key is absent otherwise, so the records of bf16 and fp32 runs keep their fingerprint), the
+    device type replaces the device string, and ``eval_batch_size`` stays (the random rule's
+    test pattern is keyed by the slot in the batch). Threads change only the timing.
     """
     cfg = config.to_dict()
-    device = pick_device(config.device).type
-    cfg["device"] = device
-    cfg["bf16"] = bool(config.bf16 and device == "cuda")
+    device = pick_device(config.device)
+    precision = pick_precision(device, config.bf16)
+    cfg["device"] = device.type
+    cfg["bf16"] = precision != "fp32"
+    if precision == "fp16+GradScaler":
+        cfg["precision"] = precision
     return {
         "config": cfg,
         "condition": condition,
@@ -175,6 +180,7 @@ def run_all(
                 record["provenance"] = {
                     **provenance(pick_device(config.device), time.perf_counter() - t0),
                     "git_commit": commit,
+                    "precision": record["precision"],
                 }
                 if condition == "full" and seed == 0:  # the chapter's model: seed 0 only
                     save_trained(

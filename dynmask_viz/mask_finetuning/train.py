@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from .._device import pick_device
+from .._device import autocast, backward_and_step, grad_scaler, pick_device, pick_precision
 from ..experiments.schedule import linear_warmup_decay
 from ..hf.layer_attention import LayerMaskRecording, install_layer_mask, set_layer_mask
 from ..hf.layer_masks import FullAttention, LayerMask, RandomKeyDrop
@@ -95,9 +95,7 @@ def evaluate(
             for rows in split.eval_order(config.eval_batch_size):
                 batch = _to(split.batch(rows, pad_id, key_keep), device)
                 labels = batch.pop("labels")
-                with torch.autocast(
-                    device.type, torch.bfloat16, enabled=config.bf16 and device.type == "cuda"
-                ):
+                with autocast(device, pick_precision(device, config.bf16)):
                     logits = model(**batch, mask_draw=RandomKeyDrop.EVAL_DRAW).logits
                 correct += int((logits.argmax(-1) == labels).sum())
     finally:
@@ -138,7 +136,8 @@ def finetune(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, linear_warmup_decay(steps, max(1, round(steps * config.warmup)))
     )
-    autocast = config.bf16 and device.type == "cuda"
+    precision = pick_precision(device, config.bf16)  # "bf16" | "fp16+GradScaler" | "fp32"
+    scaler = grad_scaler(device, precision)
     generator = torch.Generator().manual_seed(seed)
     epoch_seconds, losses, step = [], [], 0
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -149,12 +148,10 @@ def finetune(
             for rows in data.train.train_order(config.batch_size, generator):
                 batch = _to(data.train.batch(rows, data.pad_id, key_keep), device)
                 labels = batch.pop("labels")
-                with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
+                with autocast(device, precision):
                     logits = model(**batch, mask_draw=step).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
+                backward_and_step(loss, optimizer, params, 1.0, scaler)
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
                 losses.append(float(loss.detach()))
@@ -176,6 +173,7 @@ def finetune(
         "epoch_seconds": epoch_seconds,
         "steps": steps,
         "train_loss_last_epoch": sum(losses[-per_epoch:]) / len(losses[-per_epoch:]),
+        "precision": precision,
     }
     if condition == "full":
         record["test_time_only"] = {

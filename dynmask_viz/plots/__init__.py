@@ -6,12 +6,15 @@ measures, extraction results, experiment records); they compute no masks and tra
 * :mod:`.masking`: one sequence's MLM masks over epochs (static vs dynamic).
 * :mod:`.masking_stats`: 80/10/10, selection counts, exposure.
 * :mod:`.attention`: attention masks and weights (mask grids, heatmaps, steps, catalogue).
+* :mod:`.fill_mask`: the fill-in-the-blank table (HTML): each model's top-k at each masked position.
 * :mod:`.flex`: FlexAttention's blocks of a mask (skipped, partial, full) and its time
   against SDPA with the dense mask.
 * :mod:`.mask_effect`: what a mask does to attention (mask, without, with, difference).
 * :mod:`.experiments`: the pretraining experiment's curves and downstream results.
 * :mod:`.generation`: a causal LM step by step (label shift, is_causal rows, the attention of
   each generated token over the KV cache).
+* :mod:`.sweep`: the dupe-factor sweep (memorization gap against k, validation curves with
+  seed bands, paired differences static(k) - dynamic).
 * :mod:`.mask_finetuning`: the mask fine-tuning experiment (accuracy vs attention kept) and
   the keys a layer mask keeps, layer by layer.
 * :mod:`.padding`: a padded batch, its key-padding broadcast and per-example masks, per-row
@@ -35,6 +38,7 @@ from .attention import (
     plot_mask_catalogue,
 )
 from .experiments import plot_downstream, plot_learning_curves, plot_memorization_gap
+from .fill_mask import fill_mask_table_html
 from .flex import plot_block_sparsity, plot_flex_timings
 from .generation import plot_generation_attention, plot_is_causal_rows, plot_label_shift
 from .mask_effect import plot_mask_effect
@@ -46,6 +50,7 @@ from .masking_stats import (
     plot_exposure_histogram,
     plot_selection_counts,
 )
+from .memorization import plot_memorization_distribution
 from .padding import (
     plot_batch_masks,
     plot_key_padding_broadcast,
@@ -53,9 +58,11 @@ from .padding import (
     plot_padded_batch,
     plot_row_values,
 )
+from .sweep import plot_dupe_response, plot_paired_differences, plot_sweep_curves
 from .word_groups import plot_word_groups
 
 __all__ = [
+    "plot_memorization_distribution",
     "CORRUPTION_COLORS",
     "MASK_COLORS",
     "SCHEME_COLORS",
@@ -66,7 +73,9 @@ __all__ = [
     "plot_block_sparsity",
     "plot_attention_steps",
     "plot_corruption_breakdown",
+    "fill_mask_table_html",
     "plot_downstream",
+    "plot_dupe_response",
     "plot_epoch_grid",
     "plot_epoch_grids",
     "plot_exposure",
@@ -84,11 +93,13 @@ __all__ = [
     "plot_memorization_gap",
     "plot_selection_counts",
     "plot_static_vs_dynamic",
+    "plot_sweep_curves",
     "plot_word_groups",
     "plot_batch_masks",
     "plot_key_padding_broadcast",
     "plot_next_token_readings",
     "plot_padded_batch",
+    "plot_paired_differences",
     "plot_row_values",
     "register_cjk_font",
 ]

@@ -6,13 +6,16 @@ every function returns a ``matplotlib.figure.Figure`` and never shows it.
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._style import SCHEME_COLORS
+from ._style import INK, SCHEME_COLORS
+
+LOSS_KEYS = ("train_loss", "val_loss")  # the two panels of plot_learning_curves
 
 
 def _by_condition(runs: Sequence[dict]) -> dict[str, list[dict]]:
@@ -44,19 +47,57 @@ def _curves(ax, runs: Sequence[dict], key: str, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
 
 
-def plot_learning_curves(runs: Sequence[dict], *, title: str | None = None) -> Figure:
+def _floors(baseline: float | Mapping[str, float] | None) -> dict[str, float]:
+    """``baseline`` as ``{panel key: loss}``; a number applies to both panels."""
+    if baseline is None:
+        return {}
+    if isinstance(baseline, Mapping):
+        unknown = set(baseline) - set(LOSS_KEYS)
+        if unknown:
+            raise ValueError(
+                f"baseline keys must be among {LOSS_KEYS} (the two panels); got {sorted(unknown)}."
+            )
+        floors = dict(baseline)
+    else:
+        floors = dict.fromkeys(LOSS_KEYS, baseline)
+    for key, value in floors.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"baseline[{key!r}] must be a finite loss in nats; got {value!r}.")
+    return {k: float(v) for k, v in floors.items()}
+
+
+def plot_learning_curves(
+    runs: Sequence[dict],
+    *,
+    baseline: float | Mapping[str, float] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Training loss and validation MLM loss (fixed evaluation masks) per epoch.
 
     Args:
         runs: Run records of one or both conditions (several seeds each).
+        baseline: The floor each loss is read against, drawn as a dotted line: the unigram
+            model's loss (``experiments.baselines.unigram_baseline``), one number for both panels
+            or ``{"train_loss": ..., "val_loss": ...}`` (scored on each panel's own text; a panel
+            not named gets no line).
+        title: Figure title.
+
+    Raises:
+        ValueError: ``baseline`` names another panel or holds a non-finite value.
     """
+    floors = _floors(baseline)
     fig = Figure(figsize=(10, 3.8))
     left, right = fig.subplots(1, 2)
     _curves(left, runs, "train_loss", "training MLM loss (its own masks)")
     _curves(right, runs, "val_loss", "validation MLM loss (fixed masks)")
+    for ax, key in ((left, "train_loss"), (right, "val_loss")):
+        if key in floors:
+            ax.axhline(floors[key], color=INK, ls=":", lw=1.2, label=f"unigram baseline ({floors[key]:.2f})")
     left.set_title("training")
     right.set_title("held-out articles")
     right.legend()
+    if "train_loss" in floors:
+        left.legend()
     fig.suptitle(title or "Learning curves: static vs dynamic masking")
     fig.tight_layout()
     return fig

@@ -8,12 +8,15 @@ Widgets draw with :mod:`dynmask_viz.plots` painters and get their data from
 
 from .attention_explorer import AttentionExplorer, AttentionState
 from .bertviz import head_view, model_view
+from .fill_mask import FillMaskExplorer, FillMaskState
 from .layer_mask_explorer import LayerMaskExplorer, LayerMaskState
 from .masking_explorer import MaskingExplorer
 
 __all__ = [
     "AttentionExplorer",
     "AttentionState",
+    "FillMaskExplorer",
+    "FillMaskState",
     "LayerMaskExplorer",
     "LayerMaskState",
     "MaskingExplorer",
