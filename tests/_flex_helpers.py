@@ -29,8 +29,9 @@ from dynmask_viz.attention_masks import (
 WORDS = ("[CLS]", "the", "film", "is", "not", "bad", ",", "it", "is", "great", ".", "[SEP]")
 
 
-def catalogue(batch: int, heads: int, length: int, seed: int = 0) -> dict:
-    """``{name: rule}`` of every factory and a few compositions, on data of these sizes."""
+def catalogue(batch: int, heads: int, length: int, seed: int = 0, device: str = "cpu") -> dict:
+    """``{name: rule}`` of every factory and a few compositions, on data of these sizes (drawn
+    on the CPU, then moved to ``device``: a data rule is used on its data's device)."""
     g = torch.Generator().manual_seed(seed)
     real = torch.ones(batch, length, dtype=torch.bool)
     real[-1, length - length // 4 :] = False  # the last example is right-padded
@@ -42,6 +43,7 @@ def catalogue(batch: int, heads: int, length: int, seed: int = 0) -> dict:
     keep = torch.rand(batch, length, generator=g) > 0.3
     scores = torch.randn(batch, heads, length, length, generator=g)
     tokens = [[WORDS[(i + b) % len(WORDS)] for i in range(length)] for b in range(batch)]
+    real, seg, flags, keep, scores = (t.to(device) for t in (real, seg, flags, keep, scores))
     rules = {
         "full": full(),
         "causal": causal(),
@@ -49,7 +51,7 @@ def catalogue(batch: int, heads: int, length: int, seed: int = 0) -> dict:
         "sliding_window": sliding_window(4),
         "sliding_window_bidirectional": sliding_window(3, causal=False),
         "prefix_lm": prefix_lm(5),
-        "prefix_lm_per_example": prefix_lm(torch.arange(batch) + 2),
+        "prefix_lm_per_example": prefix_lm(torch.arange(batch, device=device) + 2),
         "document": document(seg),
         "per_document": per_document(prefix_lm(3), seg),
         "global_tokens": global_tokens([0, length // 2]),

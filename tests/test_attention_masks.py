@@ -299,3 +299,15 @@ def test_dense_starts_is_checked_and_mixed_rules_are_refused():
     assert torch.equal(mixed.dense(2, 1, 5, starts=torch.tensor([0, 0])), rule.dense(2, 1, 5))
     with pytest.raises(MaskError, match="absolute positions and per-slot data"):
         mixed.dense(2, 1, 5, starts=torch.tensor([0, 2]))
+
+
+def test_a_data_rule_asked_for_on_another_device_says_how_to_fix_it():
+    # On CUDA, a rule built from CPU tensors failed deep inside compiled FlexAttention.
+    from dynmask_viz.attention_masks import MaskError, causal, document, padding
+
+    real = torch.ones(2, 6, dtype=torch.bool)
+    for rule in (padding(real), document(torch.zeros(2, 6, dtype=torch.int64)), padding(real) & causal()):
+        with pytest.raises(MaskError, match="built from tensors on cpu, but is asked for on meta"):
+            rule.dense(2, 1, 6, device="meta")
+        assert rule.dense(2, 1, 6, device="cpu").shape == (2, 1, 6, 6)
+    assert causal().dense(1, 1, 4, device="meta").device.type == "meta"  # index rules go anywhere

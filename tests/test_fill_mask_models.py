@@ -49,8 +49,13 @@ def test_folder_holds_an_hf_model_in_fp16_with_its_provenance(folder):
         "fresh_mask_epoch": 10_000,
         "steps": 3,
     }
-    # Overrides cannot be repeated by the command line: no rebuild command, and a note why.
-    assert stored["rebuild_command"] is None and "overrides" in stored["rebuild_note"]
+    # The rebuild command repeats the overrides as --set flags, which parse back to them.
+    words = stored["rebuild_command"].split()
+    flags = [word.strip("'") for before, word in zip(words, words[1:]) if before == "--set"]
+    assert fmm.parse_overrides(flags) == json.loads(json.dumps(SMALL))
+    assert stored["rebuild_command"].startswith(
+        "python -m dynmask_viz.experiments pretrain-model --condition static"
+    )
     for key in ("git_commit", "device", "wall_time_s", "versions", "date"):
         assert stored[key] not in (None, "")
     assert not (out.parent / ".mlm_static.run").exists()  # the run folder is cleaned up

@@ -34,7 +34,7 @@ def _finding(**fields) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_compiled_flex_attention_on_cuda_equals_sdpa(name):
-    rule = catalogue(B, H, L)[name]
+    rule = catalogue(B, H, L, device="cuda")[name]  # data rules from tensors on the GPU
     g = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (torch.randn(B, H, L, D, device="cuda", generator=g) for _ in range(3))
     began = time.perf_counter()

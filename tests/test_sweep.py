@@ -18,6 +18,7 @@ from dynmask_viz.experiments import (
     load_pretraining_data,
     load_sweep_lines,
     sweep,
+    write_sweep_summary,
 )
 from dynmask_viz.experiments.__main__ import main
 from dynmask_viz.experiments.baselines import unigram_baseline
@@ -143,6 +144,11 @@ def test_time_budget_starts_no_run_after_it(tmp_path):
         "static_k1_seed1",
     ]
     assert "Runs: 0 of 4 done" in (tmp_path / "summary.md").read_text()
+    meta = json.loads((tmp_path / "sweep.json").read_text())
+    # A killed sweep leaves sweep.json as it wrote it at its start: without provenance.
+    (tmp_path / "sweep.json").write_text(json.dumps(meta | {"provenance": None}))
+    assert write_sweep_summary(tmp_path)["plan"]["runs_done"] == 0
+    assert "cut before its end" in (tmp_path / "summary.md").read_text()
 
 
 def test_two_workers_give_the_numbers_of_one(swept, tmp_path):

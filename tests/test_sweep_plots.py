@@ -73,7 +73,11 @@ def test_dupe_response_loss_has_the_unigram_line_and_percent_axes():
 def test_curves_are_seed_means_from_epoch_one_with_bands():
     fig = plot_sweep_curves(LINES, unigram=SUMMARY["unigram_baseline"])
     loss_ax = fig.axes[0]
-    curves = {line.get_label().split(" (")[0]: line for line in loss_ax.get_lines()}
+    curves = {
+        line.get_label().split(" (")[0]: line for line in loss_ax.get_lines() if line.get_label()[0] != "_"
+    }
+    marks = [line.get_xdata()[0] for line in loss_ax.get_lines() if line.get_linestyle() == ":"]
+    assert marks[:2] == [1, 2]  # where static k = 1 and k = 2 start repeating (k = 5 is past epoch 3)
     assert list(curves) == ["static k=1", "static k=2", "static k=5", "dynamic", "unigram baseline"]
     dyn = [line for line in LINES if line["condition"] == "dynamic"]
     assert list(curves["dynamic"].get_xdata()) == [1, 2, 3]

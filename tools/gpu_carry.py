@@ -32,8 +32,9 @@ CARRY = ROOT / ".gpu"
 # Pure-Python (or cp312-binary) packages the GPU image lacks; pinned like environment.yml resolves.
 WHEELS = ("platformdirs==4.14.5", "mwparserfromhell==0.7.2")
 ASSETS = ("enwiki", "rotten_tomatoes")
-# Presets whose packed token ids the GPU runs read (tests use cpu-tiny-derived configs).
-PRESETS = ("cpu-tiny", "gpu", "fill-mask")
+# Configs whose packed token ids the GPU runs read: (preset, changes). The tests use cpu-tiny-
+# derived configs; tools/fill_mask_grid.py also tries the fill-mask preset with a 4,096 vocabulary.
+CONFIGS = (("cpu-tiny", {}), ("gpu", {}), ("fill-mask", {}), ("fill-mask", {"vocab_size": 4096}))
 LIMIT_MIB = 64
 
 
@@ -64,14 +65,14 @@ def _copy_cache(dest: Path) -> list[str]:
         shutil.copytree(src / "corpus", dest / "corpus", dirs_exist_ok=True)
     keys = []
     _, sha = load_documents("wiki")
-    for preset in PRESETS:
-        config = ExperimentConfig.from_preset(preset)
+    for preset, changes in CONFIGS:
+        config = ExperimentConfig.from_preset(preset, **changes)
         load_pretraining_data(config)  # builds the token cache if missing
         key = cache_key(config, sha)
         name = f"pretraining_{key}.pt"
         (dest / "experiments").mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / "experiments" / name, dest / "experiments" / name)
-        keys.append(f"{preset}: {key}")
+        keys.append(f"{preset}{changes or ''}: {key}")
     return keys
 
 

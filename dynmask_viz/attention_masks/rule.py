@@ -149,11 +149,23 @@ class MaskRule:
         if device is None:
             return self.device or torch.device("cpu")
         try:
-            return torch.device(device)
+            dev = torch.device(device)
         except (RuntimeError, TypeError):
             raise MaskError(
                 f"device must be a torch.device or a name like 'cpu' or 'cuda:0'; got {device!r}."
             ) from None
+        # A data rule reads its tensors inside fn: asked for on another device, it would index
+        # them with indices of that device (an error deep in FlexAttention, seen on CUDA).
+        own = self.device
+        if own is not None and (
+            own.type != dev.type or (None not in (own.index, dev.index) and own.index != dev.index)
+        ):
+            raise MaskError(
+                f"{self.name} was built from tensors on {own}, but is asked for on {dev}. Build the "
+                f"rule from tensors on {dev} (e.g. padding(attention_mask.to('{dev}'))), or leave "
+                "device=None to use the data's device."
+            )
+        return dev
 
     def _sizes(self, batch, heads, q_len, kv_len, minimum: int = 0) -> tuple[int, int, int, int]:
         """Validated sizes (``kv_len=None`` means ``q_len``), checked against the rule's data."""

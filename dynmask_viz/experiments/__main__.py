@@ -209,11 +209,11 @@ def _run(args, config: ExperimentConfig) -> int:
 
 
 def _pretrain_model(args) -> int:
-    from .fill_mask_models import model_dir, pretrain_to_folder
+    from .fill_mask_models import model_dir, parse_overrides, pretrain_to_folder
 
     out = args.out or model_dir(args.condition)
-    overrides = {"optim": {"max_steps": args.max_steps}} if args.max_steps else None
     try:
+        overrides = parse_overrides(args.set or [])
         _check_available(args.device)
         prov = pretrain_to_folder(
             args.condition,
@@ -223,7 +223,7 @@ def _pretrain_model(args) -> int:
             overrides=overrides,
             progress=not args.quiet,
         )
-    except ExperimentError as exc:
+    except (ExperimentError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(
@@ -304,7 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     pm.add_argument("--device", type=_device, default="auto", help=f"{DEVICE_FORMS} (default: auto)")
     pm.add_argument("--threads", type=_threads, default="auto", help="intra-op CPU threads (auto or N >= 1)")
     pm.add_argument(
-        "--max-steps", type=positive, help="smoke runs: cap on steps (recorded; no rebuild command)"
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="change a field of the preset, e.g. --set vocab_size=4096 --set optim.lr=0.003 (repeatable)",
     )
     pm.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

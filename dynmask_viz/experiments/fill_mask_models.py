@@ -23,6 +23,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -46,6 +47,7 @@ __all__ = [
     "MODELS_DIR",
     "heldout_metrics",
     "model_dir",
+    "parse_overrides",
     "pretrain_to_folder",
     "rebuild_command",
     "training_sequences",
@@ -68,11 +70,50 @@ def model_dir(condition: str) -> Path:
     return MODELS_DIR / f"mlm_{condition}"
 
 
-def rebuild_command(condition: str, out: str | os.PathLike, device: str = "auto") -> str:
-    """The command line that rebuilds a committed model folder."""
+def set_flags(overrides: dict | None) -> list[str]:
+    """``FIELD=VALUE`` texts for ``--set`` that give ``overrides`` (inverse of :func:`parse_overrides`)."""
+    flags = []
+    for key, value in sorted((overrides or {}).items()):
+        if isinstance(value, dict):
+            flags += [f"{key}.{inner}={json.dumps(v)}" for inner, v in sorted(value.items())]
+        else:
+            flags.append(f"{key}={json.dumps(value)}")
+    return flags
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["vocab_size=4096", "optim.lr=0.003"]`` -> ``{"vocab_size": 4096, "optim": {"lr": 0.003}}``.
+
+    Values are read as JSON (numbers, true/false, null, lists), else kept as text.
+
+    Raises:
+        ValueError: An item without ``=``.
+    """
+    overrides: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes FIELD=VALUE (e.g. optim.lr=0.003); got {item!r}.")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        group, dot, name = key.partition(".")
+        if dot:
+            overrides.setdefault(group, {})[name] = value
+        else:
+            overrides[key] = value
+    return overrides
+
+
+def rebuild_command(
+    condition: str, out: str | os.PathLike, device: str = "auto", overrides: dict | None = None
+) -> str:
+    """The command line that rebuilds a model folder (changes to the preset as ``--set`` flags)."""
+    flags = "".join(f" --set {shlex.quote(flag)}" for flag in set_flags(overrides))
     return (
         f"python -m dynmask_viz.experiments pretrain-model --condition {condition} --out {out} "
-        f"--device {device}"
+        f"--device {device}{flags}"
     )
 
 
@@ -153,8 +194,9 @@ def pretrain_to_folder(
         out: The model folder (e.g. :func:`model_dir`); replaced atomically at the end.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``... (the run's ``ExperimentConfig.device``).
         threads: Intra-op CPU threads while training (see :func:`run_experiment`).
-        overrides: Fields changed from the ``fill-mask`` preset (tests, smoke runs). A run with
-            overrides is recorded without a rebuild command.
+        overrides: Fields changed from the ``fill-mask`` preset, as for
+            :meth:`ExperimentConfig.from_preset` (groups as dicts); recorded, and written into
+            the rebuild command as ``--set`` flags.
         progress: Show the training bar.
         keep_run: Keep the run folder (``out`` + ``.run``, with curves and checkpoint) after
             the export; by default it is deleted once the model folder is in place.
@@ -236,10 +278,9 @@ def pretrain_to_folder(
             "git_commit": os.environ.get("DYNMASK_VIZ_COMMIT") or git_commit(),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "rebuild_command": None if overrides else rebuild_command(condition, out),
+            "overrides": overrides,
+            "rebuild_command": rebuild_command(condition, out, overrides=overrides),
         }
-        if overrides:
-            provenance["rebuild_note"] = f"trained with overrides {sorted(overrides)} of preset {PRESET!r}"
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
         old = out.parent / f".{out.name}.{os.getpid()}.old"
         if out.exists():

@@ -204,6 +204,9 @@ def _baselines(config: ExperimentConfig, out_dir: Path, data, splits) -> dict:
 def write_sweep_summary(out_dir: str | Path, meta: dict | None = None) -> dict:
     """Write ``summary.json`` and ``summary.md`` from ``runs.jsonl`` and ``baselines.json``; return it.
 
+    Also makes the summary of a sweep that was cut (killed): ``sweep.json`` is written when a
+    sweep starts, its provenance (``None`` then) when it ends.
+
     Args:
         out_dir: The sweep folder.
         meta: What :func:`sweep` adds (plan, wall time, workers); None: read from ``sweep.json``.
@@ -258,8 +261,9 @@ def sweep(
         dupe_factors, seeds: The static k's and the paired seeds.
         workers: Runs at once, each in its own (spawned) process; on one GPU they share it.
         threads: Intra-op threads of each run (CPU).
-        time_budget_s: No new run starts once this many seconds have passed (runs under way
-            finish); None: no limit. The summary lists the runs that did not start.
+        time_budget_s: No new run starts once this many seconds have passed since the sweep
+            began (loading and baselines included; runs under way finish); None: no limit. The
+            summary lists the runs that did not start.
         device: Overrides the config's device.
         progress: Print one line per finished run.
 
@@ -294,7 +298,9 @@ def sweep(
             "runs": [name for name, _, _ in plan],
             "workers": workers,
             "config": config.to_dict(),
+            "provenance": None,  # written when the sweep ends; a cut sweep's summary can still be made
         }
+        write_json(out_dir / "sweep.json", meta)
         _baselines(config, out_dir, data, splits)
         tasks = [
             {

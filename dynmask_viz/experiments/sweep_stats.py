@@ -198,4 +198,10 @@ def sweep_markdown(summary: dict) -> str:
             f"{summary.get('workers', 1)} worker(s)); "
             f"{prov['date']}; commit {prov['git_commit']}; `{prov['command']}`."
         )
+    elif plan:
+        lines.append(
+            f"The sweep was cut before its end (no wall time recorded); devices: "
+            f"{', '.join(summary.get('devices', [])) or '-'}; sum of run times "
+            f"{summary.get('run_wall_s_sum', 0):.0f} s."
+        )
     return "\n".join(lines) + "\n"

@@ -133,7 +133,7 @@ def plot_sweep_curves(
     """Validation loss and accuracy per epoch: mean over seeds per condition, seed range as a band.
 
     Static with k masks and dynamic draw the same masks in epochs 1..k, so their curves coincide
-    up to epoch k (a control built into the design); they part after it.
+    up to epoch k (a control built into the design; a dotted line marks each k); they part after.
 
     Args:
         lines: The sweep's ``runs.jsonl`` records (each with ``curves``).
@@ -162,6 +162,8 @@ def plot_sweep_curves(
             label = "dynamic" if key[0] else f"static k={key[1]}"
             ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.18, lw=0)
             ax.plot(epochs, values.mean(0), color=color, lw=2, label=f"{label} ({len(rows)} seeds)")
+            if not key[0] and key[1] < epochs[-1]:  # where static k starts repeating its masks
+                ax.axvline(key[1], color=color, ls=":", lw=0.9)
         if unigram is not None:
             ax.axhline(scale * unigram[base_key], color=INK, ls=":", lw=1.2, label="unigram baseline")
         ax.set_xlabel("epoch")
@@ -178,7 +180,7 @@ def plot_paired_differences(summary: dict, *, title: str | None = None) -> Figur
     """``static(k) - dynamic``, seed by seed: memorization gap, validation loss, probe accuracy.
 
     Dots: the paired seeds; point and bar: mean and 95% t-interval; zero: no difference.
-    The probe panel shades RoBERTa's Table 1 scale (static - dynamic within +-0.4 points).
+    The probe panel shades RoBERTa's Table 1 scale (static - dynamic within ±0.4 points).
 
     Raises:
         ValueError: ``summary`` is not a sweep summary or has no paired difference.
@@ -205,7 +207,7 @@ def plot_paired_differences(summary: dict, *, title: str | None = None) -> Figur
                 color=REFERENCE_LINE,
                 alpha=0.2,
                 lw=0,
-                label="RoBERTa Table 1 scale (+-0.4 points)",
+                label="RoBERTa Table 1 scale (±0.4 points)",
             )
             ax.legend(loc="best", fontsize=8)
         ax.set_xticks(range(len(paired)), [f"k={row['dupe_factor']}" for row in paired])

@@ -182,7 +182,7 @@ def check_first_epoch_below_floor(answer, *, losses, floor: float) -> CheckResul
     first = below[0]
     if got == first:
         before = ", ".join(f"{loss:.3f}" for loss in curve[: first - 1])
-        earlier = f" before it: {before}" if before else ""
+        earlier = f"; before it: {before}" if before else ""
         return passed(
             f"Epoch {first}: {curve[first - 1]:.3f} < {floor:.3f}{earlier}. Until then the model knew "
             "less about the held-out text than word frequencies alone."
