@@ -132,3 +132,14 @@ def test_fp16_grad_scaler_run_resumes_exactly(monkeypatch, tmp_path, data):
 def test_fp32_run_records_its_precision(tmp_path, data):
     record = train(CFG.replace(optim={"max_steps": 1}), tmp_path, data=data, progress=False)
     assert record["runtime"] == {"device_type": "cpu", "world_size": 1, "precision": "fp32"}
+
+
+def test_optimizer_file_keeps_rng_states_on_the_cpu_whatever_the_run_device(tmp_path, data):
+    # On the H200, the file was mapped to CUDA and torch.set_rng_state refused the moved CPU RNG
+    # state ("RNG state must be a torch.ByteTensor"): every resume on a GPU failed. "meta" stands
+    # for a device other than the CPU here.
+    train(CFG.replace(optim={"max_steps": 1}), tmp_path / "a", data=data, progress=False)
+    saved = load_optimizer_file(tmp_path / "a" / "checkpoint", torch.device("meta"))
+    assert saved["rng"]["cpu"].device.type == "cpu" and saved["rng"]["cpu"].dtype == torch.uint8
+    with torch.random.fork_rng(devices=[]):  # the suite's global RNG is left as it was
+        torch.set_rng_state(saved["rng"]["cpu"])  # what a resume does; it raised with the state moved

@@ -194,11 +194,17 @@ def read_state(folder: Path) -> dict:
     return state
 
 
-def load_optimizer_file(folder: Path, device) -> dict:
-    """``optimizer.pt`` of a verified checkpoint folder (tensors only: ``weights_only=True``)."""
+def load_optimizer_file(folder: Path, device=None) -> dict:
+    """``optimizer.pt`` of a verified checkpoint folder (tensors only: ``weights_only=True``).
+
+    Everything is read onto the CPU, whatever ``device`` the run trains on (kept for callers;
+    ``Optimizer.load_state_dict`` moves the optimizer state to its parameters' device): the RNG
+    states must stay CPU byte tensors, or ``torch.set_rng_state`` refuses them. Mapping them to
+    CUDA made every resume on a GPU fail ("RNG state must be a torch.ByteTensor", H200 run).
+    """
     path = folder / "optimizer.pt"
     try:
-        saved = torch.load(path, map_location=device, weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle, runtime and zip errors alike
         raise _damaged(path, f"unreadable: {type(exc).__name__}") from None
     if not isinstance(saved, dict) or not {"optimizer", "scheduler", "rng"} <= set(saved):

@@ -279,7 +279,7 @@ def pretrain_to_folder(
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "overrides": overrides,
-            "rebuild_command": rebuild_command(condition, out, overrides=overrides),
+            "rebuild_command": rebuild_command(condition, out, device, overrides=overrides),
         }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
         old = out.parent / f".{out.name}.{os.getpid()}.old"

@@ -1,4 +1,4 @@
-"""Memorization made visible: the right token's probability under a trained mask vs a fresh one.
+"""Memorization made visible: the right token's log-probability under a trained mask vs a fresh one.
 
 A static-masking model sees each of its ``dupe_factor`` masks several times (4 with BERT's 10
 masks over 40 epochs). On a *training* sequence it can then recall what sat under a mask it
@@ -8,12 +8,17 @@ so both should be about equal. Measured per sequence over many training sequence
 models' distributions show it, without a picked example.
 
 Each sequence is fed exactly as in training (the 80/10/10 corruption of that mask, keyed on
-the run's seed, the row index and the mask index), and the score of a sequence is the mean,
-over its masked positions, of the probability the model gives the original token.
+the run's seed, the row index and the mask index), and the score of a sequence is its loss:
+the mean, over its masked positions, of minus the log-probability of the original token. Its
+*gap* is fresh-mask loss minus trained-mask loss (the experiment's memorization gap, per
+sequence). Measured on the committed models, the mean probability hardly moves (the easy tokens
+stay easy) while the loss does: memorization lifts the hard tokens, from very unlikely to less
+unlikely, which a log scale shows and a mean of probabilities hides.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import torch
@@ -24,16 +29,16 @@ __all__ = ["memorization_by_sequence", "summarize_memorization"]
 
 
 @torch.no_grad()
-def _mean_true_prob(model, input_ids: torch.Tensor, labels: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """``[N]`` mean probability of the original token over each row's masked positions."""
+def _sequence_losses(model, input_ids: torch.Tensor, labels: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``[N]`` float64 mean of -log p(original token) over each row's masked positions (nats)."""
     device = next(model.parameters()).device
     out = []
     for i in range(0, len(input_ids), batch_size):
         ids, lab = input_ids[i : i + batch_size].to(device), labels[i : i + batch_size].to(device)
         logp = model(input_ids=ids).logits.float().log_softmax(-1)  # [b, L, V]
         picked = lab != IGNORE_INDEX  # [b, L]
-        p = logp.gather(-1, lab.clamp(min=0)[..., None])[..., 0].exp() * picked  # [b, L]
-        out.append((p.sum(1) / picked.sum(1).clamp(min=1)).cpu())
+        nll = -logp.gather(-1, lab.clamp(min=0)[..., None])[..., 0] * picked  # [b, L]
+        out.append((nll.sum(1) / picked.sum(1).clamp(min=1)).cpu())
     return torch.cat(out).double()
 
 
@@ -49,7 +54,7 @@ def memorization_by_sequence(
     n_sequences: int = 512,
     batch_size: int = 64,
 ) -> dict:
-    """Per training sequence, each model's probability of the right tokens, trained vs fresh mask.
+    """Per training sequence, each model's loss on the right tokens, under a trained vs a fresh mask.
 
     Args:
         models: Name -> ``BertForMaskedLM`` (eval mode), e.g. ``{"static": ..., "dynamic": ...}``
@@ -65,8 +70,8 @@ def memorization_by_sequence(
 
     Returns:
         ``{"sequences": n, "trained_mask_epoch", "fresh_mask_epoch", "models": {name:
-        {"trained": [n] floats, "fresh": [n] floats}}}``: mean probability of the original
-        token over each row's masked positions.
+        {"trained": [n] floats, "fresh": [n] floats}}}``: each row's loss (mean -log p of the
+        original token over its masked positions, nats) under each mask.
 
     Raises:
         ValueError: ``n_sequences`` < 1, or the two mask indices are equal.
@@ -85,7 +90,7 @@ def memorization_by_sequence(
     }
     result = {
         name: {
-            kind: _mean_true_prob(model, batch.input_ids, batch.labels, batch_size).tolist()
+            kind: _sequence_losses(model, batch.input_ids, batch.labels, batch_size).tolist()
             for kind, batch in masked.items()
         }
         for name, model in models.items()
@@ -99,21 +104,76 @@ def memorization_by_sequence(
 
 
 def summarize_memorization(result: dict) -> dict:
-    """Per model: medians, the median per-sequence drop (trained - fresh) and how often it is > 0.
+    """Per model: median losses, the median per-sequence gap (fresh - trained) and how often it is > 0.
 
     Args:
         result: What :func:`memorization_by_sequence` returns.
 
     Returns:
-        Name -> ``{"median_trained", "median_fresh", "median_drop", "share_dropped"}``.
+        Name -> ``{"median_trained", "median_fresh", "median_gap", "share_memorized",
+        "probability_ratio"}``: ``share_memorized`` is the share of sequences with a lower loss
+        under the trained mask; ``probability_ratio`` is ``exp(median_gap)``, how many times more
+        likely (geometric mean over the masked tokens) the right tokens are under the trained mask.
     """
     out = {}
-    for name, probs in result["models"].items():
-        drops = [t - f for t, f in zip(probs["trained"], probs["fresh"], strict=True)]
+    for name, losses in result["models"].items():
+        gaps = [f - t for t, f in zip(losses["trained"], losses["fresh"], strict=True)]
+        median_gap = statistics.median(gaps)
         out[name] = {
-            "median_trained": statistics.median(probs["trained"]),
-            "median_fresh": statistics.median(probs["fresh"]),
-            "median_drop": statistics.median(drops),
-            "share_dropped": sum(d > 0 for d in drops) / len(drops),
+            "median_trained": statistics.median(losses["trained"]),
+            "median_fresh": statistics.median(losses["fresh"]),
+            "median_gap": median_gap,
+            "share_memorized": sum(g > 0 for g in gaps) / len(gaps),
+            "probability_ratio": math.exp(median_gap),
         }
     return out
+
+
+def committed_memorization(
+    *, n_sequences: int = 512, trained_mask_epoch: int = 0, batch_size: int = 64
+) -> dict:
+    """:func:`memorization_by_sequence` of the two committed fill-mask models, with its summary.
+
+    Both were trained on the same rows with masks of the same seed (``mask_seed``), so one
+    measurement covers both: static masking saw mask ``trained_mask_epoch`` (< ``dupe_factor``)
+    ``epochs / dupe_factor`` times, dynamic masking once (at that epoch).
+
+    Returns:
+        The :func:`memorization_by_sequence` dict plus ``"summary"`` (:func:`summarize_memorization`)
+        and ``"setup"`` (mask seed, dupe factor, epochs, times the static model saw the mask).
+    """
+    from ..hf import load_mlm
+    from .fill_mask_models import training_sequences, training_setup
+
+    setup = training_setup("static")
+    if not 0 <= trained_mask_epoch < setup["dupe_factor"]:
+        raise ValueError(
+            f"trained_mask_epoch must be one of the static model's masks, 0..{setup['dupe_factor'] - 1}; "
+            f"got {trained_mask_epoch}."
+        )
+    if training_setup("dynamic")["mask_seed"] != setup["mask_seed"]:
+        raise ValueError("the committed models were trained with different mask seeds: not comparable.")
+    models = {name: load_mlm(name)[0] for name in ("static", "dynamic")}
+    _, tokenizer = load_mlm("static")
+    from ..masking import MaskingVocab
+
+    result = memorization_by_sequence(
+        models,
+        training_sequences("static"),
+        MaskingVocab.from_tokenizer(tokenizer),
+        setup["masking"],
+        seed=setup["mask_seed"],
+        trained_mask_epoch=trained_mask_epoch,
+        fresh_mask_epoch=setup["fresh_mask_epoch"],
+        n_sequences=n_sequences,
+        batch_size=batch_size,
+    )
+    result["summary"] = summarize_memorization(result)
+    result["setup"] = {
+        "mask_seed": setup["mask_seed"],
+        "dupe_factor": setup["dupe_factor"],
+        "epochs": setup["epochs"],
+        "static_saw_the_mask": setup["epochs"] // setup["dupe_factor"],
+        "dynamic_saw_the_mask": 1,
+    }
+    return result

@@ -11,15 +11,15 @@ __all__ = ["plot_memorization_distribution"]
 
 
 def plot_memorization_distribution(result: dict, *, bins: int = 30) -> Figure:
-    """Per training sequence, the right token's probability under a trained vs a fresh mask.
+    """Per training sequence, the loss on the right tokens under a trained vs a fresh mask.
 
-    Left: one dot per sequence and model, fresh mask (x) against trained mask (y); a dot above
+    Left: one dot per sequence and model, fresh mask (x) against trained mask (y); a dot below
     the diagonal is a sequence the model does better on under the mask it trained on. Right:
-    the distribution of the per-sequence drop (trained - fresh) for each model.
+    the distribution of the per-sequence gap (fresh - trained loss, nats) for each model.
 
     Args:
         result: What :func:`dynmask_viz.experiments.memorization.memorization_by_sequence`
-            returns (``result["models"][name] = {"trained": [n], "fresh": [n]}``).
+            returns (``result["models"][name] = {"trained": [n], "fresh": [n]}``, losses in nats).
         bins: Histogram bins.
 
     Returns:
@@ -28,31 +28,31 @@ def plot_memorization_distribution(result: dict, *, bins: int = 30) -> Figure:
     models = result["models"]
     fig = Figure(figsize=(10.5, 4.2), layout="constrained")
     scatter, hist = fig.subplots(1, 2)
-    drops = {}
-    for i, (name, probs) in enumerate(models.items()):
-        trained, fresh = np.asarray(probs["trained"]), np.asarray(probs["fresh"])
+    gaps = {}
+    for i, (name, losses) in enumerate(models.items()):
+        trained, fresh = np.asarray(losses["trained"]), np.asarray(losses["fresh"])
         color = SCHEME_COLORS.get(name, f"C{i}")
         scatter.scatter(fresh, trained, s=7, alpha=0.45, color=color, label=f"{name} masking", linewidths=0)
-        drops[name] = trained - fresh
-    scatter.plot([0, 1], [0, 1], color=REFERENCE_LINE, lw=1, ls="--", label="no difference")
+        gaps[name] = fresh - trained
+    every = np.concatenate([np.asarray(v) for losses in models.values() for v in losses.values()])
+    low, high = float(every.min()), float(every.max())
+    scatter.plot([low, high], [low, high], color=REFERENCE_LINE, lw=1, ls="--", label="no difference")
     scatter.set(
-        xlim=(0, 1),
-        ylim=(0, 1),
-        xlabel="under a fresh mask",
-        ylabel="under a mask it trained on",
-        title=f"P(right token), {result['sequences']} training sequences",
+        xlabel="loss under a fresh mask (nats)",
+        ylabel="loss under a mask it trained on (nats)",
+        title=f"{result['sequences']} training sequences, one dot each",
     )
-    scatter.legend(loc="lower right", fontsize=8)
-    edges = np.histogram_bin_edges(np.concatenate(list(drops.values())), bins=bins)
-    for i, (name, drop) in enumerate(drops.items()):
+    scatter.legend(loc="upper left", fontsize=8)
+    edges = np.histogram_bin_edges(np.concatenate(list(gaps.values())), bins=bins)
+    for i, (name, gap) in enumerate(gaps.items()):
         color = SCHEME_COLORS.get(name, f"C{i}")
-        hist.hist(drop, bins=edges, alpha=0.55, color=color, label=f"{name}: median {np.median(drop):+.3f}")
-        hist.axvline(float(np.median(drop)), color=color, lw=1.5)
+        hist.hist(gap, bins=edges, alpha=0.55, color=color, label=f"{name}: median {np.median(gap):+.3f}")
+        hist.axvline(float(np.median(gap)), color=color, lw=1.5)
     hist.axvline(0.0, color=REFERENCE_LINE, lw=1, ls="--")
     hist.set(
-        xlabel="drop: trained-mask minus fresh-mask probability",
+        xlabel="gap: fresh-mask loss minus trained-mask loss (nats)",
         ylabel="training sequences",
-        title="How much each model relies on having seen the mask",
+        title="What each model gains from having seen the mask",
     )
     hist.legend(fontsize=8)
     return fig

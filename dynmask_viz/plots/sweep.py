@@ -30,11 +30,16 @@ _PERCENT = {"val_accuracy", "probe_test_accuracy"}
 ROBERTA_DIFFERENCE = 0.4
 
 
+# Line styles of the static k's in curve figures, smallest k first (shades alone are hard to tell apart).
+STATIC_STYLES = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1)))
+
+
 def static_shade(index: int, count: int) -> tuple[float, float, float]:
-    """The static colour for the ``index``-th of ``count`` dupe factors (0: full colour, last: lightest)."""
+    """The static colour for the ``index``-th of ``count`` dupe factors (0: darkest, last: lightest)."""
     base = np.array(to_rgb(SCHEME_COLORS["static"]))
-    t = 0.0 if count <= 1 else 0.6 * index / (count - 1)
-    return tuple(float(v) for v in base + (1.0 - base) * t)
+    t = 0.0 if count <= 1 else -0.35 + 0.9 * index / (count - 1)  # < 0: towards black, > 0: white
+    mixed = base * (1 + t) if t < 0 else base + (1.0 - base) * t
+    return tuple(float(v) for v in mixed)
 
 
 def _checked(summary) -> dict:
@@ -149,7 +154,7 @@ def plot_sweep_curves(
         groups.setdefault((line["condition"] == "dynamic", line["dupe_factor"] or 0), []).append(line)
     keys = sorted(groups)
     n_static = sum(1 for k in keys if not k[0])
-    fig = NotebookFigure(figsize=(11.0, 4.0), layout="constrained")
+    fig = NotebookFigure(figsize=(12.5, 4.0), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, metric, base_key in zip(axes, ("val_loss", "val_accuracy"), ("loss", "accuracy")):
         scale = _scale(metric)
@@ -160,16 +165,17 @@ def plot_sweep_curves(
             epochs = rows[0]["curves"]["epoch"][:n]
             color = SCHEME_COLORS["dynamic"] if key[0] else static_shade(i, n_static)
             label = "dynamic" if key[0] else f"static k={key[1]}"
-            ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.18, lw=0)
-            ax.plot(epochs, values.mean(0), color=color, lw=2, label=f"{label} ({len(rows)} seeds)")
+            style = "-" if key[0] else STATIC_STYLES[i % len(STATIC_STYLES)]
+            ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
+            ax.plot(epochs, values.mean(0), color=color, lw=2, ls=style, label=f"{label} ({len(rows)} seeds)")
             if not key[0] and key[1] < epochs[-1]:  # where static k starts repeating its masks
-                ax.axvline(key[1], color=color, ls=":", lw=0.9)
+                ax.axvline(key[1], color=color, ls=":", lw=0.8)
         if unigram is not None:
             ax.axhline(scale * unigram[base_key], color=INK, ls=":", lw=1.2, label="unigram baseline")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(LABELS[metric])
-    axes[0].legend(fontsize=8, loc="upper right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=9)
     axes[0].set_title("loss on the fixed validation masks")
     axes[1].set_title("accuracy (line: mean; band: seed range)")
     fig.suptitle(title or "Validation curves: static k and dynamic coincide until epoch k by construction")
@@ -209,11 +215,13 @@ def plot_paired_differences(summary: dict, *, title: str | None = None) -> Figur
                 lw=0,
                 label="RoBERTa Table 1 scale (±0.4 points)",
             )
-            ax.legend(loc="best", fontsize=8)
         ax.set_xticks(range(len(paired)), [f"k={row['dupe_factor']}" for row in paired])
         ax.set_xlim(-0.6, len(paired) - 0.4)
         unit = "points" if metric in _PERCENT else "nats"
         ax.set_ylabel(f"static - dynamic, {unit}")
-        ax.set_title(LABELS[metric].split("\n")[0].replace(", %", ""))
+        title_text = LABELS[metric].split("\n")[0].replace(", %", "")
+        if metric == "probe_test_accuracy":  # a title line, not a legend over the error bars
+            title_text += "\n(grey: RoBERTa Table 1's differences, ±0.4 points)"
+        ax.set_title(title_text)
     fig.suptitle(title or "Paired differences static(k) - dynamic (dots: seeds; mean and 95% t-interval)")
     return fig
