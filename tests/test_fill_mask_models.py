@@ -80,9 +80,15 @@ def test_heldout_metrics_are_those_of_the_saved_weights(folder):
     again = fmm.heldout_metrics(model, data, config)
     stored = prov["metrics"]["heldout"]
     assert again["unigram"] == pytest.approx(stored["unigram"])
-    assert {k: v for k, v in again.items() if k != "unigram"} == pytest.approx(
-        {k: v for k, v in stored.items() if k != "unigram"}
+    nested = ("unigram", "top1_by_corruption")
+    assert {k: v for k, v in again.items() if k not in nested} == pytest.approx(
+        {k: v for k, v in stored.items() if k not in nested}
     )
+    kinds = again["top1_by_corruption"]
+    assert set(kinds) == {"[MASK]", "random", "kept"}
+    assert sum(k["predictions"] for k in kinds.values()) == again["predictions"]
+    weighted = sum(k["accuracy"] * k["predictions"] for k in kinds.values()) / again["predictions"]
+    assert weighted == pytest.approx(again["top1_accuracy"])
     # By hand: the fixed validation masks, logits at the labelled positions.
     batch = mask_batch(
         data.validation,

@@ -33,7 +33,7 @@ import torch
 
 from .._device import pick_device
 from ..hf.loading import quiet_progress_bars
-from ..masking import IGNORE_INDEX, mask_batch
+from ..masking import CORRUPTION_NAMES, IGNORE_INDEX, KEPT, MASKED, RANDOM, mask_batch
 from .baselines import unigram_baseline
 from .checkpoint import find_checkpoint
 from .config import ExperimentConfig
@@ -138,9 +138,10 @@ def heldout_metrics(
         device: Where to score (default: the model's device).
 
     Returns:
-        ``{"loss", "top1_accuracy", "top5_accuracy", "predictions", "unigram": {...}}``; the
-        unigram entry is :func:`~dynmask_viz.experiments.baselines.unigram_baseline` of the same
-        positions.
+        ``{"loss", "top1_accuracy", "top5_accuracy", "predictions", "top1_by_corruption",
+        "unigram"}``: ``top1_by_corruption`` splits the accuracy by what the input held at the
+        target (``"[MASK]"``, ``"random"``, ``"kept"``: the original token, visible); the unigram
+        entry is :func:`~dynmask_viz.experiments.baselines.unigram_baseline` of the same positions.
     """
     device = device or next(model.parameters()).device
     val = data.validation
@@ -155,17 +156,23 @@ def heldout_metrics(
     was_training = model.training
     model.eval()
     loss, top1, top5, count = 0.0, 0, 0, 0
+    by_kind = {code: [0, 0] for code in (MASKED, RANDOM, KEPT)}  # corruption -> [correct, count]
     for i in range(0, len(val), batch_size):
         ids = batch.input_ids[i : i + batch_size].to(device)
         labels = batch.labels[i : i + batch_size].to(device)
         logits = model(input_ids=ids).logits.float()  # [b, L, V]
         picked = labels != IGNORE_INDEX
+        kinds = batch.corruption[i : i + batch_size].to(device)[picked]  # [P]
         logits, targets = logits[picked], labels[picked]  # [P, V], [P]
         loss += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
         best = logits.topk(5, dim=-1).indices  # [P, 5]
-        top1 += int((best[:, 0] == targets).sum())
+        hit = best[:, 0] == targets
+        top1 += int(hit.sum())
         top5 += int((best == targets[:, None]).any(-1).sum())
         count += len(targets)
+        for code, tally in by_kind.items():
+            tally[0] += int(hit[kinds == code].sum())
+            tally[1] += int((kinds == code).sum())
     model.train(was_training)
     floor = unigram_baseline(data.train, val, data.vocab, config.masking, seed=config.eval_mask_seed)
     return {
@@ -173,6 +180,12 @@ def heldout_metrics(
         "top1_accuracy": top1 / count,
         "top5_accuracy": top5 / count,
         "predictions": count,
+        # 80/10/10: a tenth of the targets stay visible in the input ("kept"), so the overall
+        # accuracy includes copying them; the [MASK] positions alone say what context gives.
+        "top1_by_corruption": {
+            CORRUPTION_NAMES[code]: {"accuracy": c / max(n, 1), "predictions": n}
+            for code, (c, n) in by_kind.items()
+        },
         "unigram": {k: floor[k] for k in ("loss", "accuracy", "predictions")},
     }
 
