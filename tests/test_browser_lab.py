@@ -1,5 +1,5 @@
-"""notebooks/05_interactive_mask_explorer.ipynb and 02's fill-mask explorer in a real JupyterLab,
-in headless Chromium.
+"""notebooks/05_interactive_mask_explorer.ipynb in a real JupyterLab, in headless Chromium
+(chapter 02's fill-mask explorer: tests/test_browser_fill_mask.py).
 
 One JupyterLab session per notebook (start Lab, open the notebook, run all cells), then each
 test checks one thing in the page. Screenshots: artifacts/browser/*.png. Skipped without
@@ -12,12 +12,11 @@ import time
 
 import pytest
 from browser import lab as lab_module
-from browser.lab import lab_session
+from browser.lab import lab_session, wait_for_change
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 NOTEBOOK = "05_interactive_mask_explorer.ipynb"
-FILL_MASK_NOTEBOOK = "02_static_vs_dynamic_masking.ipynb"
 JS_ERRORS = ("require is not defined", "Javascript Error", "could not load", "were not found")
 
 
@@ -40,17 +39,6 @@ def test_missing_chromium_skips_locally_but_fails_under_ci(monkeypatch, tmp_path
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="apt-get install"):
         lab_module.require_chromium()
-
-
-def _wait_for_change(read, before, session, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        session.wait_idle()
-        now = read()
-        if now != before:
-            return now
-        time.sleep(0.2)
-    return read()
 
 
 def test_bertviz_views_render_offline(lab):
@@ -87,8 +75,8 @@ def test_masking_explorer_epoch_slider_changes_the_image(lab):
 
     slider.locator(".noUi-handle").first.focus()
     lab.page.keyboard.press("ArrowRight")
-    assert _wait_for_change(lambda: label.inner_text().strip(), "1 (of 10)", lab) == "2 (of 10)"
-    after = _wait_for_change(image.screenshot, before, lab)
+    assert wait_for_change(lambda: label.inner_text().strip(), "1 (of 10)", lab) == "2 (of 10)"
+    after = wait_for_change(image.screenshot, before, lab)
     assert after != before, "the figure did not change when the epoch slider moved"
     lab.screenshot("masking_explorer_epoch1", widget)
 
@@ -104,45 +92,8 @@ def test_attention_explorer_rule_change_changes_the_heatmaps(lab):
     lab.screenshot("attention_explorer_before", widget)
     status = widget.locator(".widget-html", has_text="forward passes").first
     rule.select_option("sliding_window")
-    assert "sliding_window" in _wait_for_change(status.inner_text, status.inner_text(), lab)
-    after = _wait_for_change(image.screenshot, before, lab)
+    assert "sliding_window" in wait_for_change(status.inner_text, status.inner_text(), lab)
+    after = wait_for_change(image.screenshot, before, lab)
     assert after != before, "the heatmaps did not change when the mask rule changed"
     assert "Could not update" not in widget.inner_text()
     lab.screenshot("attention_explorer_sliding_window", widget)
-
-
-@pytest.fixture(scope="module")
-def lab_02():
-    with lab_session() as session:
-        session.open(FILL_MASK_NOTEBOOK)
-        session.run_all()
-        yield session
-
-
-def test_fill_mask_explorer_type_click_shows_and_changes_predictions(lab_02):
-    lab = lab_02
-    widget = lab.panel.locator(".dynmask-fill-mask-explorer").first
-    widget.scroll_into_view_if_needed(timeout=30_000)
-    table = widget.locator("table.dynmask-fill-mask")
-    assert table.count() == 0, "predictions shown before any token was masked"
-    box = widget.locator(".widget-text input").first
-    box.fill("The river flows into the sea near the old city.")
-    box.press("Enter")  # the text box updates on Enter (continuous_update=False)
-    buttons = widget.locator(".dynmask-fm-tokens button:visible")
-    first_word = lambda: buttons.nth(1).inner_text().strip()  # 0 is [CLS]
-    assert _wait_for_change(first_word, "anarchism", lab) == "the"
-    token = buttons.nth(2).inner_text().strip()
-    buttons.nth(2).click()
-    table.wait_for(state="visible", timeout=30_000)
-    truths = widget.locator("td.dynmask-fm-truth")
-    assert truths.all_inner_texts() == [token]
-    for model in ("static", "dynamic"):
-        predictions = table.locator(f"td[data-model='{model}'] .dynmask-fm-pred")
-        assert predictions.count() == 5, f"expected the {model} model's top 5"
-    before = table.inner_text()
-    second = buttons.nth(5).inner_text().strip()
-    buttons.nth(5).click()
-    after = _wait_for_change(table.inner_text, before, lab)
-    assert after != before and truths.all_inner_texts() == [token, second]
-    assert "Could not update" not in widget.inner_text()
-    lab.screenshot("fill_mask_explorer", widget)  # data/screenshots/ holds a copy

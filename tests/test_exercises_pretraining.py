@@ -31,6 +31,7 @@ from dynmask_viz.teaching import (
     check_first_epoch_below_floor,
     check_memorization_gap,
     check_parting_epoch,
+    check_share_memorized,
     check_unigram_loss,
 )
 
@@ -53,12 +54,15 @@ UNIGRAM = _unigram(COUNTS, LABELS)
 CURVE = [6.9, 6.85, 6.8, 6.7, 6.8, 6.6]  # below 6.78 first at epoch 4 (above at 5, below at 6)
 STATIC = [7.0, 6.8, 6.7, 6.65, 6.6, 6.5, 6.55]
 DYNAMIC = STATIC[:3] + [6.66, 6.62, 6.58, 6.5]  # dupe_factor 3: identical for epochs 1-3
+TRAINED_ROWS = [5.0, 4.25, 6.0, 5.5, 3.5]  # per-row losses: rows 0, 1 and 3 are lower under the trained mask
+FRESH_ROWS = [5.25, 4.5, 5.75, 6.0, 3.5]  # row 4 ties: a tie is not "lower"
 
 REFERENCE = [
     (check_unigram_loss, UNIGRAM, dict(counts=COUNTS, labels=LABELS, special_ids=SPECIAL)),
     (check_first_epoch_below_floor, 4, dict(losses=CURVE, floor=6.78)),
     (check_parting_epoch, 4, dict(dupe_factor=3, epochs=7, static_curve=STATIC, dynamic_curve=DYNAMIC)),
     (check_memorization_gap, 6.4 - 6.0, dict(trained_loss=6.0, fresh_loss=6.4)),
+    (check_share_memorized, 3 / 5, dict(trained=TRAINED_ROWS, fresh=FRESH_ROWS)),
 ]
 IDS = [r[0].__name__ for r in REFERENCE]
 
@@ -196,6 +200,41 @@ def test_memorization_gap_explains_mistakes():
     assert "one of the two losses" in check_memorization_gap(6.4, **kw).message
     with pytest.raises(ValueError, match="fresh_loss"):
         check_memorization_gap(0.4, trained_loss=6.0, fresh_loss=float("nan"))
+
+
+# --- check_share_memorized ---------------------------------------------------------------------
+
+
+def test_share_memorized_counts_rows_lower_under_the_trained_mask():
+    kw = dict(trained=torch.tensor(TRAINED_ROWS), fresh=FRESH_ROWS)
+    result = check_share_memorized("0.6", **kw)
+    assert result and "3 of 5 rows" in result.message
+    assert check_share_memorized(0.6, trained=FRESH_ROWS, fresh=TRAINED_ROWS).message.startswith("Reversed")
+    assert check_share_memorized(0.2, trained=FRESH_ROWS, fresh=TRAINED_ROWS)  # swapped rows: row 2 only
+    assert "percentage" in check_share_memorized(60, **kw).message
+    assert "number of rows" in check_share_memorized(3, **kw).message
+    assert "Reversed" in check_share_memorized(0.4, **kw).message  # 1 - share (the tie counted as fresh)
+    assert "Reversed" in check_share_memorized(0.2, **kw).message  # rows better under the fresh mask
+    assert (
+        "median gap" in check_share_memorized(0.25, **kw).message
+        and "median gap" in check_share_memorized(0.4, trained=[1.0, 2.0, 3.0], fresh=[1.5, 2.4, 3.0]).message
+    )
+    wrong = check_share_memorized(0.9, **kw)
+    assert not wrong and "0.6" not in str(wrong)  # the answer is not given away
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(trained=TRAINED_ROWS, fresh=FRESH_ROWS[:-1]),
+        dict(trained=[], fresh=[]),
+        dict(trained=TRAINED_ROWS, fresh=FRESH_ROWS[:-1] + [float("nan")]),
+        dict(trained="5.0", fresh=FRESH_ROWS),
+    ],
+)
+def test_share_memorized_rejects_bad_author_arguments(bad):
+    with pytest.raises(ValueError, match="trained|fresh"):
+        check_share_memorized(0.6, **bad)
 
 
 # --- the floor in the learning curves -----------------------------------------------------------

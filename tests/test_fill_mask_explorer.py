@@ -1,17 +1,22 @@
 """FillMaskExplorer and its analysis (dynmask_viz.analysis.fill_mask), on tiny random masked LMs.
 
 Every prediction is compared with a direct forward of the model (torch.topk of its softmax);
-every drawn mask with the training loop's own masking (make_masking, keyed on the row index).
+every drawn mask and training input with the training loop's own masking (make_masking, keyed on
+the row index); every loss with the memorization measurement (experiments.memorization).
 """
 
 from __future__ import annotations
+
+import math
+import re
 
 import pytest
 import torch
 from _tiny_models import tiny_bert_with_head
 from transformers import BertForMaskedLM
 
-from dynmask_viz.analysis import draw_mask, fill_mask_view, mask_index, times_seen
+from dynmask_viz.analysis import draw_mask, draw_training_input, fill_mask_view, mask_index, times_seen
+from dynmask_viz.experiments.memorization import memorization_by_sequence
 from dynmask_viz.masking import MaskingConfig, MaskingVocab, make_masking
 from dynmask_viz.plots import fill_mask_table_html
 from dynmask_viz.widgets import FillMaskExplorer
@@ -78,6 +83,10 @@ def test_drawn_masks_are_the_training_loops_masks(tokenizer, rows):
             for j, i in enumerate((1, 4)):
                 drawn = draw_mask(rows[i], vocab, SETUP["masking"], seed=3, mask_epoch=m, example_id=i)
                 assert torch.equal(drawn, batch.masked[j])
+                masked, fed = draw_training_input(
+                    rows[i], vocab, SETUP["masking"], seed=3, mask_epoch=m, example_id=i
+                )
+                assert torch.equal(masked, drawn) and torch.equal(fed, batch.input_ids[j])
     assert mask_index("fresh", 7, dupe_factor=4, fresh_mask_epoch=10_000) == 10_000
 
 
@@ -201,3 +210,107 @@ def test_table_highlights_the_true_token(models, tokenizer):
     )
     with pytest.raises(ValueError, match="not masked"):
         fill_mask_table_html(view, positions=[4])
+
+
+def test_training_input_losses_are_the_memorization_measurements(models, tokenizer, rows):
+    """Fed as in training, the explorer's loss of a row is the memorization measurement's loss of
+    that row (mean -log p of the true tokens); exp(-loss) is the geometric-mean probability."""
+    vocab = MaskingVocab.from_tokenizer(tokenizer)
+    result = memorization_by_sequence(
+        models, rows, vocab, SETUP["masking"], seed=3, trained_mask_epoch=2, n_sequences=len(rows)
+    )
+    ex = FillMaskExplorer(models, tokenizer, training_ids=rows, mode="training", **SETUP)
+    for i in range(len(rows)):
+        for mask, kind in (("trained", "trained"), ("fresh", "fresh")):
+            state = ex.set(sequence=i, scheme="static", epoch=2, mask=mask)
+            assert state.feed == "training"  # the default
+            for name in models:
+                assert state.mean_loss(name) == pytest.approx(result["models"][name][kind][i], abs=1e-5)
+                loss = state.mean_loss(name)
+                assert state.geometric_mean_probability(name) == pytest.approx(math.exp(-loss))
+                preds = state.view.model(name)
+                torch.testing.assert_close(preds.true_log_probs.exp(), preds.true_probs)
+
+
+def test_training_mode_feeds_as_in_training_or_every_blank_as_mask(explorer, tokenizer, rows, models):
+    vocab = MaskingVocab.from_tokenizer(tokenizer)
+    static = make_masking("static", SETUP["masking"], seed=3, dupe_factor=4)
+    kinds, counts = [], {"[MASK]": 0, "random": 0, "kept": 0}
+    for i in range(len(rows)):
+        batch = static(rows[[i]], vocab, epoch=1, example_ids=torch.tensor([i]))
+        state = explorer.set(mode="training", sequence=i, scheme="static", epoch=1, mask="trained")
+        assert state.feed == "training" and torch.equal(state.view.fed_ids, batch.input_ids[0])
+        _assert_matches_direct(state.view, models)
+        corruption = batch.corruption[0, state.view.positions].tolist()  # 1 [MASK], 2 random, 3 kept
+        expected = [{1: "[MASK]", 2: "random", 3: "kept"}[c] for c in corruption]
+        # a random token that happens to be the true one is what the model reads: kept
+        same = (batch.input_ids[0] == rows[i])[state.view.positions].tolist()
+        expected = ["kept" if s else e for e, s in zip(expected, same)]
+        assert state.view.fed_as() == expected
+        kinds.append((state, expected))
+        for kind in expected:
+            counts[kind] += 1
+        held = re.findall(r"class='dynmask-fm-fed'[^>]*>([^<]*)</td>", explorer.table.value)
+        inside = [k for p, k in zip(state.masked_positions, expected) if p < 16]  # the window shown
+        assert [h.split(":")[0].replace("&#x27;", "") for h in held] == inside
+        assert f"{expected.count('kept')} kept" in explorer.status.value
+    assert all(counts.values()), counts  # the rows hold all three kinds of input
+    as_mask = explorer.set(feed="mask")
+    assert as_mask.feed == "mask" and "every blank fed as [MASK]" in explorer.status.value
+    assert (as_mask.view.fed_ids[as_mask.view.positions] == tokenizer.mask_token_id).all()
+    assert set(as_mask.view.fed_as()) == {"[MASK]"}
+    _assert_matches_direct(as_mask.view, models)
+    for name in models:
+        assert f"loss {as_mask.mean_loss(name):.3f} nats" in explorer.status.value
+    with pytest.raises(ValueError, match="feed must be one of"):
+        explorer.set(feed="sometimes")
+
+
+def test_fed_ids_must_match_the_sequence_outside_the_mask(models, tokenizer):
+    ids = torch.tensor(tokenizer(TEXT)["input_ids"])
+    masked = torch.zeros(len(ids), dtype=torch.bool)
+    masked[3] = True
+    fed = ids.clone()
+    fed[3], fed[4] = 2000, 2001  # position 4 is not masked: training never changes it
+    with pytest.raises(ValueError, match="equal to them outside masked"):
+        fill_mask_view(models, tokenizer, ids, masked, fed_ids=fed)
+    fed[4] = ids[4]
+    view = fill_mask_view(models, tokenizer, ids, masked, fed_ids=fed)
+    assert view.fed_as() == ["random"] and view.fed_tokens[3] == tokenizer.convert_ids_to_tokens(2000)
+    _assert_matches_direct(view, models)
+    assert "random: " + tokenizer.convert_ids_to_tokens(2000) in fill_mask_table_html(view)
+
+
+@pytest.mark.parametrize("kwargs, expected", [({}, 1), ({"threads": None}, 2), ({"threads": 2}, 2)])
+def test_models_run_on_one_thread_by_default_and_the_setting_comes_back(models, tokenizer, kwargs, expected):
+    # In a Jupyter kernel next to one busy process the committed models took ~1 s per sequence on
+    # two threads against 0.05 s on one: fill_mask_view (and the explorer) run them on one thread.
+    ids = torch.tensor(tokenizer(TEXT)["input_ids"])
+    masked = torch.zeros(len(ids), dtype=torch.bool)
+    masked[2] = True
+    seen: list[int] = []
+    record = lambda *_: seen.append(torch.get_num_threads())
+    hooks = [m.register_forward_pre_hook(record) for m in models.values()]
+    user = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        fill_mask_view(models, tokenizer, ids, masked, **kwargs)
+        assert seen == [expected, expected]
+        assert torch.get_num_threads() == 2  # the caller's setting, back
+        seen.clear()
+        explorer = FillMaskExplorer(models, tokenizer, text=TEXT, masked=[2], **kwargs)
+        assert seen == [expected, expected] and explorer.threads == kwargs.get("threads", 1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(user)
+        for hook in hooks:
+            hook.remove()
+
+
+def test_bad_threads_are_refused_with_the_parameter_named(models, tokenizer):
+    ids = torch.tensor(tokenizer(TEXT)["input_ids"])
+    masked = torch.zeros(len(ids), dtype=torch.bool)
+    with pytest.raises(ValueError, match="threads must be an int >= 1"):
+        fill_mask_view(models, tokenizer, ids, masked, threads=0)
+    with pytest.raises(ValueError, match="threads must be an int >= 1"):
+        FillMaskExplorer(models, tokenizer, text=TEXT, threads=True)

@@ -7,6 +7,7 @@ working directory set to ``notebooks/`` (as in JupyterLab). It works on an in-me
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -50,6 +51,17 @@ def test_stored_without_outputs(path):
     assert not dirty, (
         f"{path.name}: code cells {dirty} have outputs or execution counts; run `make clean-notebooks`"
     )
+
+
+@params
+def test_every_cell_has_a_unique_id(path):
+    # nbformat 4.5 cell ids: JupyterLab and nbformat add missing ones on every save (a noisy diff)
+    # and nbformat warns that a missing id will become a hard error.
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    ids = [cell.get("id") for cell in cells]
+    missing = [i for i, cell_id in enumerate(ids) if not cell_id]
+    assert not missing, f"{path.name}: cells {missing} have no id; run nbformat.validator.normalize"
+    assert len(set(ids)) == len(ids), f"{path.name}: cell ids repeat"
 
 
 @params

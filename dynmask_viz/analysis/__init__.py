@@ -14,7 +14,8 @@
   against SDPA with the dense mask at growing lengths (chapter 10).
 * :mod:`.mask_rules`: the attention-mask rules the explorers offer, built from their controls.
 * :mod:`.fill_mask`: each masked LM's top-k predictions at masked positions (fed as
-  ``[MASK]``), and the masks a training run drew (trained vs fresh).
+  ``[MASK]`` or as in training), and (:mod:`.fill_mask_masks`) the masks and inputs a training
+  run drew (trained vs fresh).
 * :mod:`.mlm_attention`: an MLM-masked sentence run through a model: ``[MASK]`` tokens are keys
   like any other (MLM masking leaves the attention mask alone).
 * :mod:`.chinese_words`, :mod:`.word_masks`: words of Chinese text over its tokens by each rule
@@ -37,7 +38,8 @@ from .chinese_words import (
 from .collator_runs import CollatedEpochs, collate_epochs, masks_in_batches
 from .encoding import EncodedText, encode_texts, sentences_with_word_pieces, token_strings
 from .epoch_grids import EpochGrid, epoch_grid_data, grid_from_results, static_and_dynamic_grids
-from .fill_mask import FillMaskView, ModelPredictions, draw_mask, fill_mask_view, mask_index, times_seen
+from .fill_mask import FillMaskView, ModelPredictions, fill_mask_view
+from .fill_mask_masks import draw_mask, draw_training_input, mask_index, times_seen
 from .flex_views import BlockSparsityView, FlexTimings, block_sparsity_view, time_attention
 from .layer_mask_views import LayerMaskView, layer_mask_view
 from .mask_rules import PARAMS, RULES, AppliedRule, build_rule
@@ -73,6 +75,7 @@ __all__ = [
     "FillMaskView",
     "ModelPredictions",
     "draw_mask",
+    "draw_training_input",
     "fill_mask_view",
     "mask_index",
     "times_seen",

@@ -1,37 +1,44 @@
 """Fill in the blanks: what masked language models predict at chosen positions, and which
 positions a training run masked.
 
-:func:`fill_mask_view` runs each model once on a sequence whose masked positions are written
-as ``[MASK]`` and keeps, per masked position, the top-k tokens with their probabilities and
-the probability and rank of the true token. :func:`draw_mask` draws a mask with the package's
-keyed masking (:func:`~dynmask_viz.masking.mask_batch`), so the mask of training sequence
-``i`` in epoch ``e`` is the one the training run drew: ``mask_index`` gives its mask index
-(static: ``e % dupe_factor``, dynamic: ``e``; a *fresh* mask: an index no run used).
+:func:`fill_mask_view` runs each model once on a sequence with some positions selected for
+prediction and keeps, per selected position, the top-k tokens with their probabilities and the
+probability, log-probability and rank of the true token. :func:`~.fill_mask_masks.draw_mask`
+draws a mask with the package's keyed masking (:func:`~dynmask_viz.masking.mask_batch`), so the
+mask of training sequence ``i`` in epoch ``e`` is the one the training run drew: ``mask_index``
+gives its mask index (static: ``e % dupe_factor``, dynamic: ``e``; a *fresh* mask: an index no
+run used).
+:func:`draw_training_input` also returns the input that training fed with that mask.
 
-What is fed: every masked position becomes ``[MASK]``, and nothing else changes. In training
-only 80 % of the selected tokens were ``[MASK]`` (10 % a random token, 10 % kept, see
-chapter 02); here the model must infer every blank from its context alone, the question
-fill-in-the-blank asks. The *positions* of a trained mask are exactly those the model was
-asked to predict in that epoch.
+What is fed: by default every selected position becomes ``[MASK]`` (the model must infer each
+blank from its context alone, the question fill-in-the-blank asks). With ``fed_ids`` (e.g. from
+:func:`draw_training_input`) the input is exactly the training input of that mask: 80 % of the
+selected tokens ``[MASK]``, 10 % a random token, 10 % kept (chapter 02). A model memorizes
+what it was trained on, so only that input shows its memorization in full.
+
+Why a loss and not only a mean probability: memorization mostly lifts the hard, unlikely
+true tokens (say from 0.001 to 0.003), which barely moves a mean of probabilities dominated by
+the easy ones, but moves the mean of ``-log p`` (the loss, in nats) clearly.
+``exp(-loss)`` is the geometric-mean probability of the true tokens.
 
 Boolean convention: ``masked`` is True where a token is *selected for MLM prediction* (fed as
-``[MASK]``).
+``[MASK]``, or as training fed it).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
+from .._threads import intra_op_threads
 from ..hf.encoding import position_limit
-from ..masking import MaskingConfig, MaskingVocab, mask_batch
+from .fill_mask_masks import _as_ids
 
-__all__ = ["FillMaskView", "ModelPredictions", "draw_mask", "fill_mask_view", "mask_index", "times_seen"]
-
-MASK_KINDS = ("static", "dynamic", "fresh")
+__all__ = ["FillMaskView", "ModelPredictions", "fill_mask_view"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +51,8 @@ class ModelPredictions:
         top_tokens: ``M`` lists of the ``k`` token strings.
         true_probs: ``[M]`` float32, the probability of the true (original) token.
         true_ranks: ``[M]`` int64, its rank (1 = the most probable token; ties count once).
+        true_log_probs: ``[M]`` float32, its log-probability (``log_softmax``, never ``-inf``
+            from a probability rounded to 0).
     """
 
     top_ids: torch.Tensor
@@ -51,10 +60,22 @@ class ModelPredictions:
     top_tokens: list[list[str]]
     true_probs: torch.Tensor
     true_ranks: torch.Tensor
+    true_log_probs: torch.Tensor
 
     def mean_true_probability(self) -> float:
-        """Mean probability of the true token over the masked positions (NaN if none)."""
+        """Arithmetic mean probability of the true token over the masked positions (NaN if none).
+
+        Dominated by the easy tokens: it hardly moves when a model memorizes (see the module)."""
         return float(self.true_probs.mean()) if self.true_probs.numel() else float("nan")
+
+    def mean_loss(self) -> float:
+        """Mean ``-log p(true token)`` over the masked positions, in nats (NaN if none): the MLM
+        loss of this sequence, the number memorization moves."""
+        return -float(self.true_log_probs.double().mean()) if self.true_log_probs.numel() else float("nan")
+
+    def geometric_mean_probability(self) -> float:
+        """``exp(-mean_loss())``: the geometric-mean probability of the true tokens (NaN if none)."""
+        return math.exp(-self.mean_loss())
 
     def top1_correct(self) -> int:
         """Masked positions whose most probable token is the true one."""
@@ -67,12 +88,14 @@ class FillMaskView:
 
     Attributes:
         input_ids: ``[L]`` int64, the original ids (special tokens included).
-        masked: ``[L]`` bool, True where the token was fed as ``[MASK]``.
-        fed_ids: ``[L]`` int64, what the models were fed.
+        masked: ``[L]`` bool, True where the token was selected for prediction.
+        fed_ids: ``[L]`` int64, what the models were fed (``[MASK]``, or the training input).
         tokens: The ``L`` token strings of ``input_ids``.
         positions: ``[M]`` int64, the masked positions, ascending.
         predictions: Model name -> :class:`ModelPredictions` (rows in ``positions`` order).
         k: Predictions kept per position.
+        mask_token_id: The tokenizer's ``[MASK]`` id.
+        fed_tokens: The ``L`` token strings of ``fed_ids`` (what the models read).
     """
 
     input_ids: torch.Tensor
@@ -82,6 +105,8 @@ class FillMaskView:
     positions: torch.Tensor
     predictions: dict[str, ModelPredictions]
     k: int
+    mask_token_id: int
+    fed_tokens: list[str]
 
     def model(self, name: str) -> ModelPredictions:
         """The predictions of model ``name``; a ``KeyError`` naming the models otherwise."""
@@ -93,18 +118,31 @@ class FillMaskView:
         """Mean probability model ``name`` gives the true token at the masked positions."""
         return self.model(name).mean_true_probability()
 
+    def mean_loss(self, name: str) -> float:
+        """Model ``name``'s mean ``-log p(true token)`` at the masked positions (nats)."""
+        return self.model(name).mean_loss()
 
-def _as_ids(name: str, value) -> torch.Tensor:
-    ids = torch.as_tensor(value)
-    if ids.dim() != 1 or ids.dtype in (torch.bool,) or ids.is_floating_point() or ids.is_complex():
-        raise ValueError(
-            f"{name} must be a 1-D sequence of integer token ids [L]; got {ids.dtype} {tuple(ids.shape)}."
-        )
-    return ids.to(torch.int64).cpu()
+    def fed_as(self) -> list[str]:
+        """Per masked position (``positions`` order), what the input held there: ``"[MASK]"``,
+        ``"kept"`` (the true token itself) or ``"random"`` (another token)."""
+        out = []
+        for p in self.positions.tolist():
+            fed, true = int(self.fed_ids[p]), int(self.input_ids[p])
+            out.append("kept" if fed == true else "[MASK]" if fed == self.mask_token_id else "random")
+        return out
 
 
-def fill_mask_view(models: Mapping[str, object], tokenizer, input_ids, masked, *, k: int = 5) -> FillMaskView:
-    """Feed ``input_ids`` with ``masked`` positions as ``[MASK]`` to each model, once.
+def fill_mask_view(
+    models: Mapping[str, object],
+    tokenizer,
+    input_ids,
+    masked,
+    *,
+    k: int = 5,
+    fed_ids=None,
+    threads: int | None = 1,
+) -> FillMaskView:
+    """Feed ``input_ids`` with ``masked`` positions as ``[MASK]`` (or as ``fed_ids``) to each model, once.
 
     Args:
         models: Name -> masked LM (e.g. ``BertForMaskedLM``, eval mode), all over
@@ -113,15 +151,25 @@ def fill_mask_view(models: Mapping[str, object], tokenizer, input_ids, masked, *
         input_ids: ``[L]`` token ids, special tokens included (``[CLS] ... [SEP]``).
         masked: ``[L]`` bool, True where to feed ``[MASK]``; never on a special token.
         k: Predictions kept per position, an int in ``[1, vocabulary size]``.
+        fed_ids: ``[L]`` what to feed instead (e.g. the training input of a mask, from
+            :func:`draw_training_input`): equal to ``input_ids`` outside ``masked``. None:
+            every masked position as ``[MASK]``.
+        threads: Intra-op threads while the models run (torch's setting is restored after);
+            None keeps torch's setting. One by default: a forward pass of one short sequence
+            is hundreds of small ops, and in a Jupyter kernel next to one busy process the
+            committed 4-layer models took ~1 s per sequence on two threads against 0.05 s on
+            one (2 cores of an AMD EPYC; see ``dynmask_viz._threads``).
 
     Returns:
         A :class:`FillMaskView`. With no masked position no model is run.
 
     Raises:
         ValueError: No model, a masked special token, a sequence longer than a model's
-            positions, ``k`` out of range or shapes that do not match.
+            positions, ``k`` out of range, ``threads`` not an int >= 1 or None, shapes that do
+            not match, or ``fed_ids`` that differ from ``input_ids`` outside ``masked``.
         TypeError: A model whose output has no ``logits`` (not a masked LM).
     """
+    intra_op_threads(threads)  # refuses a bad ``threads`` before any work
     if not isinstance(models, Mapping) or not models:
         raise ValueError("models must be a non-empty dict of name -> masked LM, e.g. {'static': model}.")
     if tokenizer.mask_token_id is None:
@@ -152,19 +200,30 @@ def fill_mask_view(models: Mapping[str, object], tokenizer, input_ids, masked, *
                 f"({source}): shorten the text."
             )
     positions = masked.nonzero().flatten()
-    fed = torch.where(masked, tokenizer.mask_token_id, ids)
+    if fed_ids is None:
+        fed = torch.where(masked, tokenizer.mask_token_id, ids)
+    else:
+        fed = _as_ids("fed_ids", fed_ids)
+        if fed.shape != ids.shape or not torch.equal(fed[~masked], ids[~masked]):
+            raise ValueError(
+                "fed_ids must be shaped like input_ids and equal to them outside masked (only "
+                "selected tokens are corrupted); use draw_training_input for a training input."
+            )
     true_ids = ids[positions]
-    predictions = {
-        name: _predict(name, model, tokenizer, fed, positions, true_ids, k) for name, model in models.items()
-    }
+    with intra_op_threads(threads):
+        predictions = {n: _predict(n, m, tokenizer, fed, positions, true_ids, k) for n, m in models.items()}
     tokens = tokenizer.convert_ids_to_tokens(ids.tolist())
-    return FillMaskView(ids, masked, fed, tokens, positions, predictions, int(k))
+    fed_tokens = tokenizer.convert_ids_to_tokens(fed.tolist())
+    return FillMaskView(
+        ids, masked, fed, tokens, positions, predictions, int(k), tokenizer.mask_token_id, fed_tokens
+    )
 
 
 def _predict(name, model, tokenizer, fed, positions, true_ids, k) -> ModelPredictions:
     if positions.numel() == 0:
         empty = torch.empty(0, k)
-        return ModelPredictions(empty.long(), empty, [], torch.empty(0), torch.empty(0, dtype=torch.int64))
+        none = torch.empty(0)
+        return ModelPredictions(empty.long(), empty, [], none, torch.empty(0, dtype=torch.int64), none)
     device = next(model.parameters()).device
     with torch.inference_mode():
         out = model(input_ids=fed[None].to(device), attention_mask=torch.ones_like(fed)[None].to(device))
@@ -179,76 +238,11 @@ def _predict(name, model, tokenizer, fed, positions, true_ids, k) -> ModelPredic
             f"models[{name!r}] predicts {logits.shape[-1]} ids but the tokenizer has "
             f"{len(tokenizer)}: they do not belong together."
         )
-    probs = logits[0, positions.to(device)].float().softmax(-1).cpu()  # [M, V]
+    picked = logits[0, positions.to(device)].float()  # [M, V]
+    probs, log_probs = picked.softmax(-1).cpu(), picked.log_softmax(-1).cpu()  # log: exact for tiny p
     top_probs, top_ids = probs.topk(k, dim=-1)
     true_probs = probs.gather(1, true_ids[:, None])[:, 0]
     true_ranks = (probs > true_probs[:, None]).sum(-1) + 1
     top_tokens = [tokenizer.convert_ids_to_tokens(row) for row in top_ids.tolist()]
-    return ModelPredictions(top_ids, top_probs, top_tokens, true_probs, true_ranks)
-
-
-def mask_index(kind: str, epoch: int, *, dupe_factor: int, fresh_mask_epoch: int) -> int:
-    """The mask index (``mask_epoch`` of :func:`~dynmask_viz.masking.mask_batch`) to draw.
-
-    Args:
-        kind: ``"static"`` (epoch ``e`` uses mask ``e % dupe_factor``), ``"dynamic"`` (mask
-            ``e``) or ``"fresh"`` (``fresh_mask_epoch``, an index no training epoch used).
-        epoch: The 0-based training epoch (ignored for ``"fresh"``).
-        dupe_factor: Distinct static masks, an int >= 1.
-        fresh_mask_epoch: The index of a fresh mask, above every index a run used.
-    """
-    if kind not in MASK_KINDS:
-        raise ValueError(f"kind must be one of {MASK_KINDS}; got {kind!r}.")
-    for name, value, low in (("epoch", epoch, 0), ("dupe_factor", dupe_factor, 1)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
-    if kind == "fresh":
-        return int(fresh_mask_epoch)
-    return int(epoch % dupe_factor) if kind == "static" else int(epoch)
-
-
-def times_seen(mask_epoch: int, kind: str, *, epochs: int, dupe_factor: int) -> int:
-    """How often a run trained on mask index ``mask_epoch`` of a sequence, over ``epochs``.
-
-    Static runs use index ``e % dupe_factor`` in epoch ``e``: index ``m < dupe_factor`` comes
-    back in epochs ``m, m + dupe_factor, ...``. Dynamic runs use index ``e`` once each.
-    """
-    if kind == "static":
-        return len(range(mask_epoch, epochs, dupe_factor)) if mask_epoch < dupe_factor else 0
-    if kind == "dynamic":
-        return int(mask_epoch < epochs)
-    raise ValueError(f"kind must be 'static' or 'dynamic'; got {kind!r}.")
-
-
-def draw_mask(
-    input_ids,
-    vocab: MaskingVocab,
-    masking: MaskingConfig,
-    *,
-    seed: int,
-    mask_epoch: int,
-    example_id: int | None = None,
-    word_ids: torch.Tensor | Sequence[int] | None = None,
-) -> torch.Tensor:
-    """``[L]`` bool: the positions :func:`~dynmask_viz.masking.mask_batch` selects (True = selected).
-
-    Keyed as in training: ``(seed, example_id, mask_epoch)``; the experiment's training row
-    ``i`` has ``example_id=i`` (no padding, no attention mask, as the training loop draws it).
-
-    Args:
-        input_ids: ``[L]`` token ids, special tokens included.
-        vocab: The :class:`~dynmask_viz.masking.MaskingVocab` of the tokenizer.
-        masking: The :class:`~dynmask_viz.masking.MaskingConfig` (the run's ``masking``).
-        seed: The masking seed (the run's ``seed``).
-        mask_epoch: The mask index (:func:`mask_index`).
-        example_id: The example id; None hashes it from the token content (a typed sentence
-            then keeps its masks however often it is typed).
-        word_ids: ``[L]`` word index per token (``-1`` on specials) for word and span units.
-    """
-    ids = _as_ids("input_ids", input_ids)[None]
-    example_ids = None if example_id is None else torch.tensor([example_id])
-    words = None if word_ids is None else torch.as_tensor(word_ids, dtype=torch.int64)[None]
-    result = mask_batch(
-        ids, vocab, masking, seed=seed, example_ids=example_ids, mask_epoch=mask_epoch, word_ids=words
-    )
-    return result.masked[0]
+    true_log_probs = log_probs.gather(1, true_ids[:, None])[:, 0]
+    return ModelPredictions(top_ids, top_probs, top_tokens, true_probs, true_ranks, true_log_probs)

@@ -86,7 +86,13 @@ def load_documents(source: str = "wiki") -> tuple[list[corpus.WikiArticle], str]
 
 
 def train_wordpiece(texts: list[str], vocab_size: int):
-    """Learn an uncased BERT-style WordPiece tokenizer on ``texts`` (deterministic).
+    """Learn an uncased BERT-style WordPiece tokenizer on ``texts``.
+
+    Not reproducible across processes: the ``tokenizers`` trainer breaks ties in hash-map order
+    (huggingface/tokenizers#1794), so two processes learn vocabularies that differ in a few
+    pieces and in many ids. Within a machine the first one learnt is cached (see
+    :func:`load_pretraining_data`); a committed model's rows are rebuilt with its own
+    ``tokenizer.json`` (``tokenizer_json=``), never by learning again.
 
     Calling the tokenizer adds ``[CLS] ... [SEP]`` (``[CLS] a [SEP] b [SEP]`` for pairs), as
     bert-base-uncased's does: the probe, the fill-mask models and the explorers then see text
@@ -162,7 +168,7 @@ def pack(docs: list[list[int]], seq_len: int, cls_id: int, sep_id: int) -> torch
     return torch.cat([torch.full((n, 1), cls_id), chunks, torch.full((n, 1), sep_id)], dim=1)
 
 
-def cache_key(config: ExperimentConfig, source_sha: str) -> str:
+def cache_key(config: ExperimentConfig, source_sha: str, tokenizer_json: str | None = None) -> str:
     """Hash of what determines the packed ids (not the model, masking or run seed)."""
     fields = {
         "version": _CACHE_VERSION,
@@ -173,14 +179,18 @@ def cache_key(config: ExperimentConfig, source_sha: str) -> str:
         "validation_fraction": config.validation_fraction,
         "split_seed": config.split_seed,
     }
+    if tokenizer_json is not None:  # a given vocabulary, not one learnt here
+        fields["tokenizer_json_sha256"] = hashlib.sha256(tokenizer_json.encode()).hexdigest()
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _build(config: ExperimentConfig, docs, source_sha: str) -> dict:
+def _build(config: ExperimentConfig, docs, source_sha: str, given_json: str | None = None) -> dict:
     train_docs, val_docs = corpus.split_articles(
         docs, validation_fraction=config.validation_fraction, seed=config.split_seed
     )
-    if config.tokenizer == "trained":
+    if given_json is not None:
+        tokenizer, tokenizer_json = _wrap(given_json), given_json
+    elif config.tokenizer == "trained":
         tokenizer = train_wordpiece([d.text for d in train_docs], config.vocab_size)
         tokenizer_json = tokenizer.backend_tokenizer.to_str()
     else:
@@ -223,14 +233,24 @@ def _remove_dead_temps(folder: Path) -> None:
             pass  # exists, but another user's
 
 
-def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -> PretrainingData:
+def load_pretraining_data(
+    config: ExperimentConfig, *, use_cache: bool = True, tokenizer_json: str | None = None
+) -> PretrainingData:
     """Packed training/validation sequences for ``config`` (built once, then read from cache).
 
     ``train_fraction`` keeps a fixed random subset of the training sequences (seeded by
     ``split_seed``, the same for every run); ``limit_sequences`` then caps both splits.
+
+    Args:
+        config: What to pack (source, tokenizer, vocabulary size, length, split).
+        use_cache: Read and write the packed ids under the asset cache.
+        tokenizer_json: A tokenizer (``tokenizer.json`` text) to pack with instead of
+            ``config.tokenizer``: a trained model's own vocabulary, so that its training rows
+            are rebuilt exactly (a vocabulary learnt again may differ, see
+            :func:`train_wordpiece`).
     """
     docs, source_sha = load_documents(config.source)
-    key = cache_key(config, source_sha)
+    key = cache_key(config, source_sha, tokenizer_json)
     path = assets.cache_dir() / "experiments" / f"pretraining_{key}.pt"
     payload = None
     if use_cache and path.is_file():
@@ -239,7 +259,7 @@ def load_pretraining_data(config: ExperimentConfig, *, use_cache: bool = True) -
         except (OSError, RuntimeError, ValueError):
             payload = None  # unreadable cache: rebuild
     if payload is None:
-        payload = _build(config, docs, source_sha)
+        payload = _build(config, docs, source_sha, tokenizer_json)
         if use_cache:
             _remove_dead_temps(path.parent)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -45,6 +45,7 @@ from .runner import run_experiment
 __all__ = [
     "CONDITIONS",
     "MODELS_DIR",
+    "committed_data",
     "heldout_metrics",
     "model_dir",
     "parse_overrides",
@@ -336,23 +337,34 @@ def training_setup(condition: str = "static", folder: str | os.PathLike | None =
     }
 
 
-def training_sequences(condition: str = "static", folder: str | os.PathLike | None = None) -> torch.Tensor:
-    """``[N, L]`` int64 packed training rows of a committed model (row index = example id).
+def committed_data(condition: str = "static", folder: str | os.PathLike | None = None) -> PretrainingData:
+    """The packed rows (training and held-out) of a committed model, with its own tokenizer.
 
-    Rebuilt from the offline articles with the model's own config and checked against the
-    sha256 its provenance recorded, so a mask drawn for row ``i`` is the mask it trained on.
+    Rebuilt from the offline articles with the model's own config and its own
+    ``tokenizer.json`` (learning the vocabulary again would not give the same one: the
+    ``tokenizers`` trainer is not deterministic, see ``data.train_wordpiece``), and checked
+    against the sha256 its provenance recorded, so a mask drawn for training row ``i`` is the
+    mask it trained on and the held-out rows are those its metrics were measured on.
 
     Raises:
-        ValueError: The rebuilt rows differ from the recorded ones (another corpus or
-            tokenizers version learnt another vocabulary); the message says what to do.
+        ValueError: The rebuilt rows differ from the recorded ones (another corpus, or a
+            ``tokenizers`` version that splits text differently); the message says what to do.
     """
     folder = Path(folder) if folder is not None else model_dir(condition)
     prov = _provenance(folder)
-    data = load_pretraining_data(ExperimentConfig.from_dict(prov["config"]).replace(device="cpu"))
+    config = ExperimentConfig.from_dict(prov["config"]).replace(device="cpu")
+    tokenizer_json = (folder / "tokenizer.json").read_text(encoding="utf-8")
+    data = load_pretraining_data(config, tokenizer_json=tokenizer_json)
     if _ids_sha256(data.train) != prov["data"]["train_ids_sha256"]:
         raise ValueError(
             f"The training rows rebuilt for {folder} differ from the ones it was trained on "
-            "(the corpus or the tokenizers version changed the learnt vocabulary), so its training "
-            f"masks cannot be redrawn. Rebuild the model with `{prov.get('rebuild_command')}`."
+            "(another corpus, or a tokenizers version that splits the text differently), so its "
+            f"training masks cannot be redrawn. Rebuild the model with `{prov.get('rebuild_command')}`."
         )
-    return data.train
+    return data
+
+
+def training_sequences(condition: str = "static", folder: str | os.PathLike | None = None) -> torch.Tensor:
+    """``[N, L]`` int64 packed training rows of a committed model (row index = example id),
+    as :func:`committed_data` rebuilds and checks them."""
+    return committed_data(condition, folder).train

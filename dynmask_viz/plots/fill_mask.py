@@ -41,7 +41,9 @@ def fill_mask_table_html(view, positions=None, names=None) -> str:
     """An HTML table: one row per masked position, one column of top-k predictions per model.
 
     The true token is highlighted in each list when it is in the top k; below each list, its
-    probability and rank under that model.
+    probability and rank under that model. The column *input held* says what the models were
+    fed at the position: ``[MASK]``, the true token itself (*kept*) or a *random* token (the
+    80/10/10 input of training, see :func:`~dynmask_viz.analysis.draw_training_input`).
 
     Args:
         view: A :class:`~dynmask_viz.analysis.FillMaskView`.
@@ -69,15 +71,20 @@ def fill_mask_table_html(view, positions=None, names=None) -> str:
         f"<th style='color:{SCHEME_COLORS.get(n, _OTHER_COLOR)}'>{html.escape(n)} model</th>" for n in names
     )
     body = []
+    fed_as = view.fed_as()
     for p in positions:
         i = rows[p]
         true = html.escape(view.tokens[p])
+        held = fed_as[i]
+        if held == "random":  # name the token the model saw instead
+            held = f"random: {view.fed_tokens[p]}"
         cells = "".join(_cell(n, view.predictions[n], i) for n in names)
         body.append(
             f"<tr data-position='{p}'><td style='vertical-align:top'>{p}</td>"
-            f"<td class='dynmask-fm-truth' style='vertical-align:top'><b>{true}</b></td>{cells}</tr>"
+            f"<td class='dynmask-fm-truth' style='vertical-align:top'><b>{true}</b></td>"
+            f"<td class='dynmask-fm-fed' style='vertical-align:top'>{html.escape(held)}</td>{cells}</tr>"
         )
     return (
         "<table class='dynmask-fill-mask' style='border-collapse:collapse;font-size:90%'>"
-        f"<tr><th>position</th><th>true token</th>{head}</tr>{''.join(body)}</table>"
+        f"<tr><th>position</th><th>true token</th><th>input held</th>{head}</tr>{''.join(body)}</table>"
     )

@@ -56,6 +56,7 @@ from .exercises_pretraining import (
     check_first_epoch_below_floor,
     check_memorization_gap,
     check_parting_epoch,
+    check_share_memorized,
     check_unigram_loss,
 )
 from .notebook import NotebookContext, fast_from_env, setup_notebook
@@ -78,6 +79,7 @@ __all__ = [
     "check_left_padding_position_ids",
     "check_padding_side",
     "check_parting_epoch",
+    "check_share_memorized",
     "check_jieba_word_ids",
     "check_keys_per_row",
     "check_local_window_without",

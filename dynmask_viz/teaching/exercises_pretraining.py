@@ -24,6 +24,7 @@ __all__ = [
     "check_first_epoch_below_floor",
     "check_memorization_gap",
     "check_parting_epoch",
+    "check_share_memorized",
     "check_unigram_loss",
 ]
 
@@ -140,12 +141,12 @@ def check_unigram_loss(answer, *, counts, labels, special_ids: Sequence[int]) ->
     )
 
 
-def _curve(values, name: str, check: str) -> list[float]:
+def _curve(values, name: str, check: str, per: str = "epoch") -> list[float]:
     if hasattr(values, "tolist"):  # a tensor or an array
         values = values.tolist()
     out = [as_number(v) for v in values] if isinstance(values, (list, tuple)) else None
     if not out or any(v is None or not math.isfinite(v) for v in out):
-        raise ValueError(f"{check}({name}=...) must be a non-empty list of finite losses, one per epoch.")
+        raise ValueError(f"{check}({name}=...) must be a non-empty list of finite losses, one per {per}.")
     return out
 
 
@@ -310,4 +311,47 @@ def check_memorization_gap(answer, *, trained_loss: float, fresh_loss: float) ->
         return not_yet("That is one of the two losses.", "Subtract: fresh-mask loss minus trained-mask loss.")
     return not_yet(
         f"{value:g} is not it (answers within {tol} pass).", "fresh_mask_loss - trained_mask_loss."
+    )
+
+
+def check_share_memorized(answer, *, trained, fresh) -> CheckResult:
+    """The share of training rows with a lower loss under the mask trained on than under a fresh one.
+
+    Args:
+        answer: A share in [0, 1] (within 0.005).
+        trained: ``[n]`` each row's loss (nats) under a mask the model trained on.
+        fresh: ``[n]`` the same rows' losses under a mask no run used.
+    """
+    rows = [_curve(v, n, "check_share_memorized", "row") for v, n in ((trained, "trained"), (fresh, "fresh"))]
+    if len(rows[0]) != len(rows[1]):
+        raise ValueError(
+            f"check_share_memorized: trained ({len(rows[0])}) and fresh ({len(rows[1])}) must hold "
+            "one loss per row each, for the same rows."
+        )
+    value, feedback = _number_or_feedback(answer, "a share between 0 and 1")
+    if feedback is not None:
+        return feedback
+    n = len(rows[0])
+    gaps = sorted(f - t for t, f in zip(*rows))
+    lower = sum(g > 0 for g in gaps)
+    expected, tol = lower / n, 0.005
+    if is_close(value, expected, tol):
+        return passed(
+            f"{lower} of {n} rows ({expected:.1%}) have the lower loss under the trained mask. With no "
+            "memory of the masks, which mask a row gets would not matter: about half the rows would."
+        )
+    if 1.0 < value <= 100.0 and is_close(value / 100.0, expected, tol):
+        return not_yet("That looks like a percentage.", "Give a share between 0 and 1 (e.g. 0.5, not 50).")
+    if is_close(value, 1.0 - expected, tol) or is_close(value, sum(g < 0 for g in gaps) / n, tol):
+        return not_yet(
+            "Reversed: that is the share of rows that do better under the *fresh* mask.",
+            "Count the rows whose trained-mask loss is below their fresh-mask loss.",
+        )
+    if value > 1 and value == lower:
+        return not_yet("That is the number of rows.", f"Divide by the number of rows ({n}).")
+    if is_close(value, gaps[n // 2] if n % 2 else (gaps[n // 2 - 1] + gaps[n // 2]) / 2, 1e-3):
+        return not_yet("That is the median gap in nats.", "The question asks for a share of rows.")
+    return not_yet(
+        f"{value:g} is not it (answers within {tol} pass).",
+        "Row by row: is the trained-mask loss below the fresh-mask loss? The share of rows where it is.",
     )

@@ -8,9 +8,15 @@ trained on* (the static run's mask of epoch ``e``: index ``e % dupe_factor``; or
 run's: index ``e``) or *a fresh mask* (``fresh_mask_epoch``, never used in training); a window
 of tokens is shown, the models see the whole row.
 
-Masked positions are fed as ``[MASK]`` (see :mod:`dynmask_viz.analysis.fill_mask`): the
-80/10/10 corruption of training is not applied. Each change runs each model at most once, and
-each distinct (sequence, mask) only once (a small cache).
+What is fed (see :mod:`dynmask_viz.analysis.fill_mask`): in the training-sequence mode, by
+default *as in training*, the 80/10/10 input the run fed with that mask (80 % ``[MASK]``, 10 %
+a random token, 10 % kept: the *input held* column says which), so a model meets exactly what
+it trained on; or *every blank as* ``[MASK]``. The other modes feed every blank as ``[MASK]``.
+The summary line gives each model's mean loss on the true tokens (mean ``-log p``, nats), the
+geometric-mean probability ``exp(-loss)`` and the arithmetic mean probability: memorization
+lifts the unlikely true tokens, which the loss shows and the mean probability hides. Each
+change runs each model at most once, and each distinct (sequence, mask, input) only once (a
+small cache).
 
 Boolean convention: ``masked`` is True where a token is *selected for prediction* (``[MASK]``).
 """
@@ -24,7 +30,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import torch
 
-from ..analysis import FillMaskView, draw_mask, fill_mask_view, mask_index, times_seen
+from ..analysis import FillMaskView, draw_mask, draw_training_input, fill_mask_view, mask_index, times_seen
 from ..hf.encoding import position_limit
 from ..masking import MaskingConfig, MaskingVocab
 from ..plots.fill_mask import fill_mask_table_html
@@ -35,6 +41,7 @@ __all__ = ["FillMaskExplorer", "FillMaskState"]
 
 DEFAULT_TEXT = "Anarchism is a political philosophy that advocates self-governed societies."
 MODES = (("type & click", "click"), ("draw a mask", "draw"), ("training sequence", "training"))
+FEEDS = (("as in training (80/10/10)", "training"), ("every blank as [MASK]", "mask"))
 _VIEWS_KEPT = 64
 
 
@@ -45,7 +52,7 @@ class FillMaskExplorer(Explorer):
         >>> ex = FillMaskExplorer({"static": load_mlm("static"), "dynamic": load_mlm("dynamic")},
         ...                       training_ids=training_sequences(), **setup)  # doctest: +SKIP
         >>> ex.set(text="The cat sat on the mat.", masked=[2])
-        >>> ex.set(mode="training", sequence=3, mask="fresh").mean_true_probability("static")
+        >>> ex.set(mode="training", sequence=3, mask="fresh").mean_loss("static")
 
     Args:
         models: Name -> masked LM or ``(model, tokenizer)``; or names for
@@ -59,14 +66,20 @@ class FillMaskExplorer(Explorer):
         mask_seed, dupe_factor, masking, fresh_mask_epoch, epochs: The runs' masking (e.g.
             ``fill_mask_models.training_setup("static")``): seed, static masks, the
             :class:`~dynmask_viz.masking.MaskingConfig`, the fresh mask's index and epochs.
-        scheme, epoch, sequence, mask, start: Initial controls (``epoch`` 0-based; ``mask``
-            ``"trained"``/``"fresh"``; ``start`` the first token of the window).
+        scheme, epoch, sequence, mask, start, feed: Initial controls (``epoch`` 0-based;
+            ``mask`` ``"trained"``/``"fresh"``; ``start`` the first token of the window;
+            ``feed`` ``"training"``: a training row is fed as training fed it with that mask,
+            ``"mask"``: every blank as ``[MASK]``).
         window: Tokens of a training row shown at once. top_k: Predictions per model.
         max_length: Typed sentences are cut to this many tokens (specials included), with a
             message; at most the models' position limit.
+        threads: torch threads while the models run (restored after); None keeps torch's
+            setting. One by default: next to a busy process two threads made each update
+            ~20x slower (see :func:`~dynmask_viz.analysis.fill_mask_view`).
 
     Attributes:
-        controls: ``mode``, ``text``, ``scheme``, ``epoch``, ``sequence``, ``mask``, ``start``.
+        controls: ``mode``, ``text``, ``scheme``, ``epoch``, ``sequence``, ``mask``, ``start``,
+            ``feed``.
         token_buttons: The token toggle buttons (clicking one = :meth:`toggle`).
         table: ``ipywidgets.HTML`` with :func:`~dynmask_viz.plots.fill_mask.fill_mask_table_html`.
         status: The summary line and errors. forward_calls: Model forwards run so far.
@@ -91,9 +104,11 @@ class FillMaskExplorer(Explorer):
         sequence: int = 0,
         mask: str = "trained",
         start: int = 0,
+        feed: str = "training",
         window: int = 24,
         top_k: int = 5,
         max_length: int = 64,
+        threads: int | None = 1,
     ) -> None:
         for name, value, low in (
             ("dupe_factor", dupe_factor, 1),
@@ -102,6 +117,8 @@ class FillMaskExplorer(Explorer):
         ):
             check_int(name, value, low)
         check_int("top_k", top_k, 1)
+        if threads is not None:
+            check_int("threads", threads, 1, "or None (keep torch's setting)")
         check_int("fresh_mask_epoch", fresh_mask_epoch, max(epochs, dupe_factor), "(an index no epoch used)")
         check_int("mask_seed", mask_seed, 0)
         masking = MaskingConfig() if masking is None else masking
@@ -120,6 +137,7 @@ class FillMaskExplorer(Explorer):
         if limit[0] is not None and max_length > limit[0]:
             raise ValueError(f"max_length must be at most {limit[0]} ({limit[1]}); got {max_length}.")
         self.vocab = MaskingVocab.from_tokenizer(self.tokenizer)
+        self.threads = threads
         self.training_ids, self.masking, self.mask_seed = training_ids, masking, mask_seed
         self.dupe_factor, self.fresh_mask_epoch, self.epochs = dupe_factor, fresh_mask_epoch, epochs
         self.window, self.top_k, self.max_length = window, top_k, max_length
@@ -155,6 +173,7 @@ class FillMaskExplorer(Explorer):
             "start": widgets.IntSlider(
                 value=0, min=0, max=max(0, length - window), description="window starts at token", style=style
             ),
+            "feed": widgets.ToggleButtons(options=list(FEEDS), description="feed the blanks", style=style),
         }
         self.epoch_label, self.status, self.table = widgets.Label(), widgets.HTML(), widgets.HTML()
         self._messages = self.status
@@ -167,6 +186,7 @@ class FillMaskExplorer(Explorer):
             "text": widgets.HBox([c["text"]], layout=widgets.Layout(width="100%")),
             "draw": widgets.HBox([c["scheme"], c["epoch"], self.epoch_label]),
             "training": widgets.HBox([c["sequence"], c["mask"], c["start"]]),
+            "feed": widgets.HBox([c["feed"]]),
         }
         self.widget = widgets.VBox(
             [c["mode"], *self._rows.values(), self.tokens_box, self.status, self.table],
@@ -182,6 +202,7 @@ class FillMaskExplorer(Explorer):
                 "sequence": sequence,
                 "mask": mask,
                 "start": start,
+                "feed": feed,
             }
         )
         if mode == "training" and training_ids is None:
@@ -200,7 +221,7 @@ class FillMaskExplorer(Explorer):
         tokens; replaces the clicked set; a new ``text`` clears it); ``scheme``
         ``"static"``/``"dynamic"``; ``epoch`` in ``[0, epochs - 1]`` (0-based); ``sequence``
         a training row; ``mask`` ``"trained"``/``"fresh"``; ``start`` the window's first
-        token. Nothing is clamped.
+        token; ``feed`` ``"training"``/``"mask"`` (training mode). Nothing is clamped.
 
         Raises:
             ValueError: An unknown control, a value out of range, an empty text, a masked
@@ -234,15 +255,18 @@ class FillMaskExplorer(Explorer):
         """Draw or read the mask, run the models (once per new input), redraw buttons and table."""
         c = {name: w.value for name, w in self.controls.items()}
         mode, text, seq, mask_epoch, seen, truncated = c["mode"], None, None, None, {}, 0
+        fed, feed = None, None
         if mode == "training":
             seq, ids = c["sequence"], self.training_ids[c["sequence"]].to(torch.int64)
             kind = c["scheme"] if c["mask"] == "trained" else "fresh"
             mask_epoch = mask_index(
                 kind, c["epoch"], dupe_factor=self.dupe_factor, fresh_mask_epoch=self.fresh_mask_epoch
             )
-            masked = draw_mask(
+            masked, training_input = draw_training_input(
                 ids, self.vocab, self.masking, seed=self.mask_seed, mask_epoch=mask_epoch, example_id=seq
             )
+            feed = c["feed"]
+            fed = training_input if feed == "training" else None
             seen = {
                 k: times_seen(mask_epoch, k, epochs=self.epochs, dupe_factor=self.dupe_factor)
                 for k in ("static", "dynamic")
@@ -270,8 +294,8 @@ class FillMaskExplorer(Explorer):
                 masked = torch.zeros(len(ids), dtype=torch.bool)
                 masked[sorted(self._clicked)] = True
             shown = (0, len(ids))
-        view = self._view(ids, masked)
-        state = FillMaskState(mode, view, shown, text, seq, mask_epoch, seen, truncated)
+        view = self._view(ids, masked, fed)
+        state = FillMaskState(mode, view, shown, text, seq, mask_epoch, seen, truncated, feed)
         self._render(state)
         self._state = state
         return state
@@ -309,12 +333,16 @@ class FillMaskExplorer(Explorer):
             out.add(p)
         return out
 
-    def _view(self, ids, masked) -> FillMaskView:
+    def _view(self, ids, masked, fed) -> FillMaskView:
+        """The view of ``ids`` with ``masked`` fed as ``fed`` (None: as ``[MASK]``), cached."""
         key = (tuple(ids.tolist()), tuple(masked.nonzero().flatten().tolist()))
+        key += (None if fed is None else tuple(fed.tolist()),)
         if key in self._views:
             self._views.move_to_end(key)
             return self._views[key]
-        view = fill_mask_view(self.models, self.tokenizer, ids, masked, k=self.top_k)
+        view = fill_mask_view(
+            self.models, self.tokenizer, ids, masked, k=self.top_k, fed_ids=fed, threads=self.threads
+        )
         self.forward_calls += len(self.models) if masked.any() else 0
         self._views[key] = view
         while len(self._views) > _VIEWS_KEPT:
@@ -363,6 +391,7 @@ class FillMaskExplorer(Explorer):
                     "text": s.mode != "training",
                     "draw": s.mode != "click",
                     "training": s.mode == "training",
+                    "feed": s.mode == "training",
                 }
                 row.layout.display = None if on[name] else "none"
         finally:

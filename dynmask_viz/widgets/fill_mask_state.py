@@ -1,7 +1,14 @@
 """What :class:`~dynmask_viz.widgets.FillMaskExplorer` shows: its state, its summary line, and
 the models it compares (resolved from models, ``(model, tokenizer)`` pairs or names).
 
-Boolean convention: ``masked`` is True where a token is *selected for prediction* (``[MASK]``).
+Why the summary line leads with the loss: when a model memorizes the blanks of a mask it
+trained on, it mostly lifts the hard, unlikely true tokens (from 0.001 to 0.003, say). A mean of
+probabilities, dominated by the easy tokens, hardly moves; the mean of ``-log p`` (the loss,
+nats) and its ``exp(-loss)``, the geometric-mean probability, do. On the committed models the
+mean probability of the right tokens is the same under a trained and a fresh mask while the
+static model's loss is clearly lower under the trained one (chapter 02, section 9).
+
+Boolean convention: ``masked`` is True where a token is *selected for prediction*.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ class FillMaskState:
         mask_epoch: The mask index drawn (``draw``/``training``), else None.
         seen: Model kind -> times that run trained on this mask of this row (``training``).
         truncated: Tokens cut from a typed sentence longer than ``max_length``.
+        feed: ``"training"`` (the 80/10/10 input of that mask) or ``"mask"`` (every blank as
+            ``[MASK]``) in the training mode, else None (every blank as ``[MASK]``).
     """
 
     mode: str
@@ -38,6 +47,7 @@ class FillMaskState:
     mask_epoch: int | None
     seen: dict
     truncated: int
+    feed: str | None = None
 
     @property
     def masked_positions(self) -> list[int]:
@@ -47,6 +57,14 @@ class FillMaskState:
     def mean_true_probability(self, name: str) -> float:
         """Mean probability model ``name`` gives the true token, over every masked position."""
         return self.view.mean_true_probability(name)
+
+    def mean_loss(self, name: str) -> float:
+        """Model ``name``'s mean ``-log p(true token)`` over every masked position (nats)."""
+        return self.view.mean_loss(name)
+
+    def geometric_mean_probability(self, name: str) -> float:
+        """``exp(-mean_loss(name))``: the geometric-mean probability of the true tokens."""
+        return self.view.model(name).geometric_mean_probability()
 
 
 def resolve_models(models, tokenizer):
@@ -79,7 +97,8 @@ def resolve_models(models, tokenizer):
 
 
 def summary_html(s: FillMaskState, inside: int, controls: dict, max_length: int) -> str:
-    """The explorer's summary line (HTML): what is masked and each model's mean P(true token)."""
+    """The explorer's summary line (HTML): what is masked and fed, and per model its mean loss on
+    the true tokens (nats), the geometric-mean and the mean probability, and its top-1 hits."""
     m = len(s.masked_positions)
     if m == 0:
         return "No token masked: click a token to mask it."
@@ -92,6 +111,14 @@ def summary_html(s: FillMaskState, inside: int, controls: dict, max_length: int)
             f"{s.seen['static']} time(s), the dynamic run {s.seen['dynamic']} time(s); "
             f"{m} masked, {inside} in the window shown (tokens {s.shown[0]}-{s.shown[1] - 1})"
         )
+        if s.feed == "training":
+            held = s.view.fed_as()
+            parts.append(
+                f"fed as in training: {held.count('[MASK]')} [MASK], {held.count('random')} random, "
+                f"{held.count('kept')} kept"
+            )
+        else:
+            parts.append("every blank fed as [MASK]")
     else:
         parts.append(f"{m} token(s) masked, fed as [MASK]")
         if s.mode == "draw":
@@ -100,7 +127,8 @@ def summary_html(s: FillMaskState, inside: int, controls: dict, max_length: int)
             parts.append(f"sentence cut to its first {max_length} tokens ({s.truncated} cut)")
     for name, preds in s.view.predictions.items():
         parts.append(
-            f"<b>{html.escape(name)}</b>: mean P(true token) {preds.mean_true_probability():.3f}, "
-            f"top-1 right {preds.top1_correct()} of {m}"
+            f"<b>{html.escape(name)}</b>: loss {preds.mean_loss():.3f} nats "
+            f"(geometric-mean P(true token) {preds.geometric_mean_probability():.4f}, "
+            f"mean P {preds.mean_true_probability():.4f}), top-1 right {preds.top1_correct()} of {m}"
         )
     return "; ".join(parts)

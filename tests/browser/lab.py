@@ -270,3 +270,16 @@ def lab_session(viewport=(1400, 1300), timeout_s: float = 120):
     finally:
         _stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wait_for_change(read, before, session, timeout_s: float = 30.0):
+    """Poll ``read()`` (waiting for the kernel to go idle between reads) until it differs from
+    ``before`` or ``timeout_s`` passes; returns the last value read."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        session.wait_idle()
+        now = read()
+        if now != before:
+            return now
+        time.sleep(0.2)
+    return read()
