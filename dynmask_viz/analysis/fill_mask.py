@@ -158,7 +158,7 @@ def fill_mask_view(
             None keeps torch's setting. One by default: a forward pass of one short sequence
             is hundreds of small ops, and in a Jupyter kernel next to one busy process the
             committed 4-layer models took ~1 s per sequence on two threads against 0.05 s on
-            one (2 cores of an AMD EPYC; see ``dynmask_viz._threads``).
+            one (2 cores of an AMD EPYC; ``benchmarks/bench_fill_mask.py`` measures it).
 
     Returns:
         A :class:`FillMaskView`. With no masked position no model is run.
